@@ -1,0 +1,74 @@
+"""ghsync's one exception family; the CLI maps each class to an exit code and a one-line message."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: cron wrappers retry later
+
+
+class GhsyncError(Exception):
+    """Base class: `str(error)` is the user-facing one-line message."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(GhsyncError):
+    """Bad input from the user: a malformed slug, a bad --days, a missing token."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """A setting has a value ghsync cannot use."""
+
+
+class AuthenticationError(GhsyncError):
+    """GitHub rejected the token."""
+
+
+class RepositoryNotFound(GhsyncError):
+    """The repository does not exist or the token cannot see it."""
+
+
+class GitHubError(GhsyncError):
+    """GitHub answered with something ghsync cannot use (a permanent fault)."""
+
+
+class TransientGitHubError(GitHubError):
+    """A fault worth retrying: 502/504, connection reset, timeout, secondary rate limit."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, timed_out: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.timed_out = timed_out
+
+
+class RateLimited(GhsyncError):
+    """The budget is below the threshold (or GitHub said so): stop now, resume after reset_at."""
+
+    exit_code = EXIT_TEMPFAIL
+
+    def __init__(self, message: str, *, reset_at: int | None = None, remaining: int | None = None):
+        super().__init__(message)
+        self.reset_at = reset_at
+        self.remaining = remaining
+
+
+class RepositoryLocked(GhsyncError):
+    """Another live ghsync process is syncing this repository."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class StoreError(GhsyncError):
+    """The database file is unreadable, corrupt, locked, or from a newer ghsync."""
+
+
+class NotTracked(UsageError):
+    """The repository is not tracked in this database."""
+
+
+class NotifyError(GhsyncError):
+    """Sending email failed; never allowed to change a sync's outcome."""
