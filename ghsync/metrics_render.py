@@ -1,0 +1,227 @@
+"""Rendering of weekly metrics rows: JSON, CSV, a rich table and a terminal bar chart.
+
+Rendering only: no computation beyond formatting and scaling bars, no I/O (the CLI prints).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.box import Box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+from rich.text import Text
+
+from ghsync.models import WeeklyMetrics
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "MetricsChart",
+    "metric_columns",
+    "metrics_chart",
+    "metrics_table",
+    "metrics_to_csv",
+    "metrics_to_json",
+]
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "week",
+    "prs_opened",
+    "authors_active",
+    "prs_merged",
+    "prs_closed_unmerged",
+    "cycle_time_p50_hours",
+    "cycle_time_p75_hours",
+    "time_to_first_review_p50_hours",
+    "review_to_merge_p50_hours",
+    "reviews_submitted",
+    "reviewers_active",
+    "pr_size_p50",
+)
+
+NONE_CELL = "—"
+# Shown in the table's Author column for PRs without an author login: deleted ("ghost") accounts,
+# and bots when the recorded query only asked for users' logins.
+UNKNOWN_AUTHOR = "(unknown)"
+
+# Short header lines keep the table (one space between columns) at 86 columns, leaving 14 for an
+# Author column within 100; a longer login folds onto a second line rather than being cut.
+_HEADERS: dict[str, str] = {
+    "week": "Week",
+    "author": "Author",
+    "prs_opened": "Opened",
+    "authors_active": "Authors",
+    "prs_merged": "Merged",
+    "prs_closed_unmerged": "Closed\nunmrgd",
+    "cycle_time_p50_hours": "Cycle\np50 h",
+    "cycle_time_p75_hours": "Cycle\np75 h",
+    "time_to_first_review_p50_hours": "First\nreview\np50 h",
+    "review_to_merge_p50_hours": "Review\n→merge\np50 h",
+    "reviews_submitted": "Re-\nviews",
+    "reviewers_active": "Re-\nviewers",
+    "pr_size_p50": "Size\np50",
+}
+
+# No frame, no vertical rules: a one-character gap between columns and a rule under each header.
+_TABLE_BOX = Box(
+    "    \n"
+    "    \n"
+    " ─  \n"
+    "    \n"
+    "    \n"
+    "    \n"
+    "    \n"
+    "    \n"
+)
+
+_HOUR_COLUMNS = frozenset(
+    {
+        "cycle_time_p50_hours",
+        "cycle_time_p75_hours",
+        "time_to_first_review_p50_hours",
+        "review_to_merge_p50_hours",
+    }
+)
+
+
+def metric_columns(*, by_author: bool = False) -> tuple[str, ...]:
+    """METRIC_COLUMNS, with `author` right after `week` when `by_author`."""
+    if by_author:
+        return (METRIC_COLUMNS[0], "author", *METRIC_COLUMNS[1:])
+    return METRIC_COLUMNS
+
+
+def _records(rows: Iterable[WeeklyMetrics], columns: Sequence[str]) -> list[dict[str, Any]]:
+    return [{column: getattr(row, column) for column in columns} for row in rows]
+
+
+def metrics_to_json(rows: Iterable[WeeklyMetrics], *, by_author: bool = False) -> str:
+    """A JSON array of objects with exactly the metric columns (None → null); ends with a newline."""
+    return json.dumps(_records(rows, metric_columns(by_author=by_author)), indent=2, ensure_ascii=False) + "\n"
+
+
+def metrics_to_csv(rows: Iterable[WeeklyMetrics], *, by_author: bool = False) -> str:
+    """A header row, then one line per row ("\\n" line ends); None is an empty cell."""
+    columns = metric_columns(by_author=by_author)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for record in _records(rows, columns):
+        writer.writerow(["" if record[column] is None else record[column] for column in columns])
+    return buffer.getvalue()
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return UNKNOWN_AUTHOR if column == "author" else NONE_CELL
+    if column in _HOUR_COLUMNS:
+        # One decimal is noise beyond 100 hours; it keeps the columns narrow too.
+        return f"{value:.1f}" if round(value, 1) < 100 else f"{value:.0f}"
+    if isinstance(value, float):
+        return f"{value:g}" if value.is_integer() else f"{value:.1f}"
+    return str(value)
+
+
+def metrics_table(rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool = False) -> Table:
+    """A compact table that fits 100 columns; times in hours (1 decimal), "—" where no data."""
+    columns = metric_columns(by_author=by_author)
+    table = Table(
+        title=title,
+        caption="h: hours · unmrgd: closed, not merged · size: lines added + deleted · —: no data",
+        caption_justify="left",
+        box=_TABLE_BOX,
+        show_edge=False,
+        pad_edge=False,
+        padding=0,
+        header_style="bold",
+    )
+    for column in columns:
+        if column == "author":
+            # Logins are never cut: a long one folds onto a second line.
+            table.add_column(_HEADERS[column], overflow="fold", max_width=16)
+        elif column == "week":
+            table.add_column(_HEADERS[column], no_wrap=True)
+        else:
+            table.add_column(_HEADERS[column], justify="right", no_wrap=True)
+    count = 0
+    for row in rows:
+        table.add_row(*(_cell(column, getattr(row, column)) for column in columns))
+        count += 1
+    if count == 0:
+        table.caption = "no pull-request activity in this window"
+    return table
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def _bar(value: float, maximum: float, width: int) -> str:
+    """A left-aligned bar of `width` cells in eighth-blocks; a non-zero value shows at least ▏."""
+    if width <= 0 or maximum <= 0 or value <= 0:
+        return " " * max(width, 0)
+    eighths = max(1, round(min(value / maximum, 1.0) * width * 8))
+    full, partial = divmod(eighths, 8)
+    bar = "█" * full + (_EIGHTHS[partial] if partial else "")
+    return bar.ljust(width)
+
+
+class MetricsChart:
+    """Per week: the week, a bar of merged PRs (scaled to the busiest week) with the count, and a
+    bar of median cycle time (scaled to the slowest week) with its hours.
+
+    Plain characters carry all the meaning (colour only decorates), so piped output is readable;
+    the bars stretch or shrink to the console width.
+    """
+
+    def __init__(self, rows: Sequence[WeeklyMetrics], title: str) -> None:
+        weeks = [row.week for row in rows]
+        if len(set(weeks)) != len(weeks):
+            raise ValueError("the chart needs one row per week (not by-author rows)")
+        self.rows = list(rows)
+        self.title = title
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(self.title, style="bold")
+        if not self.rows:
+            yield Text("no weeks to chart")
+            return
+        max_merged = max(row.prs_merged for row in self.rows)
+        cycles = [row.cycle_time_p50_hours for row in self.rows if row.cycle_time_p50_hours is not None]
+        max_cycle = max(cycles, default=0.0)
+        count_width = max(len(str(max_merged)), 1)
+        hours_width = max((len(f"{value:.1f} h") for value in cycles), default=len(NONE_CELL))
+        # week + " " + bar + " " + count + " │ " + bar + " " + hours
+        fixed = 10 + 1 + 1 + count_width + 3 + 1 + hours_width
+        bar_width = max((options.max_width - fixed) // 2, 4)
+        merged_label = "merged PRs"
+        cycle_label = "median cycle time"
+        yield Text.assemble(
+            ("week".ljust(10), "dim"),
+            " ",
+            (merged_label.ljust(bar_width + 1 + count_width), "dim"),
+            " │ ",
+            (cycle_label, "dim"),
+        )
+        for row in self.rows:
+            cycle = row.cycle_time_p50_hours
+            hours = NONE_CELL if cycle is None else f"{cycle:.1f} h"
+            yield Text.assemble(
+                row.week.ljust(10),
+                " ",
+                (_bar(row.prs_merged, max_merged, bar_width), "green"),
+                " ",
+                str(row.prs_merged).rjust(count_width),
+                " │ ",
+                (_bar(cycle or 0.0, max_cycle, bar_width), "cyan"),
+                " ",
+                hours.rjust(hours_width),
+            )
+
+
+def metrics_chart(rows: Iterable[WeeklyMetrics], *, title: str) -> MetricsChart:
+    """The weekly trend as a rich renderable (see MetricsChart); rows must be one per week."""
+    return MetricsChart(list(rows), title)

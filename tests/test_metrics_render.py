@@ -1,0 +1,249 @@
+"""Specification of ghsync.metrics_render: JSON, CSV, table and chart renderings of weekly rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from ghsync.metrics_render import (
+    METRIC_COLUMNS,
+    metric_columns,
+    metrics_chart,
+    metrics_table,
+    metrics_to_csv,
+    metrics_to_json,
+)
+from ghsync.models import WeeklyMetrics
+
+EXPECTED_COLUMNS = (
+    "week",
+    "prs_opened",
+    "authors_active",
+    "prs_merged",
+    "prs_closed_unmerged",
+    "cycle_time_p50_hours",
+    "cycle_time_p75_hours",
+    "time_to_first_review_p50_hours",
+    "review_to_merge_p50_hours",
+    "reviews_submitted",
+    "reviewers_active",
+    "pr_size_p50",
+)
+
+
+def row(
+    week: str, *, author: str | None = None, merged: int = 3, cycle: float | None = 12.5, **changes
+) -> WeeklyMetrics:
+    values = {
+        "week": week,
+        "author": author,
+        "prs_opened": 4,
+        "authors_active": 2,
+        "prs_merged": merged,
+        "prs_closed_unmerged": 1,
+        "cycle_time_p50_hours": cycle,
+        "cycle_time_p75_hours": None if cycle is None else cycle * 2,
+        "time_to_first_review_p50_hours": 1.25,
+        "review_to_merge_p50_hours": None,
+        "reviews_submitted": 5,
+        "reviewers_active": 2,
+        "pr_size_p50": 42.0,
+    }
+    values.update(changes)
+    return WeeklyMetrics(**values)
+
+
+ROWS = [
+    row("2026-03-02", merged=4, cycle=10.0),
+    row("2026-03-09", merged=0, cycle=None, prs_opened=0, pr_size_p50=None),
+    row("2026-03-16", merged=2, cycle=20.0),
+]
+AUTHOR_ROWS = [
+    row("2026-03-02", author="alice"),
+    row("2026-03-02", author="a-rather-long-login-name-of-39-characte", merged=1),
+    row("2026-03-02", author=None, authors_active=0),
+]
+
+
+def render(renderable, width: int = 100) -> str:
+    console = Console(record=True, width=width, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+# --- columns ------------------------------------------------------------------------------
+
+
+def test_metric_columns_are_the_documented_ordered_fields():
+    assert METRIC_COLUMNS == EXPECTED_COLUMNS
+
+
+def test_by_author_columns_put_author_right_after_week():
+    assert metric_columns(by_author=True) == ("week", "author", *EXPECTED_COLUMNS[1:])
+    assert metric_columns(by_author=False) == EXPECTED_COLUMNS
+
+
+def test_columns_cover_every_weekly_metrics_field():
+    assert set(metric_columns(by_author=True)) == set(WeeklyMetrics.model_fields)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def test_json_is_an_array_of_objects_with_exactly_the_metric_columns_in_order():
+    data = json.loads(metrics_to_json(ROWS))
+    assert len(data) == 3
+    assert all(tuple(item) == EXPECTED_COLUMNS for item in data)
+
+
+def test_json_keeps_values_and_renders_none_as_null():
+    first, second, _ = json.loads(metrics_to_json(ROWS))
+    assert first["week"] == "2026-03-02"
+    assert first["cycle_time_p50_hours"] == 10.0
+    assert first["prs_merged"] == 4
+    assert second["cycle_time_p50_hours"] is None
+    assert second["pr_size_p50"] is None
+
+
+def test_json_by_author_includes_the_author_with_null_for_unknown():
+    data = json.loads(metrics_to_json(AUTHOR_ROWS, by_author=True))
+    assert tuple(data[0]) == metric_columns(by_author=True)
+    assert [item["author"] for item in data] == ["alice", "a-rather-long-login-name-of-39-characte", None]
+
+
+def test_json_of_no_rows_is_an_empty_array():
+    assert json.loads(metrics_to_json([])) == []
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def test_csv_starts_with_the_header_row():
+    assert metrics_to_csv(ROWS).splitlines()[0] == ",".join(EXPECTED_COLUMNS)
+
+
+def test_csv_has_one_line_per_row():
+    assert len(metrics_to_csv(ROWS).splitlines()) == 1 + len(ROWS)
+
+
+def test_csv_renders_none_as_an_empty_cell():
+    records = list(csv.DictReader(io.StringIO(metrics_to_csv(ROWS))))
+    assert records[1]["cycle_time_p50_hours"] == ""
+    assert records[1]["pr_size_p50"] == ""
+    assert records[1]["prs_opened"] == "0"
+    assert records[0]["cycle_time_p50_hours"] == "10.0"
+
+
+def test_csv_by_author_has_an_author_column_empty_for_unknown():
+    records = list(csv.DictReader(io.StringIO(metrics_to_csv(AUTHOR_ROWS, by_author=True))))
+    assert tuple(records[0]) == metric_columns(by_author=True)
+    assert [r["author"] for r in records] == ["alice", "a-rather-long-login-name-of-39-characte", ""]
+
+
+def test_csv_of_no_rows_is_only_the_header():
+    assert metrics_to_csv([]) == ",".join(EXPECTED_COLUMNS) + "\n"
+
+
+# --- table --------------------------------------------------------------------------------
+
+
+def test_table_renders_every_week_label():
+    text = render(metrics_table(ROWS, title="acme/rockets"))
+    for r in ROWS:
+        assert r.week in text
+    assert "acme/rockets" in text
+
+
+def test_table_fits_in_100_columns():
+    for table in (metrics_table(ROWS, title="t"), metrics_table(AUTHOR_ROWS, title="t", by_author=True)):
+        assert max(len(line) for line in render(table).splitlines()) <= 100
+
+
+def test_table_uses_short_headers():
+    text = render(metrics_table(ROWS, title="t"))
+    for header in ("Week", "Opened", "Merged", "Cycle", "p50 h"):
+        assert header in text
+
+
+def test_table_shows_a_dash_for_missing_values():
+    text = render(metrics_table(ROWS, title="t"))
+    line = next(line for line in text.splitlines() if line.startswith("2026-03-09"))
+    assert "—" in line
+
+
+def test_table_shows_hours_with_one_decimal():
+    text = render(metrics_table([row("2026-03-02", cycle=12.34)], title="t"))
+    assert "12.3" in text
+
+
+def test_table_by_author_shows_logins_and_unknown_authors():
+    text = render(metrics_table(AUTHOR_ROWS, title="t", by_author=True))
+    assert "Author" in text
+    assert "alice" in text
+    assert "(unknown)" in text
+    # a long login folds onto the next line instead of being truncated
+    assert "a-rather-long" in text and "…" not in text
+
+
+def test_table_of_no_rows_says_there_was_no_activity():
+    assert "no pull-request activity" in render(metrics_table([], title="t"))
+
+
+# --- chart --------------------------------------------------------------------------------
+
+
+def test_chart_renders_every_week_label_and_the_title():
+    text = render(metrics_chart(ROWS, title="acme/rockets trend"))
+    assert "acme/rockets trend" in text
+    for r in ROWS:
+        assert r.week in text
+
+
+def _chart_line(text: str, week: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(week))
+
+
+def test_chart_shows_merged_count_and_median_cycle_time_per_week():
+    text = render(metrics_chart(ROWS, title="t"))
+    assert " 4 │" in _chart_line(text, "2026-03-02")
+    assert _chart_line(text, "2026-03-02").rstrip().endswith("10.0 h")
+    assert _chart_line(text, "2026-03-16").rstrip().endswith("20.0 h")
+
+
+def test_chart_scales_the_merged_bar_to_the_busiest_week():
+    text = render(metrics_chart(ROWS, title="t"))
+    busiest = _chart_line(text, "2026-03-02").split("│")[0]
+    half = _chart_line(text, "2026-03-16").split("│")[0]
+    assert busiest.count("█") == 2 * half.count("█")
+
+
+def test_chart_draws_no_bar_for_a_week_without_merges_and_a_dash_for_no_cycle_time():
+    line = _chart_line(render(metrics_chart(ROWS, title="t")), "2026-03-09")
+    assert "█" not in line
+    assert line.rstrip().endswith("—")
+
+
+def test_chart_is_plain_text_when_not_writing_to_a_terminal():
+    out = io.StringIO()
+    Console(file=out, width=100).print(metrics_chart(ROWS, title="t"))
+    text = out.getvalue()
+    assert "\x1b[" not in text
+    assert "2026-03-02" in text and "10.0 h" in text
+
+
+@pytest.mark.parametrize("width", [60, 100, 160])
+def test_chart_fits_the_console_width(width):
+    assert max(len(line) for line in render(metrics_chart(ROWS, title="t"), width=width).splitlines()) <= width
+
+
+def test_chart_of_no_rows_says_so():
+    assert "no weeks to chart" in render(metrics_chart([], title="t"))
+
+
+def test_chart_refuses_by_author_rows():
+    with pytest.raises(ValueError, match="one row per week"):
+        metrics_chart(AUTHOR_ROWS, title="t")
