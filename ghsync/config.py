@@ -1,0 +1,122 @@
+"""Settings from flags, environment and an optional TOML file (flags win, then environment, then file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from ghsync.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_MIN_REMAINING = 100
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("ghsync", appauthor=False) / "ghsync.db"
+
+
+def default_config_path() -> Path:
+    explicit = os.environ.get("GHSYNC_CONFIG")
+    if explicit:
+        return Path(explicit)
+    from platformdirs import user_config_path
+
+    return user_config_path("ghsync", appauthor=False) / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything ghsync reads from its surroundings. Secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    db: Path = Field(default_factory=default_db_path, validation_alias="GHSYNC_DB")
+    # GITHUB_TOKEN wins over GH_TOKEN, as in GitHub's own CLI.
+    token: SecretStr | None = Field(default=None, validation_alias="GITHUB_TOKEN")
+    gh_token: SecretStr | None = Field(default=None, validation_alias="GH_TOKEN")
+    # Several tokens for a pool: a comma-separated list.
+    tokens: str | None = Field(default=None, validation_alias="GHSYNC_TOKENS")
+    api_url: str = Field(default=DEFAULT_API_URL, validation_alias="GITHUB_API_URL")
+    min_remaining: int = Field(default=DEFAULT_MIN_REMAINING, ge=0, validation_alias="GHSYNC_MIN_REMAINING")
+
+    smtp_host: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_HOST")
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="GHSYNC_SMTP_PORT")
+    smtp_user: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_USER")
+    smtp_password: SecretStr | None = Field(default=None, validation_alias="GHSYNC_SMTP_PASSWORD")
+    smtp_security: str = Field(default="starttls", validation_alias="GHSYNC_SMTP_SECURITY")
+    smtp_from: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_FROM")
+    smtp_ca_file: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_CA_FILE")
+    notify_to: str | None = Field(default=None, validation_alias="GHSYNC_NOTIFY_TO")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url_is_http(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _known_security(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"starttls", "ssl", "none"}:
+            raise ValueError("must be one of starttls, ssl, none")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
+        return (init_settings, env_settings, toml)
+
+    def github_tokens(self) -> list[str]:
+        """Every configured token, de-duplicated, in order of preference."""
+        found: list[str] = []
+        candidates = [self.token, self.gh_token]
+        values = [c.get_secret_value() for c in candidates if c is not None]
+        if self.tokens:
+            values.extend(part for part in self.tokens.split(","))
+        for value in values:
+            value = value.strip()
+            if value and value not in found:
+                found.append(value)
+        return found
+
+
+_FIELD_NAMES = {
+    "db": "--db / GHSYNC_DB",
+    "token": "--token / GITHUB_TOKEN",
+    "api_url": "--api-url / GITHUB_API_URL",
+    "min_remaining": "--min-remaining / GHSYNC_MIN_REMAINING",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings; `overrides` are command-line flags, and a None flag means "not given"."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if "tokens" in given and isinstance(given["tokens"], (list, tuple)):
+        tokens = list(given.pop("tokens"))
+        if tokens:
+            given["token"] = tokens[0]
+            given["tokens"] = ",".join(tokens)
+            given["gh_token"] = None
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
+        label = _FIELD_NAMES.get(where, where)
+        # pydantic echoes the input in its own str(); build the message from parts to keep secrets out.
+        raise ConfigError(f"invalid setting {label}: {first.get('msg', 'invalid value')}") from None

@@ -1,0 +1,71 @@
+"""Pure rate-limit decisions: is there budget for another page, which token, how long to wait."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ghsync.models import RateLimitState
+
+MAX_ATTEMPTS = 6
+MAX_BACKOFF_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RateLimitBudget:
+    """What is left in one bucket across the token pool; remaining None means "no limit" (GHES)."""
+
+    resource: str
+    remaining: int | None
+    reset_at: int | None = None
+    limit: int | None = None
+
+    @classmethod
+    def unlimited(cls, resource: str) -> RateLimitBudget:
+        return cls(resource=resource, remaining=None)
+
+    @classmethod
+    def from_state(cls, state: RateLimitState) -> RateLimitBudget:
+        return cls(resource=state.resource, remaining=state.remaining, reset_at=state.reset_at, limit=state.limit)
+
+    def below(self, threshold: int) -> bool:
+        return self.remaining is not None and self.remaining < threshold
+
+    def reset_iso(self) -> str | None:
+        return epoch_to_iso(self.reset_at) if self.reset_at is not None else None
+
+
+def epoch_to_iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pick_token(states: dict[str, RateLimitState | None], threshold: int) -> str | None:
+    """The token key with the most budget at or above the threshold; an unlimited one wins outright."""
+    best_key, best_remaining = None, -1
+    for key, state in states.items():
+        if state is None:
+            return key
+        if state.remaining >= threshold and state.remaining > best_remaining:
+            best_key, best_remaining = key, state.remaining
+    return best_key
+
+
+def pool_budget(resource: str, states: list[RateLimitState | None]) -> RateLimitBudget:
+    """The pool's budget: the best token's remaining; when all are spent, the earliest reset."""
+    if not states or any(state is None for state in states):
+        return RateLimitBudget.unlimited(resource)
+    best = max(states, key=lambda s: s.remaining)  # type: ignore[union-attr]
+    earliest_reset = min(s.reset_at for s in states)  # type: ignore[union-attr]
+    return RateLimitBudget(resource=resource, remaining=best.remaining, reset_at=earliest_reset, limit=best.limit)
+
+
+def backoff_delay(attempt: int, *, retry_after: float | None = None) -> float:
+    """Seconds to wait before retry number `attempt` (1-based): honour retry-after, else 1, 2, 4 … 60."""
+    if retry_after is not None:
+        return max(0.0, min(retry_after, 15 * MAX_BACKOFF_SECONDS))
+    return min(MAX_BACKOFF_SECONDS, float(2 ** (attempt - 1)))
+
+
+def seconds_until(reset_at: int, now: float) -> float:
+    # One second of margin: GitHub's reset epoch is whole seconds.
+    return max(0.0, reset_at - now + 1)

@@ -1,0 +1,136 @@
+"""Complete pages of pull requests from GitHub: a token pool, page queries and nested follow-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ghsync.errors import RateLimited
+from ghsync.github import GitHubClient
+from ghsync.models import PullRequestRecord, RateLimitState
+from ghsync.queries import (
+    PageRequest,
+    PullRequestPage,
+    apply_follow_ups,
+    follow_up_batch_size,
+    follow_up_query,
+    parse_pull_request_page,
+    parse_rate_limit,
+    pull_request_page_query,
+)
+from ghsync.ratelimit import RateLimitBudget, pick_token, pool_budget
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A page whose PRs are complete: every review and label, follow-up pages included."""
+
+    records: list[PullRequestRecord]
+    has_next_page: bool
+    end_cursor: str | None
+    total_count: int | None
+    head_updated_at: str | None
+
+
+class TokenPool:
+    """Several tokens, one quota per account: always spend from the account with the most left."""
+
+    def __init__(self, clients: Sequence[GitHubClient], *, threshold: int):
+        self.threshold = threshold
+        self._clients = list(clients)
+        self._states: dict[int, RateLimitState | None] = {}
+        self._unlimited = False
+        self._refresh()
+
+    def _refresh(self) -> None:
+        accounts: dict[str, int] = {}
+        for index, client in enumerate(self._clients):
+            states = client.rate_limits()
+            if states is None:
+                self._unlimited = True
+                self._states = {index: None}
+                return
+            if len(self._clients) > 1:
+                # Tokens of one account share its quota: keep one of them so the pool is not counted twice.
+                _, user = client.rest_get("/user")
+                login = (user or {}).get("login", f"#{index}")
+                if login in accounts:
+                    continue
+                accounts[login] = index
+            self._states[index] = states.get("graphql")
+
+    @property
+    def accounts(self) -> int:
+        return len(self._states)
+
+    def budget(self) -> RateLimitBudget:
+        if self._unlimited:
+            return RateLimitBudget.unlimited("graphql")
+        return pool_budget("graphql", list(self._states.values()))
+
+    def client(self) -> tuple[int, GitHubClient]:
+        key = pick_token(self._states, self.threshold)
+        if key is None:
+            budget = self.budget()
+            raise RateLimited(
+                f"every token's GraphQL budget is below {self.threshold}",
+                reset_at=budget.reset_at,
+                remaining=budget.remaining,
+            )
+        return key, self._clients[key]
+
+    def record(self, key: int, state: RateLimitState | None) -> None:
+        if state is not None and not self._unlimited:
+            self._states[key] = state
+
+    @property
+    def rest_calls(self) -> int:
+        return sum(client.rest_calls for client in self._clients)
+
+
+class GitHubPullRequestSource:
+    """What the sync engine reads from: budget() and fetch_page(); counts the points it spends."""
+
+    def __init__(self, pool: TokenPool):
+        self.pool = pool
+        self.points_spent = 0
+
+    def budget(self) -> RateLimitBudget:
+        return self.pool.budget()
+
+    @property
+    def rest_calls(self) -> int:
+        return self.pool.rest_calls
+
+    def _query(self, query: str, variables: dict) -> dict:
+        key, client = self.pool.client()
+        answer = client.graphql(query, variables)
+        state = parse_rate_limit(answer.body["data"].get("rateLimit")) or answer.rate_limit
+        self.pool.record(key, state)
+        cost = (answer.body["data"].get("rateLimit") or {}).get("cost")
+        self.points_spent += int(cost) if cost is not None else 1
+        return answer.body
+
+    def fetch_page(self, request: PageRequest) -> FetchedPage:
+        query, variables = pull_request_page_query(request)
+        page: PullRequestPage = parse_pull_request_page(self._query(query, variables))
+        partials = {partial.fields["number"]: partial for partial in page.partials}
+        while True:
+            pending = [p.follow_up() for p in partials.values() if p.follow_up() is not None]
+            if not pending:
+                break
+            batch = pending[: follow_up_batch_size()]
+            query, variables = follow_up_query(request.owner, request.name, batch)
+            apply_follow_ups(partials, self._query(query, variables), batch)
+        return FetchedPage(
+            records=[partial.to_record() for partial in page.partials],
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            total_count=page.total_count,
+            head_updated_at=page.head_updated_at,
+        )
+
+
+def open_source(tokens: Sequence[str], *, api_url: str, threshold: int) -> GitHubPullRequestSource:
+    clients = [GitHubClient(token, api_url=api_url) for token in tokens] or [GitHubClient(None, api_url=api_url)]
+    return GitHubPullRequestSource(TokenPool(clients, threshold=threshold))

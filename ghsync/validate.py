@@ -1,0 +1,46 @@
+"""Pure checks of user input: repository slugs and sync windows."""
+
+from __future__ import annotations
+
+import re
+
+from ghsync.errors import UsageError
+
+# GitHub: owners are 1–39 alphanumerics or single hyphens; repository names use [A-Za-z0-9._-].
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def parse_repository_slug(value: str) -> str:
+    """`owner/name` → itself, or a UsageError saying what is wrong."""
+    text = value.strip()
+    parts = text.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f"'{value}' is not a repository: use OWNER/REPO, e.g. octocat/hello-world")
+    owner, name = parts
+    if not _OWNER.match(owner):
+        raise UsageError(f"'{owner}' is not a valid GitHub owner name (letters, digits and single hyphens)")
+    if not _NAME.match(name) or name in {".", ".."}:
+        raise UsageError(f"'{name}' is not a valid GitHub repository name (letters, digits, '.', '-', '_')")
+    return f"{owner}/{name}"
+
+
+def parse_days(value: str | int | None) -> int | None:
+    """`--days`: a positive number of days, or `all` (None) for the whole history."""
+    if value is None:
+        return 30
+    if isinstance(value, int):
+        text = str(value)
+    else:
+        text = value.strip().lower()
+    if text == "all":
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise UsageError(f"--days must be a positive number of days or 'all', not '{value}'") from None
+    if days <= 0:
+        raise UsageError(f"--days must be a positive number of days or 'all', not '{value}'")
+    if days > 36500:
+        raise UsageError(f"--days {days} is more than a century; use --days all for the whole history")
+    return days

@@ -1,0 +1,64 @@
+"""Test helpers shared by the suite: constants, expected records from the fake, stored records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
+
+TOKEN = "test-token-0123456789"
+REPO = "acme/rockets"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    explicit = os.environ.get("GHSYNC_SHARED_DIR")
+    return Path(explicit) if explicit else REPO_ROOT.parent / "shared"
+
+
+def real_dataset_paths() -> list[Path]:
+    return sorted((shared_dir() / "github" / "real").glob("*.json"))
+
+
+__all__ = ["FakeGitHub", "generate_repository", "load_dataset", "TOKEN", "REPO", "real_dataset_paths"]
+
+
+def expected_records(repository) -> dict[int, "PullRequestRecord"]:
+    """What GitHub's GraphQL would hand ghsync for each of the fake's PRs, as records."""
+    from ghsync.models import PullRequestRecord, ReviewRecord
+
+    owner, name = repository.owner, repository.name
+    return {
+        pr.number: PullRequestRecord(
+            number=pr.number,
+            title=pr.title,
+            state=pr.state,
+            is_draft=pr.is_draft,
+            author=pr.author,
+            created_at=pr.created_at,
+            updated_at=pr.updated_at,
+            closed_at=pr.closed_at,
+            merged_at=pr.merged_at,
+            merged_by=pr.merged_by,
+            additions=pr.additions,
+            deletions=pr.deletions,
+            changed_files=pr.changed_files,
+            commits=pr.commits,
+            base_ref=pr.base_ref,
+            head_ref=pr.head_ref,
+            labels=tuple(pr.labels),
+            url=f"https://github.com/{owner}/{name}/pull/{pr.number}",
+            reviews=tuple(ReviewRecord(author=r.author, state=r.state, submitted_at=r.submitted_at) for r in pr.reviews),
+        )
+        for pr in repository.pull_requests
+    }
+
+
+def stored_records(db_path, full_name=REPO):
+    from ghsync import store
+
+    db = store.open_store(db_path, create=False)
+    repository = store.get_repository(db, full_name)
+    return {record.number: record for record in store.iter_pull_requests(db, repository["id"])}

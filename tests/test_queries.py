@@ -1,0 +1,47 @@
+"""GraphQL page planning: GitHub's cost formula and the page size that spends least per PR."""
+
+from ghsync.queries import (
+    PageRequest,
+    cheapest_page_size,
+    floor_points,
+    graphql_cost,
+    page_requests,
+    pull_request_page_query,
+)
+
+
+def test_cost_is_requests_over_100_rounded_at_least_one():
+    assert graphql_cost(1) == 1
+    assert graphql_cost(101) == 1
+    assert graphql_cost(149) == 1
+    assert graphql_cost(150) == 2
+    assert graphql_cost(5101) == 51
+
+
+def test_page_size_keeps_a_page_at_one_point():
+    size = cheapest_page_size(extra_connections=1)
+    assert size == 49
+    assert graphql_cost(page_requests(size, extra_connections=1)) == 1
+    assert graphql_cost(page_requests(size + 1, extra_connections=1)) == 2
+
+
+def test_counting_the_window_costs_one_pr_of_page_size():
+    assert cheapest_page_size(extra_connections=2) == 48
+
+
+def test_halved_page_size_limit_is_respected():
+    assert cheapest_page_size(extra_connections=1, limit=12) == 12
+
+
+def test_floor_for_a_thousand_prs_is_21_points():
+    assert floor_points(1000) == 21
+
+
+def test_window_count_asks_github_search_for_updated_since():
+    _, variables = pull_request_page_query(PageRequest("o", "r", 48, count="2026-01-01T00:00:00Z"))
+    assert variables["countQuery"] == "repo:o/r is:pr updated:>=2026-01-01T00:00:00Z"
+
+
+def test_full_history_count_uses_total_count_not_search():
+    query, variables = pull_request_page_query(PageRequest("o", "r", 49, count="all"))
+    assert "search" not in query and "countQuery" not in variables
