@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ghsync import __version__
-from ghsync.errors import EXIT_FAILED, EXIT_TEMPFAIL, GhsyncError
+from ghsync.errors import EXIT_FAILED, EXIT_TEMPFAIL, EXIT_USAGE, GhsyncError
 
 EPILOG = (
     "Exit codes: 0 done, 1 failed, 2 bad usage or input, "
@@ -45,6 +45,10 @@ MinRemainingOption = Annotated[
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
+NotifyOnOption = Annotated[
+    Optional[str],
+    typer.Option("--notify-on", help="Also email on: update, rate_limited, error (comma-separated) [env GHSYNC_NOTIFY_ON]"),
+]
 
 
 def _version(value: bool) -> None:
@@ -91,10 +95,16 @@ def handles_errors(command):
     return wrapper
 
 
-def _settings(db: Path | None, token: list[str] | None, api_url: str | None, min_remaining: int | None = None):
+def _settings(
+    db: Path | None,
+    token: list[str] | None,
+    api_url: str | None,
+    min_remaining: int | None = None,
+    notify_on: str | None = None,
+):
     from ghsync.config import load_settings
 
-    return load_settings(db=db, tokens=token or None, api_url=api_url, min_remaining=min_remaining)
+    return load_settings(db=db, tokens=token or None, api_url=api_url, min_remaining=min_remaining, notify_on=notify_on)
 
 
 def _hooks(display):
@@ -103,7 +113,18 @@ def _hooks(display):
     def wait(seconds: float, budget) -> None:
         display.wait(seconds, budget.reset_iso())
 
-    return SyncHooks(on_progress=display.update, on_wait=wait)
+    def warn(message: str) -> None:
+        typer.echo(f"Warning: {message}", err=True)
+
+    return SyncHooks(on_progress=display.update, on_wait=wait, on_warning=warn)
+
+
+def combined_exit_code(codes: list[int]) -> int:
+    """Several repositories, one exit code: a failure outranks bad input, which outranks "try later"."""
+    for code in (EXIT_FAILED, EXIT_USAGE, EXIT_TEMPFAIL):
+        if code in codes:
+            return code
+    return max(codes, default=0)
 
 
 @app.command(epilog=EPILOG)
@@ -116,6 +137,7 @@ def track(
     token: TokenOption = None,
     api_url: ApiUrlOption = None,
     min_remaining: MinRemainingOption = None,
+    notify_on: NotifyOnOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -126,7 +148,7 @@ def track(
     from ghsync.render import SyncProgressDisplay, is_interactive, report_line, stderr_console
     from ghsync.service import raise_for_report, track_repository
 
-    settings = _settings(db, token, api_url, min_remaining)
+    settings = _settings(db, token, api_url, min_remaining, notify_on)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
         result = track_repository(settings, repository, days=days, notify_to=notify or (), hooks=_hooks(display))
     if result.already_tracked:
@@ -148,6 +170,7 @@ def sync(
     token: TokenOption = None,
     api_url: ApiUrlOption = None,
     min_remaining: MinRemainingOption = None,
+    notify_on: NotifyOnOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -158,24 +181,22 @@ def sync(
     from ghsync.render import SyncProgressDisplay, is_interactive, report_line, stderr_console
     from ghsync.service import sync_tracked
 
-    settings = _settings(db, token, api_url, min_remaining)
+    settings = _settings(db, token, api_url, min_remaining, notify_on)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
         hooks = _hooks(display)
         if not wait:
             hooks.on_wait = None
         outcomes = sync_tracked(settings, repositories or (), hooks=hooks)
-    code = 0
+    codes = []
     for name, report, error in outcomes:
         if error is not None:
             typer.echo(f"Error: {name}: {error}", err=True)
-            code = max(code, error.exit_code) if code != EXIT_FAILED else code
-            if error.exit_code == EXIT_FAILED:
-                code = EXIT_FAILED
+            codes.append(error.exit_code)
         elif report is not None:
-            if report.outcome == "rate_limited":
-                code = EXIT_TEMPFAIL if code == 0 else code
+            codes.append(EXIT_TEMPFAIL if report.outcome == "rate_limited" else 0)
             if not quiet or report.outcome != "complete":
                 typer.echo(report_line(report), err=True)
+    code = combined_exit_code(codes)
     if code:
         raise typer.Exit(code)
 
@@ -237,6 +258,128 @@ def demo(
     console.print(status_table(outcome.statuses, now=time.time(), width=console.width))
     typer.echo(f"Database: {outcome.db_path}")
     typer.echo(f"Try: ghsync status --db {outcome.db_path}")
+
+
+@app.command(epilog=EPILOG)
+@handles_errors
+def metrics(
+    repository: Annotated[str, typer.Argument(help="OWNER/REPO")],
+    weeks: Annotated[Optional[int], typer.Option("--weeks", min=1, help="The last N weeks [default 12].")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="First week to show: YYYY-MM-DD.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Last week to show: YYYY-MM-DD (with --since).")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Break down by: author.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    chart: Annotated[bool, typer.Option("--chart", help="Draw merged PRs and median cycle time per week.")] = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Weekly team metrics (UTC weeks from Monday) from the stored pull requests.
+
+    Example: ghsync metrics octocat/hello-world --weeks 8 --format csv > weeks.csv
+    """
+    from datetime import UTC, datetime
+
+    from ghsync.errors import UsageError
+    from ghsync.metrics_render import metrics_chart, metrics_table, metrics_to_csv, metrics_to_json
+    from ghsync.render import stdout_console
+    from ghsync.service import weekly_metrics
+
+    if output_format not in ("table", "csv", "json"):
+        raise UsageError(f"--format must be table, csv or json, not '{output_format}'")
+    if by not in (None, "author"):
+        raise UsageError(f"--by can only be 'author', not '{by}'")
+    if until is not None and since is None:
+        raise UsageError("--until needs --since")
+    if weeks is not None and since is not None:
+        raise UsageError("use --weeks or --since, not both")
+    by_author = by == "author"
+    settings = _settings(db, None, None)
+    full_name, rows = weekly_metrics(
+        settings, repository, weeks=weeks, since=since, until=until, by_author=by_author,
+        today=datetime.now(UTC).date(),
+    )
+    if output_format == "json":
+        typer.echo(metrics_to_json(rows, by_author=by_author), nl=False)
+    elif output_format == "csv":
+        typer.echo(metrics_to_csv(rows, by_author=by_author), nl=False)
+    else:
+        console = stdout_console()
+        console.print(metrics_table(rows, title=f"{full_name}: weekly metrics", by_author=by_author))
+        if chart and not by_author:
+            console.print(metrics_chart(rows, title=f"{full_name}: merged PRs and median cycle time"))
+
+
+@app.command(epilog=EPILOG)
+@handles_errors
+def untrack(
+    repository: Annotated[str, typer.Argument(help="OWNER/REPO")],
+    purge: Annotated[bool, typer.Option("--purge", help="Also delete its stored PRs, reviews and metrics.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Stop tracking a repository (keeping its data unless --purge).
+
+    Example: ghsync untrack octocat/hello-world --purge --yes
+    """
+    from ghsync.errors import UsageError
+    from ghsync.render import is_interactive
+    from ghsync.service import untrack_repository
+
+    if purge and not yes:
+        if not is_interactive(sys.stdin):
+            raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")
+        typer.confirm(f"Delete every stored pull request and review of {repository}?", abort=True, err=True)
+    name = untrack_repository(_settings(db, None, None), repository, purge=purge)
+    typer.echo(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"), err=True)
+
+
+@app.command("rate-limit", epilog=EPILOG)
+@handles_errors
+def rate_limit(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    token: TokenOption = None,
+    api_url: ApiUrlOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Each token's remaining budget per bucket, shown by account (never the token).
+
+    Example: ghsync rate-limit --json
+    """
+    from rich.table import Table
+
+    from ghsync.render import local_time, relative, stdout_console
+    from ghsync.service import rate_limit_report
+
+    rows = rate_limit_report(_settings(None, token, api_url))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="GitHub rate limits", title_justify="left")
+    for header in ("Account", "Bucket", "Remaining", "Limit", "Resets"):
+        table.add_column(header)
+    now = time.time()
+    for row in rows:
+        resets = f"{local_time(row['reset_at'])} ({relative(row['reset_at'], now)})" if row["reset_at"] else "no limit"
+        table.add_row(row["account"], row["resource"], str(row["remaining"] if row["remaining"] is not None else "∞"),
+                      str(row["limit"] or "—"), resets)
+    stdout_console().print(table)
+
+
+@app.command("notify-test", epilog=EPILOG)
+@handles_errors
+def notify_test(
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Recipient; repeatable [default GHSYNC_NOTIFY_TO].")] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Send a test email with the current SMTP settings and say exactly what failed, if anything.
+
+    Example: GHSYNC_SMTP_HOST=smtp.example.com ghsync notify-test --to me@example.com
+    """
+    from ghsync.service import send_test_notification
+
+    recipients = send_test_notification(_settings(None, None, None), to or [])
+    typer.echo(f"test email sent to {', '.join(recipients)}", err=True)
 
 
 def main() -> None:

@@ -52,6 +52,42 @@ class Settings(BaseSettings):
     smtp_from: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_FROM")
     smtp_ca_file: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_CA_FILE")
     notify_to: str | None = Field(default=None, validation_alias="GHSYNC_NOTIFY_TO")
+    # Besides a completed initial sync (always mailed): any of update, rate_limited, error.
+    notify_on: str = Field(default="", validation_alias="GHSYNC_NOTIFY_ON")
+
+    @field_validator("notify_on")
+    @classmethod
+    def _known_events(cls, value: str) -> str:
+        events = {part.strip() for part in value.split(",") if part.strip()}
+        unknown = events - {"update", "rate_limited", "error"}
+        if unknown:
+            raise ValueError(f"unknown event {sorted(unknown)[0]!r}: use update, rate_limited, error")
+        return ",".join(sorted(events))
+
+    def notify_events(self) -> set[str]:
+        return {part for part in self.notify_on.split(",") if part}
+
+    def smtp(self):
+        """The notifier's settings; a bad value is a ConfigError naming the variable."""
+        from ghsync.notify import SmtpSettings
+
+        try:
+            return SmtpSettings(
+                host=self.smtp_host,
+                port=self.smtp_port,
+                user=self.smtp_user,
+                password=self.smtp_password,
+                security=self.smtp_security,
+                from_addr=self.smtp_from,
+                default_recipients=self.notify_to or (),
+                ca_file=self.smtp_ca_file,
+            )
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first.get("loc", ())) or "smtp"
+            names = {"default_recipients": "GHSYNC_NOTIFY_TO", "from_addr": "GHSYNC_SMTP_FROM"}
+            label = names.get(where, f"GHSYNC_SMTP_{where.upper()}")
+            raise ConfigError(f"invalid setting {label}: {first.get('msg', 'invalid value')}") from None
 
     @field_validator("api_url")
     @classmethod
@@ -100,6 +136,7 @@ _FIELD_NAMES = {
     "token": "--token / GITHUB_TOKEN",
     "api_url": "--api-url / GITHUB_API_URL",
     "min_remaining": "--min-remaining / GHSYNC_MIN_REMAINING",
+    "notify_on": "--notify-on / GHSYNC_NOTIFY_ON",
 }
 
 

@@ -25,6 +25,7 @@ class SyncHooks:
     on_wait: Callable[[float, RateLimitBudget], None] | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    on_warning: Callable[[str], None] = lambda message: None
 
 
 @dataclass
@@ -146,17 +147,74 @@ def _sync_locked(settings: Settings, db, repository: dict[str, Any], source, hoo
     with repository_lock(settings.db, repository["full_name"]):
         # Re-read under the lock: another process may have finished or advanced this job meanwhile.
         repository = store.get_repository(db, repository["full_name"])
-        report = sync_repository_history(
-            db,
-            repository,
-            source,
-            threshold=settings.min_remaining,
-            clock=hooks.clock,
-            sleep=hooks.sleep,
-            on_progress=hooks.on_progress,
-            on_wait=hooks.on_wait,
-        )
+        try:
+            report = sync_repository_history(
+                db,
+                repository,
+                source,
+                threshold=settings.min_remaining,
+                clock=hooks.clock,
+                sleep=hooks.sleep,
+                on_progress=hooks.on_progress,
+                on_wait=hooks.on_wait,
+            )
+        except GhsyncError as error:
+            failed = store.get_repository(db, repository["full_name"])
+            if failed["sync_status"] == "error" and failed["current_sync_id"] is not None:
+                _notify(settings, db, failed, _error_report(db, failed, error, hooks.clock()), hooks)
+            raise
+        if report.outcome == "complete":
+            refresh_weekly_metrics(db, repository["id"])
+        _notify(settings, db, store.get_repository(db, repository["full_name"]), report, hooks)
     return report
+
+
+def refresh_weekly_metrics(db, repository_id: int) -> int:
+    """Recompute the stored weekly metrics from every stored PR; returns the number of weeks."""
+    from ghsync.metrics import compute_weekly_metrics
+
+    rows = compute_weekly_metrics(store.iter_pull_requests(db, repository_id))
+    store.replace_weekly_metrics(db, repository_id, rows)
+    return len(rows)
+
+
+def _error_report(db, repository: dict[str, Any], error: GhsyncError, now: float) -> SyncReport:
+    from ghsync.sync import iso
+
+    job = db["syncs"].get(repository["current_sync_id"])
+    return SyncReport(
+        full_name=repository["full_name"],
+        kind=job["kind"],
+        outcome="error",
+        days_back=repository["days_back"],
+        prs_synced=repository["sync_prs_completed"] or 0,
+        reviews_synced=0,
+        prs_total=repository["sync_prs_total"] or 0,
+        started_at=job["started_at"],
+        finished_at=iso(now),
+        duration_seconds=0.0,
+        graphql_points_spent=job["graphql_points"] or 0,
+        rest_calls_spent=job["rest_calls"] or 0,
+        error=str(error),
+    )
+
+
+def _notify(settings: Settings, db, repository: dict[str, Any], report: SyncReport, hooks: SyncHooks) -> None:
+    """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
+    from ghsync.notify import notify_sync_result, should_notify
+
+    if not should_notify(report.outcome, report.kind, settings.notify_events()):
+        return
+    smtp = settings.smtp()
+    recipients = json.loads(repository.get("notify_to") or "[]") or list(smtp.default_recipients)
+    if not smtp.enabled or not recipients:
+        return
+    warning = notify_sync_result(smtp, report, recipients=recipients, db_path=str(settings.db))
+    job_id = repository.get("current_sync_id")
+    if job_id is not None:
+        store.record_email_status(db, job_id, warning or f"sent to {', '.join(recipients)}")
+    if warning:
+        hooks.on_warning(f"{report.full_name}: {warning}")
 
 
 def raise_for_report(report: SyncReport) -> None:
@@ -188,3 +246,94 @@ def _iso(epoch: float) -> str:
     from ghsync.sync import iso
 
     return iso(epoch)
+
+
+def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
+    full_name = parse_repository_slug(slug)
+    db = store.open_store(settings.db, create=False)
+    repository = store.get_repository(db, full_name)
+    with repository_lock(settings.db, repository["full_name"]):
+        store.delete_repository(db, repository["id"], purge=purge)
+    return repository["full_name"]
+
+
+def weekly_metrics(
+    settings: Settings,
+    slug: str,
+    *,
+    weeks: int | None,
+    since: str | None,
+    until: str | None,
+    by_author: bool,
+    today,
+):
+    """Stored weekly metrics (or, by author, computed from the stored PRs) within the asked window."""
+    from datetime import date
+
+    from ghsync.metrics import compute_weekly_metrics, weekly_metrics_window
+
+    def day(value: str | None, flag: str):
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"{flag} must be a date like 2026-01-31, not '{value}'") from None
+
+    full_name = parse_repository_slug(slug)
+    db = store.open_store(settings.db, create=False)
+    repository = store.get_repository(db, full_name)
+    if by_author:
+        rows = compute_weekly_metrics(store.iter_pull_requests(db, repository["id"]), by_author=True)
+    else:
+        rows = store.weekly_metrics_rows(db, repository["id"])
+        if not rows and repository["last_synced_at"]:
+            refresh_weekly_metrics(db, repository["id"])
+            rows = store.weekly_metrics_rows(db, repository["id"])
+    since_day, until_day = day(since, "--since"), day(until, "--until")
+    if since_day is None and weeks is None:
+        weeks = 12
+    return repository["full_name"], weekly_metrics_window(rows, weeks=weeks, since=since_day, until=until_day, today=today)
+
+
+def rate_limit_report(settings: Settings) -> list[dict[str, Any]]:
+    """Each token's buckets, by account login — never the token itself."""
+    from ghsync.github import GitHubClient
+
+    report = []
+    for index, token in enumerate(_require_tokens(settings), start=1):
+        client = GitHubClient(token, api_url=settings.api_url)
+        states = client.rate_limits()
+        try:
+            _, user = client.rest_get("/user")
+            account = (user or {}).get("login") or f"token #{index}"
+        except GhsyncError:
+            account = f"token #{index}"
+        if states is None:
+            report.append({"account": account, "resource": "all", "limit": None, "remaining": None, "reset_at": None})
+            continue
+        for state in states.values():
+            from ghsync.ratelimit import epoch_to_iso
+
+            report.append(
+                {
+                    "account": account,
+                    "resource": state.resource,
+                    "limit": state.limit,
+                    "remaining": state.remaining,
+                    "used": state.used,
+                    "reset_at": epoch_to_iso(state.reset_at),
+                }
+            )
+    return report
+
+
+def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:
+    from ghsync.notify import send_test_email
+
+    smtp = settings.smtp()
+    recipients = list(to) or list(smtp.default_recipients)
+    if not recipients:
+        raise UsageError("no recipient: pass --to ADDRESS or set GHSYNC_NOTIFY_TO")
+    send_test_email(smtp, to=recipients)
+    return recipients

@@ -1,0 +1,5 @@
+"""`python -m ghsync` runs the command line."""
+
+from ghsync.cli import main
+
+main()
