@@ -226,6 +226,17 @@ def status(
     if not watch:
         console.print(status_table(repository_statuses(settings, repository), now=time.time(), width=console.width))
         return
+    if not console.is_terminal:
+        # Piped or logged: one plain line per repository per redraw instead of an animated table.
+        from ghsync.render import status_line
+
+        while True:
+            rows = repository_statuses(settings, repository)
+            for row in rows:
+                typer.echo(status_line(row))
+            if not any(r["sync_status"] == "syncing" and r["process_alive"] for r in rows):
+                return
+            time.sleep(interval)
     from rich.live import Live
 
     with Live(console=console, auto_refresh=False) as live:

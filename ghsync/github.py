@@ -85,8 +85,11 @@ class GitHubClient:
             raise self._translate(error, graphql=True) from None
         except Exception as error:  # requests' connection errors, timeouts, bad JSON
             raise _translate_transport(error, self.api_url) from None
-        if not isinstance(body, dict) or "data" not in body or not isinstance(body["data"], dict):
-            raise GitHubError(f"GitHub answered the GraphQL query with something that is not GraphQL: {_snippet(body)}")
+        if isinstance(body, dict) and isinstance(body.get("data"), str):
+            # PyGithub wraps a body that is not JSON (an HTML error page, a proxy's banner) this way.
+            raise GitHubError(f"{self.api_url} answered with something that is not JSON: {_snippet(body['data'], 80)}")
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            raise GitHubError(f"{self.api_url} answered the GraphQL query with something that is not GraphQL: {_snippet(body, 80)}")
         state = rate_limit_from_headers(headers)
         if state is not None:
             self.last_rate_limit[state.resource] = state
@@ -196,7 +199,11 @@ def _translate_transport(error: Exception, api_url: str) -> Exception:
     if isinstance(error, requests.exceptions.Timeout):
         return TransientGitHubError(f"GitHub at {api_url} did not answer in time", timed_out=True)
     if isinstance(error, requests.exceptions.ConnectionError):
-        return TransientGitHubError(f"cannot reach {api_url}: {_root_cause(error)}")
+        cause = _root_cause(error)
+        if cause in ("connection refused", "host name not found"):
+            # Nothing listens there (or the name is wrong): retrying for a minute would only delay the news.
+            return GitHubError(f"cannot reach {api_url}: {cause}")
+        return TransientGitHubError(f"cannot reach {api_url}: {cause}")
     if isinstance(error, ValueError):  # json.JSONDecodeError for a body that starts like JSON but is not
         return GitHubError(f"GitHub at {api_url} answered with malformed JSON")
     return GitHubError(f"talking to {api_url} failed: {type(error).__name__}: {_snippet(error)}")

@@ -220,6 +220,14 @@ def status_table(rows: list[dict[str, Any]], *, now: float, width: int = STATUS_
     return Group(*blocks[:-1])
 
 
+def status_line(row: dict[str, Any]) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{stamp} {row['full_name']} {status_label(row)} {row['sync_progress'] or 0}% "
+        f"{row['sync_prs_completed'] or 0}/{row['sync_prs_total'] or 0} PRs"
+    )
+
+
 def report_line(report) -> str:
     if report.outcome == "complete":
         what = "updated" if report.kind == "incremental" else "synced"

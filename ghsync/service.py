@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ghsync import store
-from ghsync.config import Settings
+from ghsync.config import Settings, default_db_path
 from ghsync.errors import GhsyncError, RateLimited, UsageError
 from ghsync.lock import is_locked, repository_lock
 from ghsync.models import SyncReport
@@ -63,7 +63,7 @@ def track_repository(
     full_name = parse_repository_slug(slug)
     days_back = parse_days(days)
     _require_tokens(settings)
-    db = store.open_store(settings.db)
+    db = store.open_store(settings.db, create_parent=settings.db == default_db_path())
     existing = store.find_repository(db, full_name)
     if existing is not None and existing["days_back"] == days_back and not notify_to:
         window = "the whole history" if days_back is None else f"the last {days_back} days"

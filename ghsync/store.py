@@ -199,14 +199,21 @@ def db_path_of(db: sqlite_utils.Database) -> str:
     return row[2] if row and row[2] else ":memory:"
 
 
-def open_store(path: Path | str, *, create: bool = True) -> sqlite_utils.Database:
-    """Open (and if needed create and migrate) the database; every failure becomes a StoreError."""
+def open_store(path: Path | str, *, create: bool = True, create_parent: bool = False) -> sqlite_utils.Database:
+    """Open (and if needed create and migrate) the database; every failure becomes a StoreError.
+
+    Only the default location's directory is created (create_parent): a mistyped --db directory
+    should be an error, not a database nobody will find.
+    """
     path = Path(path)
     if str(path) != ":memory:":
         if not path.exists():
             if not create:
                 raise StoreError(f"no database at {path}: run `ghsync track OWNER/REPO` first")
-            _make_private_parent(path)
+            if create_parent:
+                _make_private_parent(path)
+            elif not path.parent.is_dir():
+                raise StoreError(f"cannot create database {path}: directory {path.parent} does not exist")
             _create_private_file(path)
         elif path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")

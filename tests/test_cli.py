@@ -110,3 +110,90 @@ def test_demo_runs_without_token_or_network(tmp_path):
 def test_version_flag():
     result = invoke("--version")
     assert result.exit_code == 0 and result.stdout.startswith("ghsync ")
+
+
+def test_corrupt_database_is_a_one_line_error(fake, tmp_path):
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"\x00garbage" * 512)
+    result = invoke("status", "--db", path)
+    assert result.exit_code == 1
+    assert "not a ghsync database" in result.stderr and result.stderr.count("\n") == 1
+    assert path.read_bytes() == b"\x00garbage" * 512
+
+
+def test_database_from_a_newer_ghsync_is_refused_untouched(fake, db_path):
+    invoke("track", REPO, "--days", "all", *common(db_path, fake))
+    db = store.open_store(db_path)
+    db["_ghsync_migrations"].insert({"name": "m999_future", "applied_at": "x"})
+    db.close()
+    result = invoke("status", "--db", db_path)
+    assert result.exit_code == 1 and "newer ghsync" in result.stderr
+
+
+def test_database_in_a_missing_directory_is_a_one_line_error(fake, tmp_path):
+    result = invoke("track", REPO, *common(tmp_path / "no" / "such" / "dir" / "g.db", fake))
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_status_without_a_database_says_how_to_start(tmp_path):
+    result = invoke("status", "--db", tmp_path / "none.db")
+    assert result.exit_code == 1 and "ghsync track" in result.stderr
+
+
+def test_github_answering_html_is_a_one_line_error(fake, db_path):
+    fake.inject(200, body="<html><body>Unicorn! This page is taking too long</body></html>",
+                headers={"Content-Type": "text/html"}, times=10, path="/graphql")
+    result = invoke("track", REPO, *common(db_path, fake))
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors == [result.stderr.splitlines()[-1]] and "not JSON" in errors[0]
+    repository = store.get_repository(store.open_store(db_path), REPO)
+    assert repository["sync_status"] == "error" and store.open_store(db_path)["pull_requests"].count == 0
+
+
+def test_unreachable_github_is_a_one_line_error(db_path, tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = invoke("track", REPO, "--db", db_path, "--api-url", f"http://127.0.0.1:{port}", "--token", TOKEN)
+    assert result.exit_code == 1
+    assert "cannot reach" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_quiet_track_prints_nothing_on_success(fake, db_path):
+    result = invoke("track", REPO, "--quiet", *common(db_path, fake))
+    assert result.exit_code == 0 and result.stderr == "" and result.stdout == ""
+
+
+def test_untrack_purge_without_terminal_needs_yes(fake, db_path):
+    invoke("track", REPO, *common(db_path, fake))
+    refused = invoke("untrack", REPO, "--purge", "--db", db_path)
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    done = invoke("untrack", REPO, "--purge", "--yes", "--db", db_path)
+    assert done.exit_code == 0
+    db = store.open_store(db_path)
+    assert db["repositories"].count == 0 and db["pull_requests"].count == 0 and db["reviews"].count == 0
+
+
+def test_untrack_keeps_data_and_hides_the_repository(fake, db_path):
+    invoke("track", REPO, *common(db_path, fake))
+    assert invoke("untrack", REPO, "--db", db_path).exit_code == 0
+    assert json.loads(invoke("status", "--json", "--db", db_path).stdout) == []
+    assert store.open_store(db_path)["pull_requests"].count > 0
+
+
+def test_rate_limit_shows_accounts_never_tokens(fake):
+    result = invoke("rate-limit", "--json", "--api-url", fake.url, "--token", TOKEN)
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert {row["resource"] for row in rows} == {"core", "graphql"}
+    assert all(row["account"] == "octocat" for row in rows)
+    assert TOKEN not in result.stdout
+
+
+def test_help_lists_exit_codes():
+    result = invoke("--help")
+    assert "75" in result.stdout and "Exit codes" in result.stdout

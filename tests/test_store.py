@@ -87,7 +87,7 @@ def test_database_from_a_newer_ghsync_is_refused(tmp_path):
 
 def test_new_database_file_and_directory_are_private(tmp_path):
     path = tmp_path / "private" / "dir" / "ghsync.db"
-    store.open_store(path)
+    store.open_store(path, create_parent=True)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
 
@@ -110,6 +110,11 @@ def test_read_only_directory_gives_a_clear_error(tmp_path):
     directory.mkdir(mode=0o500)
     with pytest.raises(StoreError):
         store.open_store(directory / "ghsync.db")
+
+
+def test_explicit_path_in_a_missing_directory_is_an_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        store.open_store(tmp_path / "typo" / "ghsync.db")
 
 
 def test_unwritable_location_gives_a_clear_error(tmp_path):
