@@ -65,7 +65,8 @@ def track_repository(
     _require_tokens(settings)
     db = store.open_store(settings.db, create_parent=settings.db == default_db_path())
     existing = store.find_repository(db, full_name)
-    if existing is not None and existing["days_back"] == days_back and not notify_to:
+    retracked = existing is not None and existing["sync_status"] == "untracked"
+    if existing is not None and existing["days_back"] == days_back and not notify_to and not retracked:
         window = "the whole history" if days_back is None else f"the last {days_back} days"
         return TrackResult(
             full_name=existing["full_name"],
@@ -83,6 +84,8 @@ def track_repository(
         )
     else:
         changes: dict[str, Any] = {}
+        if retracked:
+            changes["sync_status"] = "pending"
         if notify_to:
             changes["notify_to"] = json.dumps(_recipients(notify_to))
         if existing["days_back"] != days_back:

@@ -197,3 +197,11 @@ def test_rate_limit_shows_accounts_never_tokens(fake):
 def test_help_lists_exit_codes():
     result = invoke("--help")
     assert "75" in result.stdout and "Exit codes" in result.stdout
+
+
+def test_tracking_an_untracked_repository_again_resumes_it(fake, db_path):
+    invoke("track", REPO, *common(db_path, fake))
+    invoke("untrack", REPO, "--db", db_path)
+    result = invoke("track", REPO, *common(db_path, fake))
+    assert result.exit_code == 0
+    assert json.loads(invoke("status", "--json", "--db", db_path).stdout)[0]["sync_status"] == "complete"
