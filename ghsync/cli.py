@@ -107,16 +107,17 @@ def _settings(
     return load_settings(db=db, tokens=token or None, api_url=api_url, min_remaining=min_remaining, notify_on=notify_on)
 
 
-def _hooks(display):
+def _hooks(display, *, wait: bool):
     from ghsync.service import SyncHooks
 
-    def wait(seconds: float, budget) -> None:
+    def wait_for_reset(seconds: float, budget) -> None:
         display.wait(seconds, budget.reset_iso())
 
     def warn(message: str) -> None:
         typer.echo(f"Warning: {message}", err=True)
 
-    return SyncHooks(on_progress=display.update, on_wait=wait, on_warning=warn)
+    # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.
+    return SyncHooks(on_progress=display.update, on_wait=wait_for_reset if wait else None, on_warning=warn)
 
 
 def combined_exit_code(codes: list[int]) -> int:
@@ -133,6 +134,7 @@ def track(
     repository: Annotated[str, typer.Argument(help="OWNER/REPO, e.g. octocat/hello-world")],
     days: Annotated[str, typer.Option("--days", help="Window: PRs updated in the last N days, or 'all'.")] = "30",
     notify: Annotated[Optional[list[str]], typer.Option("--notify", help="Email this address when the sync completes; repeatable.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")] = False,
     db: DbOption = None,
     token: TokenOption = None,
     api_url: ApiUrlOption = None,
@@ -150,7 +152,7 @@ def track(
 
     settings = _settings(db, token, api_url, min_remaining, notify_on)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
-        result = track_repository(settings, repository, days=days, notify_to=notify or (), hooks=_hooks(display))
+        result = track_repository(settings, repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait))
     if result.already_tracked:
         if not quiet:
             typer.echo(result.message, err=True)
@@ -183,9 +185,7 @@ def sync(
 
     settings = _settings(db, token, api_url, min_remaining, notify_on)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
-        hooks = _hooks(display)
-        if not wait:
-            hooks.on_wait = None
+        hooks = _hooks(display, wait=wait)
         outcomes = sync_tracked(settings, repositories or (), hooks=hooks)
     codes = []
     for name, report, error in outcomes:
@@ -263,7 +263,7 @@ def demo(
     from ghsync.render import SyncProgressDisplay, is_interactive, report_line, status_table, stderr_console, stdout_console
 
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive()) as display:
-        outcome = run_demo(prs=prs, db=db, hooks=_hooks(display))
+        outcome = run_demo(prs=prs, db=db, hooks=_hooks(display, wait=True))
     typer.echo(report_line(outcome.report), err=True)
     console = stdout_console()
     console.print(status_table(outcome.statuses, now=time.time(), width=console.width))

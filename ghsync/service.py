@@ -166,7 +166,8 @@ def _sync_locked(settings: Settings, db, repository: dict[str, Any], source, hoo
             if failed["sync_status"] == "error" and failed["current_sync_id"] is not None:
                 _notify(settings, db, failed, _error_report(db, failed, error, hooks.clock()), hooks)
             raise
-        if report.outcome == "complete":
+        if report.outcome == "complete" and (report.prs_synced or not store.weekly_metrics_rows(db, repository["id"])):
+            # Recomputing reads every stored PR: only worth it when this sync changed some.
             refresh_weekly_metrics(db, repository["id"])
         _notify(settings, db, store.get_repository(db, repository["full_name"]), report, hooks)
     return report

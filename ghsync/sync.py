@@ -119,7 +119,7 @@ def sync_repository_history(
         )
         request = _with_size(request, cheapest_page_size(extra_connections=request.extra_connections, limit=size_limit))
         try:
-            page, size_limit = _fetch_with_retries(source, request, sleep=sleep)
+            page, fetched_size = _fetch_with_retries(source, request, sleep=sleep)
         except RateLimited as error:
             stop_budget = RateLimitBudget(
                 resource="graphql", remaining=error.remaining or 0, reset_at=error.reset_at or budget.reset_at
@@ -144,6 +144,8 @@ def sync_repository_history(
             on_progress(store.repository_by_id(db, job.repository_id))
             raise
 
+        if fetched_size < request.page_size:
+            size_limit = fetched_size  # GitHub timed out on bigger pages: stay at the size that worked
         if first_page_of_pass and page.head_updated_at is not None:
             job = store.update_job(db, job, head_updated_at=page.head_updated_at)
         in_pass = [r for r in page.records if job.pass_since is None or r.updated_at >= job.pass_since]
