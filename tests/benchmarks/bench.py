@@ -1,0 +1,810 @@
+#!/usr/bin/env python
+"""ghsync end-to-end benchmark: real `ghsync` subprocesses against the bundled fake GitHub.
+
+    uv run python tests/benchmarks/bench.py                  # 1,000 / 10,000 / 50,000 PRs (minutes)
+    uv run python tests/benchmarks/bench.py --quick          # 1,000 PRs only, well under a minute
+    uv run python tests/benchmarks/bench.py --markdown --json results.json
+
+The fake GitHub runs in a thread of this process, with a fixed seed and a per-request latency
+(default 20 ms). Each scenario runs `ghsync` as a child process on a fresh temporary database and
+measures, per child: GraphQL points, GraphQL requests and REST calls (deltas of the fake's
+counters), PRs returned by the fake, wall time, the child's own CPU time (user+sys) and its peak RSS
+(both from os.wait4 on that one child). See tests/benchmarks/README.md.
+
+Not a pytest module (no `test_` prefix, no __init__.py): run it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ghsync.fakegithub import FakeGitHub, generate_repository
+from ghsync.fakegithub.data import iso
+from ghsync.queries import MAX_PAGE_SIZE, cheapest_page_size, floor_points
+
+TOKEN = "bench-token"
+OWNER = "bench"
+GRAPHQL_LIMIT = 5000  # GitHub's hourly GraphQL budget for a user token
+CORE_LIMIT = 5000
+MIN_REMAINING = 100  # ghsync's default threshold; the resume scenario passes it explicitly
+WINDOW_DAYS = 60
+BASE_SIZE = 10_000  # incremental / window / resume / status scenarios run on the largest size <= this
+COLD_START_RUNS = 5
+CHILD_TIMEOUT_SECONDS = 3600.0  # a hung child is killed, not waited for forever
+# What a foreground sync prints when it starts sleeping until the rate-limit reset (render.py).
+WAITING_MARKER = "rate limit reached: waiting"
+
+# Targets
+POINTS_TOLERANCE = 0.05  # points within 5% of floor_points(n)
+WALL_1K_SECONDS = 2.0  # wall time of the 1,000-PR initial sync at 20 ms latency
+CPU_PER_10K_SECONDS = 2.0  # ghsync's own CPU per 10,000 PRs
+RSS_50K_MB = 100.0  # peak RSS at 50,000 PRs
+STATUS_COLD_SECONDS = 0.3  # `ghsync status` cold start
+
+
+# ------------------------------------------------------------------------------------------------
+# machine
+
+
+def machine_line() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor() or model
+    cores = os.cpu_count() or 0
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = cores
+    core_text = f"{cores} cores" if usable == cores else f"{cores} cores ({usable} usable)"
+    return (
+        f"{model}, {core_text}, Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# the fake, instrumented from the outside
+
+
+class InstrumentedFake:
+    """A started FakeGitHub plus counters it does not keep itself: PRs returned and server time.
+
+    PRs returned: page queries are the only ones selecting `headRefName`, once per PR node, so its
+    occurrences in a GraphQL answer count the PRs on the page (follow-ups select none).
+    Server time: wall and thread-CPU time inside the fake's GraphQL handler (parse, cost, execute,
+    serialise), i.e. everything but the configured latency sleep and the HTTP plumbing.
+    """
+
+    def __init__(self, repositories, *, latency: float):
+        self.fake = FakeGitHub(repositories, latency=latency, graphql_limit=GRAPHQL_LIMIT, core_limit=CORE_LIMIT)
+        self._lock = threading.Lock()
+        self.prs_returned = 0
+        self.server_seconds = 0.0
+        self.server_cpu_seconds = 0.0
+        original = self.fake._graphql  # private, but only wrapped here, in the benchmark process
+
+        def counting(*args: Any, **kwargs: Any):
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            response = original(*args, **kwargs)
+            elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+            prs = response.body.count(b'"headRefName":')
+            with self._lock:
+                self.prs_returned += prs
+                self.server_seconds += elapsed
+                self.server_cpu_seconds += cpu
+            return response
+
+        self.fake._graphql = counting  # type: ignore[method-assign]
+
+    def __enter__(self) -> InstrumentedFake:
+        self.fake.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.fake.stop()
+
+    @property
+    def url(self) -> str:
+        return self.fake.url
+
+    def refill(self) -> None:
+        self.fake.set_remaining("graphql", GRAPHQL_LIMIT)
+        self.fake.set_remaining("core", CORE_LIMIT)
+
+    def snapshot(self) -> dict[str, float]:
+        stats = self.fake.stats
+        with self._lock:
+            return {
+                "graphql_points": stats["graphql_points"],
+                "graphql_requests": stats["graphql_requests"],
+                "rest_calls": stats["rest_calls"],
+                "rate_limit_calls": stats["rate_limit_calls"],
+                "prs_returned": self.prs_returned,
+                "server_seconds": self.server_seconds,
+                "server_cpu_seconds": self.server_cpu_seconds,
+            }
+
+
+# ------------------------------------------------------------------------------------------------
+# children
+
+
+@dataclass
+class Child:
+    argv: list[str]
+    exit_code: int
+    wall_s: float
+    cpu_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    stderr_tail: str
+    interrupted: bool = False
+
+
+def ghsync_command() -> tuple[list[str], str]:
+    """The console script next to this interpreter (what users run), else `python -c`."""
+    script = Path(sys.executable).with_name("ghsync")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)], str(script)
+    return [sys.executable, "-c", "from ghsync.cli import main; main()"], f"{sys.executable} -c 'from ghsync.cli import main; main()'"
+
+
+# Why a launcher: ru_maxrss of a child includes the RSS it had *before* exec, i.e. the forking
+# process's. Forked from this process (which holds the fake and up to 61,000 generated PRs, and
+# grows), every ghsync child would report at least this process's RSS. The launcher is a bare
+# `python -S` (~10 MB) that spawns ghsync, waits for it with os.wait4 and writes that one child's
+# wall time, user/sys CPU and peak RSS as JSON. Its own start-up is outside every figure.
+LAUNCHER = """
+import json, os, signal, subprocess, sys, time
+path, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+child = subprocess.Popen(argv)
+# Forward Ctrl-C with os.kill (Popen.send_signal would poll and could reap the child first).
+signal.signal(signal.SIGINT, lambda signum, frame: os.kill(child.pid, signal.SIGINT))
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+child.returncode = os.waitstatus_to_exitcode(status)
+with open(path, "w") as out:
+    json.dump({"exit_code": child.returncode, "wall_s": wall, "user_s": usage.ru_utime,
+               "sys_s": usage.ru_stime, "maxrss": usage.ru_maxrss}, out)
+"""
+
+
+def _maxrss_mb(ru_maxrss: int) -> float:
+    # Linux reports kilobytes, macOS bytes.
+    return ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru_maxrss / 1024
+
+
+class Runner:
+    def __init__(self, workdir: Path, api_url: str):
+        self.command, self.command_text = ghsync_command()
+        self.workdir = workdir
+        env = dict(os.environ)
+        for name in list(env):
+            if name in ("GH_TOKEN", "GHSYNC_TOKENS", "GHSYNC_MIN_REMAINING", "GHSYNC_NOTIFY_TO") or name.startswith(
+                "GHSYNC_SMTP"
+            ):
+                env.pop(name)
+        env.update(
+            GITHUB_TOKEN=TOKEN,
+            GITHUB_API_URL=api_url,
+            GHSYNC_CONFIG=str(workdir / "no-config.toml"),  # never the developer's config file
+            GHSYNC_DB=str(workdir / "unused.db"),
+        )
+        self.env = env
+
+    def run(
+        self, args: list[str], *, db: Path | None = None, interrupt_on: str | None = None, timeout: float | None = None
+    ) -> Child:
+        """Run one ghsync child to its end, measured by a small launcher process (see LAUNCHER).
+
+        interrupt_on: send SIGINT (Ctrl-C) once this text shows up on the child's stderr.
+        timeout: stop the child after this many seconds (SIGINT, then SIGKILL 10 s later).
+        """
+        env = dict(self.env)
+        if db is not None:
+            env["GHSYNC_DB"] = str(db)
+        timeout = timeout or CHILD_TIMEOUT_SECONDS
+        marker = interrupt_on.encode() if interrupt_on else None
+        interrupted = False
+        fd, measure_path = tempfile.mkstemp(prefix="rusage-", suffix=".json", dir=self.workdir)
+        os.close(fd)
+        with tempfile.NamedTemporaryFile(prefix="stdout-", dir=self.workdir) as out, tempfile.NamedTemporaryFile(
+            prefix="stderr-", dir=self.workdir
+        ) as err:
+            launcher = subprocess.Popen(
+                [sys.executable, "-S", "-c", LAUNCHER, measure_path, *self.command, *args],
+                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir, start_new_session=True,
+            )
+            started = time.perf_counter()
+            signalled_at = None
+            while True:
+                try:
+                    launcher.wait(0.02 if marker is not None else 1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                elapsed = time.perf_counter() - started
+                if signalled_at is None and (
+                    (marker is not None and marker in Path(err.name).read_bytes()) or elapsed > timeout
+                ):
+                    launcher.send_signal(signal.SIGINT)  # the launcher passes it on to ghsync
+                    interrupted, signalled_at = True, elapsed
+                elif signalled_at is not None and elapsed - signalled_at > 10:
+                    os.killpg(launcher.pid, signal.SIGKILL)
+            tail = Path(err.name).read_bytes()[-1500:].decode("utf-8", "replace")
+        try:
+            measure = json.loads(Path(measure_path).read_text())
+        except (OSError, ValueError):
+            raise RuntimeError(f"the launcher did not measure `ghsync {' '.join(args)}`: {tail}") from None
+        finally:
+            Path(measure_path).unlink(missing_ok=True)
+        return Child(
+            argv=["ghsync", *args],
+            exit_code=measure["exit_code"],
+            wall_s=measure["wall_s"],
+            cpu_s=measure["user_s"] + measure["sys_s"],
+            user_s=measure["user_s"],
+            sys_s=measure["sys_s"],
+            peak_rss_mb=_maxrss_mb(measure["maxrss"]),
+            stderr_tail=tail,
+            interrupted=interrupted,
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Scenario:
+    name: str
+    repo_size: int
+    command: str
+    exit_code: int
+    expected_exit: int
+    prs_needed: int  # PRs the scenario has to bring in: the n of floor_points(n)
+    prs_returned: int
+    prs_stored: int | None
+    graphql_requests: int
+    points: int
+    floor: int | None
+    rest_calls: int
+    rate_limit_calls: int
+    wall_s: float
+    cpu_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    server_s: float  # the fake's own processing time (excluding its latency sleep)
+    server_cpu_s: float
+    latency_s: float  # configured latency x requests that reached the fake
+    interrupted: bool = False  # the benchmark sent SIGINT (see Runner.run)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.points / self.floor if self.floor else None
+
+    @property
+    def points_per_1k(self) -> float | None:
+        return 1000 * self.points / self.prs_needed if self.prs_needed else None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == self.expected_exit
+
+
+def measured(
+    fake: InstrumentedFake,
+    runner: Runner,
+    name: str,
+    args: list[str],
+    *,
+    db: Path,
+    repo_size: int,
+    prs_needed: int,
+    floor: int | None,
+    latency: float,
+    expected_exit: int = 0,
+    count_stored: bool = True,
+    interrupt_on: str | None = None,
+    timeout: float | None = None,
+) -> Scenario:
+    before = fake.snapshot()
+    child = runner.run(args, db=db, interrupt_on=interrupt_on, timeout=timeout)
+    after = fake.snapshot()
+    delta = {key: after[key] - before[key] for key in after}
+    stored = _stored_prs(db) if count_stored else None
+    scenario = Scenario(
+        name=name,
+        repo_size=repo_size,
+        command=" ".join(child.argv),
+        exit_code=child.exit_code,
+        expected_exit=expected_exit,
+        prs_needed=prs_needed,
+        prs_returned=int(delta["prs_returned"]),
+        prs_stored=stored,
+        graphql_requests=int(delta["graphql_requests"]),
+        points=int(delta["graphql_points"]),
+        floor=floor,
+        rest_calls=int(delta["rest_calls"]),
+        rate_limit_calls=int(delta["rate_limit_calls"]),
+        wall_s=child.wall_s,
+        cpu_s=child.cpu_s,
+        user_s=child.user_s,
+        sys_s=child.sys_s,
+        peak_rss_mb=child.peak_rss_mb,
+        server_s=delta["server_seconds"],
+        server_cpu_s=delta["server_cpu_seconds"],
+        latency_s=latency * (delta["graphql_requests"] + delta["rest_calls"] + delta["rate_limit_calls"]),
+        interrupted=child.interrupted,
+    )
+    if child.interrupted:
+        scenario.notes.append("interrupted with SIGINT by the benchmark")
+    if not scenario.ok:
+        scenario.notes.append(f"exit {child.exit_code}, expected {expected_exit}; stderr ends: {_last_lines(child.stderr_tail)}")
+    print(_progress_line(scenario), flush=True)
+    return scenario
+
+
+def _last_lines(text: str, count: int = 3) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-count:])
+
+
+def _stored_prs(db: Path) -> int | None:
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM pull_requests").fetchone()[0])
+    except sqlite3.Error:
+        return None
+
+
+def _progress_line(s: Scenario) -> str:
+    return (
+        f"  {s.name:<38} exit {s.exit_code:>2}  {s.points:>5} pts / {s.graphql_requests:>5} req  "
+        f"{s.prs_returned:>6} PRs  {s.wall_s:7.2f} s wall  {s.cpu_s:6.2f} s CPU  {s.peak_rss_mb:6.1f} MB  "
+        f"(fake {s.server_s:5.2f} s + latency {s.latency_s:5.2f} s)"
+    )
+
+
+def cold_start(runner: Runner, name: str, args: list[str], *, db: Path | None, runs: int) -> Scenario:
+    children = [runner.run(args, db=db) for _ in range(runs)]
+    codes = {c.exit_code for c in children}
+    scenario = Scenario(
+        name=name,
+        repo_size=0,
+        command=" ".join(children[0].argv),
+        exit_code=max(codes),
+        expected_exit=0,
+        prs_needed=0,
+        prs_returned=0,
+        prs_stored=None,
+        graphql_requests=0,
+        points=0,
+        floor=None,
+        rest_calls=0,
+        rate_limit_calls=0,
+        wall_s=statistics.median(c.wall_s for c in children),
+        cpu_s=statistics.median(c.cpu_s for c in children),
+        user_s=statistics.median(c.user_s for c in children),
+        sys_s=statistics.median(c.sys_s for c in children),
+        peak_rss_mb=statistics.median(c.peak_rss_mb for c in children),
+        server_s=0.0,
+        server_cpu_s=0.0,
+        latency_s=0.0,
+        notes=[f"median of {runs}: " + ", ".join(f"{c.wall_s:.3f}" for c in children) + " s"],
+    )
+    if not scenario.ok:
+        scenario.notes.append(f"exit codes {sorted(codes)}; stderr ends: {_last_lines(children[-1].stderr_tail)}")
+    print(
+        f"  {name:<38} exit {scenario.exit_code:>2}  median {scenario.wall_s:.3f} s wall  "
+        f"{scenario.cpu_s:.3f} s CPU  {scenario.peak_rss_mb:.1f} MB  ({scenario.notes[0]})",
+        flush=True,
+    )
+    return scenario
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+
+
+def repo_name(size: int) -> str:
+    return f"{OWNER}/prs-{size}"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [1000] if args.quick else sorted(set(args.sizes))
+    base = max([s for s in sizes if s <= BASE_SIZE], default=min(sizes))
+    latency = args.latency_ms / 1000.0
+    # Generated data is deterministic for (name, count, seed, now): pin "now" to today's UTC midnight.
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    machine = machine_line()
+    print(f"machine: {machine}")
+    print(
+        f"fake GitHub: in-process thread, latency {args.latency_ms:g} ms/request, seed {args.seed}, "
+        f"data 'now' {now:%Y-%m-%dT%H:%M:%SZ}, GraphQL limit {GRAPHQL_LIMIT}/h; sizes {sizes}, "
+        f"incremental/window/resume/status on {base:,} PRs",
+        flush=True,
+    )
+
+    generated = time.perf_counter()
+    repositories = {size: generate_repository(repo_name(size), size, seed=args.seed, now=now) for size in sizes}
+    print(f"generated {sum(sizes):,} PRs in {time.perf_counter() - generated:.1f} s", flush=True)
+
+    workdir = Path(tempfile.mkdtemp(prefix="ghsync-bench-"))
+    scenarios: list[Scenario] = []
+    resume: dict[str, Any] = {}
+    try:
+        with InstrumentedFake(repositories.values(), latency=latency) as fake:
+            runner = Runner(workdir, fake.url)
+            print(f"ghsync command: {runner.command_text}", flush=True)
+            runner.run(["--version"])  # compile bytecode caches once, outside every measurement
+
+            # 1. initial full-history syncs
+            full: dict[int, Scenario] = {}
+            for size in sizes:
+                fake.refill()
+                full[size] = measured(
+                    fake, runner, f"initial full sync ({size:,})",
+                    ["track", repo_name(size), "--days", "all"],
+                    db=workdir / f"full-{size}.db", repo_size=size, prs_needed=size,
+                    floor=floor_points(size), latency=latency,
+                )
+                scenarios.append(full[size])
+            base_db = workdir / f"full-{base}.db"
+            base_repo = repositories[base]
+
+            # 2. --days 60 window on the base repository (before anything is touched)
+            fake.refill()
+            since = iso(time.time() - WINDOW_DAYS * 86400)
+            in_window = sum(1 for pr in base_repo.pull_requests if pr.updated_at >= since)
+            scenarios.append(measured(
+                fake, runner, f"--days {WINDOW_DAYS} window sync ({base:,})",
+                ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
+                db=workdir / f"window-{base}.db", repo_size=base, prs_needed=in_window,
+                floor=floor_points(in_window), latency=latency,
+            ))
+
+            # 3. resume after a rate-limit stop: budget for about half the pages, then refill
+            resume_db = workdir / f"resume-{base}.db"
+            half = floor_points(base) // 2
+            fake.refill()
+            fake.fake.set_remaining("graphql", MIN_REMAINING + half)
+            # `ghsync track` should stop here with exit 75. Should it instead sleep until the reset
+            # (an hour away), the benchmark presses Ctrl-C once it says so, and the resume still runs.
+            stopped = measured(
+                fake, runner, f"resume: stopped at threshold ({base:,})",
+                ["track", repo_name(base), "--days", "all", "--min-remaining", str(MIN_REMAINING)],
+                db=resume_db, repo_size=base, prs_needed=0, floor=None, latency=latency, expected_exit=75,
+                interrupt_on=WAITING_MARKER, timeout=CHILD_TIMEOUT_SECONDS,
+            )
+            stopped.notes.append(f"GraphQL remaining set to {MIN_REMAINING + half} (threshold {MIN_REMAINING})")
+            if stopped.exit_code != 75 and stopped.interrupted:
+                stopped.notes.append(
+                    "`ghsync track` did not exit 75 at the threshold: it slept until the rate-limit reset "
+                    "(cli.track always passes on_wait; only `sync` drops it without --wait); Ctrl-C'd while waiting"
+                )
+            scenarios.append(stopped)
+            fake.refill()
+            resumed = measured(
+                fake, runner, f"resume: `ghsync sync` after refill ({base:,})",
+                ["sync", "--min-remaining", str(MIN_REMAINING)],
+                db=resume_db, repo_size=base, prs_needed=0, floor=None, latency=latency,
+            )
+            scenarios.append(resumed)
+            reference = full[base]
+            resume = {
+                "repo_size": base,
+                "stopped_points": stopped.points,
+                "resumed_points": resumed.points,
+                "total_points": stopped.points + resumed.points,
+                "uninterrupted_points": reference.points,
+                "extra_points": stopped.points + resumed.points - reference.points,
+                "stopped_prs": stopped.prs_returned,
+                "resumed_prs": resumed.prs_returned,
+                "total_prs": stopped.prs_returned + resumed.prs_returned,
+                "uninterrupted_prs": reference.prs_returned,
+                "refetched_prs": stopped.prs_returned + resumed.prs_returned - reference.prs_returned,
+                "stored_after_stop": stopped.prs_stored,
+                "stored_after_resume": resumed.prs_stored,
+                "stopped_exit": stopped.exit_code,
+                "stopped_interrupted": stopped.interrupted,
+                "total_wall_s": stopped.wall_s + resumed.wall_s,
+                "uninterrupted_wall_s": reference.wall_s,
+            }
+
+            # 4. incremental, nothing changed
+            fake.refill()
+            scenarios.append(measured(
+                fake, runner, f"incremental, nothing changed ({base:,})", ["sync"],
+                db=base_db, repo_size=base, prs_needed=0, floor=floor_points(0), latency=latency,
+            ))
+
+            # 5. incremental after 1% of PRs changed
+            changed = max(1, base // 100)
+            rng = random.Random(f"bench-touch:{args.seed}")
+            for number in rng.sample(range(1, base + 1), changed):
+                fake.fake.touch_pull_request(repo_name(base), number)
+            fake.refill()
+            scenarios.append(measured(
+                fake, runner, f"incremental, 1% changed ({changed:,} of {base:,})", ["sync"],
+                db=base_db, repo_size=base, prs_needed=changed, floor=floor_points(changed), latency=latency,
+            ))
+
+            # 6. cold starts (no GitHub involved)
+            scenarios.append(cold_start(runner, f"`ghsync status` cold start ({base:,} PRs in DB)", ["status"],
+                                        db=base_db, runs=COLD_START_RUNS))
+            scenarios.append(cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None,
+                                        runs=COLD_START_RUNS))
+    finally:
+        if args.keep:
+            print(f"databases kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    return {
+        "machine": machine,
+        "config": {
+            "sizes": sizes,
+            "base_size": base,
+            "latency_ms": args.latency_ms,
+            "seed": args.seed,
+            "quick": args.quick,
+            "data_now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "graphql_limit": GRAPHQL_LIMIT,
+            "page_size_with_head": cheapest_page_size(extra_connections=1, limit=MAX_PAGE_SIZE),
+            "ghsync_command": ghsync_command()[1],
+        },
+        "scenarios": scenarios,
+        "resume": resume,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# targets and reports
+
+
+def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    scenarios: list[Scenario] = result["scenarios"]
+    latency_ms = result["config"]["latency_ms"]
+    targets: list[dict[str, Any]] = []
+
+    def add(name: str, value: str, limit: str, verdict: str | None) -> None:
+        targets.append({"target": name, "measured": value, "limit": limit, "verdict": verdict or "n/a"})
+
+    for s in scenarios:
+        if s.floor is None or not s.ok:
+            continue
+        within = s.ratio is not None and s.ratio <= 1 + POINTS_TOLERANCE
+        per_k = f"{s.points_per_1k:.1f} pts/1k PRs, " if s.points_per_1k is not None else ""
+        add(f"points vs floor: {s.name}", f"{per_k}{s.points} pts = {s.ratio:.3f} x floor {s.floor}",
+            f"<= {1 + POINTS_TOLERANCE:.2f} x floor", "PASS" if within else "MISS")
+
+    one_k = next((s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size == 1000), None)
+    if one_k is not None:
+        note = "" if latency_ms == 20 else f" (at {latency_ms:g} ms, target is defined at 20 ms)"
+        add("wall time, 1,000-PR initial sync" + note, f"{one_k.wall_s:.2f} s", f"< {WALL_1K_SECONDS:g} s",
+            "PASS" if one_k.wall_s < WALL_1K_SECONDS else "MISS")
+    for s in scenarios:
+        if s.name.startswith("initial full sync") and s.ok:
+            budget = CPU_PER_10K_SECONDS * max(1.0, s.repo_size / 10_000)
+            add(f"ghsync CPU, {s.name}", f"{s.cpu_s:.3f} s = {10_000 * s.cpu_s / s.repo_size:.2f} s per 10k PRs",
+                f"< {budget:g} s: 2 s per 10k PRs, never less than 2 s", "PASS" if s.cpu_s < budget else "MISS")
+    big = [s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size >= 50_000]
+    if big:
+        for s in big:
+            add(f"peak RSS, {s.name}", f"{s.peak_rss_mb:.1f} MB", f"<= {RSS_50K_MB:g} MB",
+                "PASS" if s.peak_rss_mb <= RSS_50K_MB else "MISS")
+    else:
+        largest = max((s for s in scenarios if s.name.startswith("initial full sync")), key=lambda s: s.repo_size)
+        add(f"peak RSS at 50,000 PRs (not run; {largest.name}: {largest.peak_rss_mb:.1f} MB)", "—",
+            f"<= {RSS_50K_MB:g} MB", None)
+    status = next((s for s in scenarios if s.name.startswith("`ghsync status`")), None)
+    if status is not None:
+        add("`ghsync status` cold start (median)", f"{status.wall_s:.3f} s", f"< {STATUS_COLD_SECONDS:g} s",
+            "PASS" if status.wall_s < STATUS_COLD_SECONDS and status.ok else "MISS")
+    for s in scenarios:
+        if not s.ok and not s.name.startswith("resume: stopped"):  # that one has its own line below
+            add(f"exit code: {s.name}", str(s.exit_code), str(s.expected_exit), "MISS")
+    resume = result.get("resume") or {}
+    if resume:
+        how = " (Ctrl-C'd while sleeping until the reset)" if resume["stopped_interrupted"] else ""
+        add("resume: `ghsync track` exits 75 at the threshold", f"exit {resume['stopped_exit']}{how}", "exit 75",
+            "PASS" if resume["stopped_exit"] == 75 else "MISS")
+        add("resume: PRs re-fetched vs uninterrupted", f"{resume['refetched_prs']:+,} PRs, {resume['extra_points']:+} points",
+            "informational", None)
+    return targets
+
+
+def _fmt(value: float | None, spec: str, empty: str = "—") -> str:
+    return empty if value is None else format(value, spec)
+
+
+COLUMNS = (
+    "Scenario", "Exit", "PRs needed", "PRs returned", "GraphQL req", "Points", "Floor", "× floor",
+    "Pts/1k PRs", "REST", "Wall s", "CPU s", "Peak RSS MB", "Fake s", "Latency s",
+)
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for s in result["scenarios"]:
+        cold = s.name.endswith("cold start") or "cold start (" in s.name
+        ratio = s.ratio
+        ratio_text = "—"
+        if ratio is not None:
+            ratio_text = f"{ratio:.3f} " + ("PASS" if ratio <= 1 + POINTS_TOLERANCE else "MISS")
+        wall = f"{s.wall_s:.3f}" if cold else f"{s.wall_s:.2f}"
+        if s.name.startswith("initial full sync") and s.repo_size == 1000:
+            wall += " PASS" if s.wall_s < WALL_1K_SECONDS else " MISS"
+        if s.name.startswith("`ghsync status`"):
+            wall += " PASS" if s.wall_s < STATUS_COLD_SECONDS else " MISS"
+        cpu = f"{s.cpu_s:.3f}" if cold or s.name.startswith("initial full sync") else f"{s.cpu_s:.2f}"
+        if s.name.startswith("initial full sync"):
+            cpu += " PASS" if s.cpu_s < CPU_PER_10K_SECONDS * max(1.0, s.repo_size / 10_000) else " MISS"
+        rss = f"{s.peak_rss_mb:.1f}"
+        if s.name.startswith("initial full sync") and s.repo_size >= 50_000:
+            rss += " PASS" if s.peak_rss_mb <= RSS_50K_MB else " MISS"
+        rows.append([
+            s.name + (" (median of 5)" if cold else ""),
+            str(s.exit_code),
+            "—" if cold or (s.floor is None and not s.prs_needed) else f"{s.prs_needed:,}",
+            "—" if cold else f"{s.prs_returned:,}",
+            "—" if cold else str(s.graphql_requests),
+            "—" if cold else str(s.points),
+            _fmt(s.floor, "d"),
+            ratio_text,
+            _fmt(s.points_per_1k, ".1f"),
+            "—" if cold else str(s.rest_calls),
+            wall,
+            cpu,
+            rss,
+            "—" if cold else f"{s.server_s:.2f}",
+            "—" if cold else f"{s.latency_s:.2f}",
+        ])
+    return rows
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
+    return "\n".join(lines)
+
+
+def text_table(result: dict[str, Any]) -> str:
+    rows = [list(COLUMNS)] + table_rows(result)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    out = []
+    for index, row in enumerate(rows):
+        out.append("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+        if index == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def resume_text(resume: dict[str, Any]) -> str:
+    if not resume:
+        return ""
+    return (
+        f"Resume after a rate-limit stop ({resume['repo_size']:,} PRs): stopped run {resume['stopped_points']} pts / "
+        f"{resume['stopped_prs']:,} PRs (exit {resume['stopped_exit']}"
+        f"{', Ctrl-C while waiting for the reset' if resume['stopped_interrupted'] else ''}, "
+        f"{resume['stored_after_stop']} stored), "
+        f"resumed run {resume['resumed_points']} pts / {resume['resumed_prs']:,} PRs; total {resume['total_points']} pts / "
+        f"{resume['total_prs']:,} PRs vs uninterrupted {resume['uninterrupted_points']} pts / "
+        f"{resume['uninterrupted_prs']:,} PRs → re-fetched {resume['refetched_prs']:+,} PRs, "
+        f"{resume['extra_points']:+} points; wall {resume['total_wall_s']:.2f} s vs {resume['uninterrupted_wall_s']:.2f} s."
+    )
+
+
+def floor_text(result: dict[str, Any]) -> str:
+    size = result["config"]["page_size_with_head"]
+    sizes = sorted({s.prs_needed for s in result["scenarios"] if s.floor is not None})
+    parts = ", ".join(f"floor_points({n:,}) = {floor_points(n)}" for n in sizes)
+    return (
+        f"Cost-formula floor for the fields fetched (ghsync.queries.floor_points): {size} PRs per 1-point page "
+        f"→ {1000 / size:.1f} pts per 1,000 PRs asymptotically; {parts}."
+    )
+
+
+def fake_bottleneck_text(result: dict[str, Any]) -> str:
+    lines = []
+    for s in result["scenarios"]:
+        if not s.name.startswith("initial full sync") or not s.graphql_requests:
+            continue
+        other = s.wall_s - s.server_s - s.latency_s
+        lines.append(
+            f"  {s.name}: wall {s.wall_s:.2f} s = fake processing {s.server_s:.2f} s ({100 * s.server_s / s.wall_s:.0f}%, "
+            f"{1000 * s.server_s / s.graphql_requests:.1f} ms/GraphQL request, {s.server_cpu_s:.2f} s thread CPU) "
+            f"+ latency {s.latency_s:.2f} s ({100 * s.latency_s / s.wall_s:.0f}%) + ghsync & transport {other:.2f} s "
+            f"({100 * other / s.wall_s:.0f}%; ghsync CPU {s.cpu_s:.2f} s)"
+        )
+    return "Where the wall time of the initial syncs goes:\n" + "\n".join(lines) if lines else ""
+
+
+def to_json(result: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any]:
+    scenarios = []
+    for s in result["scenarios"]:
+        row = asdict(s)
+        row.update(ratio_to_floor=s.ratio, points_per_1k_prs=s.points_per_1k)
+        scenarios.append(row)
+    return {**result, "scenarios": scenarios, "targets": targets}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Benchmark ghsync against the bundled fake GitHub (real subprocesses).")
+    p.add_argument("--sizes", type=lambda text: [int(part.replace("_", "")) for part in text.split(",") if part.strip()],
+                   default=[1000, 10_000, 50_000], help="repository sizes in PRs, comma-separated (default 1000,10000,50000)")
+    p.add_argument("--latency-ms", type=float, default=20.0, help="the fake's latency per request (default 20)")
+    p.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    p.add_argument("--quick", action="store_true", help="1,000 PRs only, every scenario on it (well under a minute)")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--markdown", action="store_true", help="print the results table as Markdown (for the README)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    args = p.parse_args(argv)
+    if not args.sizes or any(size < 1 for size in args.sizes):
+        p.error("--sizes needs positive integers")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    result = run(args)
+    targets = evaluate_targets(result)
+    print()
+    print(f"machine: {result['machine']}")
+    print(f"latency {args.latency_ms:g} ms/request, seed {args.seed}; ghsync run as: {result['config']['ghsync_command']}")
+    print()
+    print(markdown_table(result) if args.markdown else text_table(result))
+    print()
+    print(floor_text(result))
+    print(resume_text(result["resume"]))
+    text = fake_bottleneck_text(result)
+    if text:
+        print(text)
+    notes = [(s.name, note) for s in result["scenarios"] for note in s.notes]
+    if notes:
+        print("Notes:")
+        for name, note in notes:
+            print(f"  {name}: {note}")
+    print()
+    print("Targets:")
+    width = max(len(t["target"]) for t in targets)
+    for t in targets:
+        print(f"  {t['verdict']:<4}  {t['target']:<{width}}  {t['measured']}  (target {t['limit']})")
+    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(to_json(result, targets), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0 if all(s.ok for s in result["scenarios"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
