@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
+
+from ghsync.errors import TransientGitHubError
 
 from ghsync.models import RateLimitState
 
 MAX_ATTEMPTS = 6
+
+T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 60.0
 
 
@@ -69,3 +75,16 @@ def backoff_delay(attempt: int, *, retry_after: float | None = None) -> float:
 def seconds_until(reset_at: int, now: float) -> float:
     # One second of margin: GitHub's reset epoch is whole seconds.
     return max(0.0, reset_at - now + 1)
+
+
+def retry_transient(call: Callable[[], T], *, sleep: Callable[[float], None]) -> T:
+    """Call, retrying transient faults (502/504, resets, secondary limits) with backoff."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except TransientGitHubError as error:
+            if attempt >= MAX_ATTEMPTS:
+                raise
+            sleep(backoff_delay(attempt, retry_after=error.retry_after))

@@ -44,10 +44,12 @@ def _require_tokens(settings: Settings) -> list[str]:
     return tokens
 
 
-def _open_source(settings: Settings):
+def _open_source(settings: Settings, hooks: SyncHooks):
     from ghsync.source import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
-    return open_source(_require_tokens(settings), api_url=settings.api_url, threshold=settings.min_remaining)
+    return open_source(
+        _require_tokens(settings), api_url=settings.api_url, threshold=settings.min_remaining, sleep=hooks.sleep
+    )
 
 
 def track_repository(
@@ -65,38 +67,48 @@ def track_repository(
     _require_tokens(settings)
     db = store.open_store(settings.db, create_parent=settings.db == default_db_path())
     existing = store.find_repository(db, full_name)
-    retracked = existing is not None and existing["sync_status"] == "untracked"
-    if existing is not None and existing["days_back"] == days_back and not notify_to and not retracked:
-        window = "the whole history" if days_back is None else f"the last {days_back} days"
-        return TrackResult(
-            full_name=existing["full_name"],
-            already_tracked=True,
-            report=None,
-            message=f"{existing['full_name']} is already tracked ({window}, {existing['sync_status']}); "
-            "nothing changed. Run `ghsync sync` to update it.",
-        )
-    source = _open_source(settings)
     if existing is None:
+        source = _open_source(settings, hooks)
         # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-        _check_repository_exists(source, full_name)
-        existing = store.add_repository(
-            db, full_name, days_back=days_back, now=_iso(hooks.clock()), notify_to=_recipients(notify_to)
-        )
-    else:
-        changes: dict[str, Any] = {}
-        if retracked:
-            changes["sync_status"] = "pending"
-        if notify_to:
-            changes["notify_to"] = json.dumps(_recipients(notify_to))
-        if existing["days_back"] != days_back:
-            changes["days_back"] = days_back
-            if _window_widens(existing["days_back"], days_back):
-                # The stored rows cover a narrower window: the next sync is an initial one again.
-                changes.update(sync_watermark=None, last_synced_at=None, current_sync_id=None, sync_status="pending")
+        _check_repository_exists(source, full_name, sleep=hooks.sleep)
+        store.add_repository(db, full_name, days_back=days_back, now=_iso(hooks.clock()), notify_to=_recipients(notify_to))
+        with repository_lock(settings.db, full_name):
+            report = _sync_holding_lock(settings, db, store.get_repository(db, full_name), source, hooks)
+        return TrackResult(full_name=full_name, already_tracked=False, report=report, message="")
+
+    # Everything about an existing repository happens under its lock: a running sync's window and
+    # job must not change under it, and a second `track` must hear that a sync is running.
+    with repository_lock(settings.db, existing["full_name"]):
+        existing = store.get_repository(db, existing["full_name"])
+        changes = _track_changes(existing, days_back=days_back, notify_to=notify_to)
+        if not changes:
+            window = "the whole history" if days_back is None else f"the last {days_back} days"
+            return TrackResult(
+                full_name=existing["full_name"],
+                already_tracked=True,
+                report=None,
+                message=f"{existing['full_name']} is already tracked ({window}, {existing['sync_status']}); "
+                "nothing changed. Run `ghsync sync` to update it.",
+            )
+        source = _open_source(settings, hooks)
         store.update_repository(db, existing["id"], **changes)
-        existing = store.get_repository(db, full_name)
-    report = _sync_locked(settings, db, existing, source, hooks)
+        report = _sync_holding_lock(settings, db, store.get_repository(db, full_name), source, hooks)
     return TrackResult(full_name=existing["full_name"], already_tracked=False, report=report, message="")
+
+
+def _track_changes(existing: dict[str, Any], *, days_back: int | None, notify_to: Sequence[str]) -> dict[str, Any]:
+    """What `track` changes on a tracked repository; empty means "already tracked, nothing to do"."""
+    changes: dict[str, Any] = {}
+    if existing["sync_status"] == "untracked":
+        changes["sync_status"] = "pending"
+    if notify_to:
+        changes["notify_to"] = json.dumps(_recipients(notify_to))
+    if existing["days_back"] != days_back:
+        changes["days_back"] = days_back
+        if _window_widens(existing["days_back"], days_back):
+            # The stored rows cover a narrower window: the next sync is an initial one again.
+            changes.update(sync_watermark=None, last_synced_at=None, current_sync_id=None, sync_status="pending")
+    return changes
 
 
 def _window_widens(old: int | None, new: int | None) -> bool:
@@ -109,12 +121,13 @@ def _recipients(addresses: Sequence[str]) -> list[str]:
     return [a.strip() for a in addresses if a.strip()]
 
 
-def _check_repository_exists(source, full_name: str) -> None:
+def _check_repository_exists(source, full_name: str, *, sleep: Callable[[float], None]) -> None:
     from ghsync.errors import GitHubError, RepositoryNotFound
+    from ghsync.ratelimit import retry_transient
 
-    _, client = source.pool.client()
+    client = source.pool.any_client()
     try:
-        client.rest_get(f"/repos/{full_name}")
+        retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=sleep)
     except GitHubError as error:
         if getattr(error, "status", None) == 404:
             raise RepositoryNotFound(
@@ -134,7 +147,7 @@ def sync_tracked(
     repositories = [r for r in repositories if r["sync_status"] != "untracked"]
     if not repositories:
         raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
-    source = _open_source(settings)
+    source = _open_source(settings, hooks)
     outcomes: list[tuple[str, SyncReport | None, GhsyncError | None]] = []
     for repository in repositories:
         try:
@@ -145,31 +158,34 @@ def sync_tracked(
 
 
 def _sync_locked(settings: Settings, db, repository: dict[str, Any], source, hooks: SyncHooks) -> SyncReport:
-    from ghsync.sync import sync_repository_history
-
     with repository_lock(settings.db, repository["full_name"]):
         # Re-read under the lock: another process may have finished or advanced this job meanwhile.
-        repository = store.get_repository(db, repository["full_name"])
-        try:
-            report = sync_repository_history(
-                db,
-                repository,
-                source,
-                threshold=settings.min_remaining,
-                clock=hooks.clock,
-                sleep=hooks.sleep,
-                on_progress=hooks.on_progress,
-                on_wait=hooks.on_wait,
-            )
-        except GhsyncError as error:
-            failed = store.get_repository(db, repository["full_name"])
-            if failed["sync_status"] == "error" and failed["current_sync_id"] is not None:
-                _notify(settings, db, failed, _error_report(db, failed, error, hooks.clock()), hooks)
-            raise
-        if report.outcome == "complete" and (report.prs_synced or not store.weekly_metrics_rows(db, repository["id"])):
-            # Recomputing reads every stored PR: only worth it when this sync changed some.
-            refresh_weekly_metrics(db, repository["id"])
-        _notify(settings, db, store.get_repository(db, repository["full_name"]), report, hooks)
+        return _sync_holding_lock(settings, db, store.get_repository(db, repository["full_name"]), source, hooks)
+
+
+def _sync_holding_lock(settings: Settings, db, repository: dict[str, Any], source, hooks: SyncHooks) -> SyncReport:
+    from ghsync.sync import sync_repository_history
+
+    try:
+        report = sync_repository_history(
+            db,
+            repository,
+            source,
+            threshold=settings.min_remaining,
+            clock=hooks.clock,
+            sleep=hooks.sleep,
+            on_progress=hooks.on_progress,
+            on_wait=hooks.on_wait,
+        )
+    except GhsyncError as error:
+        failed = store.get_repository(db, repository["full_name"])
+        if failed["sync_status"] == "error" and failed["current_sync_id"] is not None:
+            _notify(settings, db, failed, _error_report(db, failed, error, hooks.clock()), hooks)
+        raise
+    if report.outcome == "complete" and (report.prs_synced or not store.weekly_metrics_rows(db, repository["id"])):
+        # Recomputing reads every stored PR: only worth it when this sync changed some.
+        refresh_weekly_metrics(db, repository["id"])
+    _notify(settings, db, store.get_repository(db, repository["full_name"]), report, hooks)
     return report
 
 

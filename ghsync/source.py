@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ghsync.errors import RateLimited
@@ -18,7 +19,7 @@ from ghsync.queries import (
     parse_rate_limit,
     pull_request_page_query,
 )
-from ghsync.ratelimit import RateLimitBudget, pick_token, pool_budget
+from ghsync.ratelimit import RateLimitBudget, pick_token, pool_budget, retry_transient
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,11 @@ class FetchedPage:
 class TokenPool:
     """Several tokens, one quota per account: always spend from the account with the most left."""
 
-    def __init__(self, clients: Sequence[GitHubClient], *, threshold: int):
+    def __init__(
+        self, clients: Sequence[GitHubClient], *, threshold: int, sleep: Callable[[float], None] = time.sleep
+    ):
         self.threshold = threshold
+        self.sleep = sleep
         self._clients = list(clients)
         self._states: dict[int, RateLimitState | None] = {}
         self._unlimited = False
@@ -45,14 +49,14 @@ class TokenPool:
     def _refresh(self) -> None:
         accounts: dict[str, int] = {}
         for index, client in enumerate(self._clients):
-            states = client.rate_limits()
+            states = retry_transient(client.rate_limits, sleep=self.sleep)
             if states is None:
                 self._unlimited = True
                 self._states = {index: None}
                 return
             if len(self._clients) > 1:
                 # Tokens of one account share its quota: keep one of them so the pool is not counted twice.
-                _, user = client.rest_get("/user")
+                _, user = retry_transient(lambda: client.rest_get("/user"), sleep=self.sleep)
                 login = (user or {}).get("login", f"#{index}")
                 if login in accounts:
                     continue
@@ -79,6 +83,22 @@ class TokenPool:
             )
         return key, self._clients[key]
 
+    def any_client(self) -> GitHubClient:
+        """For REST calls (the core bucket), which the GraphQL threshold does not govern."""
+        return self._clients[next(iter(self._states), 0)]
+
+    def exhausted(self, key: int, reset_at: int | None) -> bool:
+        """GitHub said this token is out (another program spent it): skip it until its reset.
+
+        Returns False when the pool cannot tell (a server without limits), so the caller stops.
+        """
+        state = self._states.get(key)
+        if self._unlimited or state is None:
+            return False
+        reset = reset_at or state.reset_at
+        self._states[key] = RateLimitState(resource="graphql", limit=state.limit, remaining=0, used=state.limit, reset_at=reset)
+        return True
+
     def record(self, key: int, state: RateLimitState | None) -> None:
         if state is not None and not self._unlimited:
             self._states[key] = state
@@ -103,18 +123,34 @@ class GitHubPullRequestSource:
         return self.pool.rest_calls
 
     def _query(self, query: str, variables: dict) -> dict:
-        key, client = self.pool.client()
-        answer = client.graphql(query, variables)
+        while True:
+            key, client = self.pool.client()  # raises RateLimited once every token is below the threshold
+            try:
+                answer = client.graphql(query, variables)
+                break
+            except RateLimited as error:
+                # This token was spent elsewhere; the pool may still have another account with budget.
+                if not self.pool.exhausted(key, error.reset_at):
+                    raise
         state = parse_rate_limit(answer.body["data"].get("rateLimit")) or answer.rate_limit
         self.pool.record(key, state)
         cost = (answer.body["data"].get("rateLimit") or {}).get("cost")
         self.points_spent += int(cost) if cost is not None else 1
         return answer.body
 
-    def fetch_page(self, request: PageRequest) -> FetchedPage:
+    def fetch_page(self, request: PageRequest, *, wanted: Callable[[int, str], bool] | None = None) -> FetchedPage:
+        """One page; PRs that `wanted` keeps (default: all) get follow-ups until complete.
+
+        A PR `wanted` rejects (outside the pass, or unchanged) is returned as parsed, possibly
+        without all its reviews: the caller must not store it.
+        """
         query, variables = pull_request_page_query(request)
         page: PullRequestPage = parse_pull_request_page(self._query(query, variables))
-        partials = {partial.fields["number"]: partial for partial in page.partials}
+        partials = {
+            partial.fields["number"]: partial
+            for partial in page.partials
+            if wanted is None or wanted(partial.fields["number"], partial.fields["updated_at"])
+        }
         while True:
             pending = [p.follow_up() for p in partials.values() if p.follow_up() is not None]
             if not pending:
@@ -131,6 +167,8 @@ class GitHubPullRequestSource:
         )
 
 
-def open_source(tokens: Sequence[str], *, api_url: str, threshold: int) -> GitHubPullRequestSource:
+def open_source(
+    tokens: Sequence[str], *, api_url: str, threshold: int, sleep: Callable[[float], None] = time.sleep
+) -> GitHubPullRequestSource:
     clients = [GitHubClient(token, api_url=api_url) for token in tokens] or [GitHubClient(None, api_url=api_url)]
-    return GitHubPullRequestSource(TokenPool(clients, threshold=threshold))
+    return GitHubPullRequestSource(TokenPool(clients, threshold=threshold, sleep=sleep))

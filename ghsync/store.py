@@ -170,25 +170,34 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (m001_create_t
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration this database lacks, each in its own transaction; return their names."""
+    """Apply every migration this database lacks, all in one write transaction; return their names.
+
+    The transaction makes two processes opening a new file at once safe: the second waits, then
+    finds the migrations applied.
+    """
+    if not _pending_migrations(db):
+        return []  # the common case reads only, so `status` never queues behind a sync's writes
+    with transaction(db):
+        pending = _pending_migrations(db)
+        if not db["_ghsync_migrations"].exists():
+            db["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
+        for migration in pending:
+            migration(db)
+            db["_ghsync_migrations"].insert({"name": migration.__name__, "applied_at": utc_now_iso()})
+    return [migration.__name__ for migration in pending]
+
+
+def _pending_migrations(db: sqlite_utils.Database) -> list[Callable[[sqlite_utils.Database], None]]:
     known = {migration.__name__ for migration in MIGRATIONS}
-    if not db["_ghsync_migrations"].exists():
-        db["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
-    applied = {row["name"] for row in db["_ghsync_migrations"].rows}
+    applied = set()
+    if db["_ghsync_migrations"].exists():
+        applied = {row[0] for row in db.execute("SELECT name FROM _ghsync_migrations")}
     newer = sorted(applied - known)
     if newer:
         raise StoreError(
             f"{db_path_of(db)} was written by a newer ghsync (migration {newer[-1]}); upgrade ghsync to use it"
         )
-    done = []
-    for migration in MIGRATIONS:
-        if migration.__name__ in applied:
-            continue
-        with transaction(db):
-            migration(db)
-            db["_ghsync_migrations"].insert({"name": migration.__name__, "applied_at": utc_now_iso()})
-        done.append(migration.__name__)
-    return done
+    return [migration for migration in MIGRATIONS if migration.__name__ not in applied]
 
 
 # --- opening ----------------------------------------------------------------------------------
@@ -603,6 +612,13 @@ def _stored_updated_at(db: sqlite_utils.Database, repository_id: int, numbers: l
         [repository_id, *numbers],
     )
     return dict(rows.fetchall())
+
+
+def stored_updated_at(db: sqlite_utils.Database, repository_id: int, number: int) -> str | None:
+    row = db.execute(
+        "SELECT updated_at FROM pull_requests WHERE repository_id = ? AND number = ?", [repository_id, number]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def finish_job(

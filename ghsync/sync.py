@@ -12,7 +12,7 @@ from ghsync import store
 from ghsync.errors import GhsyncError, RateLimited, TransientGitHubError
 from ghsync.models import SyncReport
 from ghsync.queries import MAX_PAGE_SIZE, PageRequest, cheapest_page_size
-from ghsync.ratelimit import MAX_ATTEMPTS, RateLimitBudget, backoff_delay, epoch_to_iso, seconds_until
+from ghsync.ratelimit import RateLimitBudget, epoch_to_iso, retry_transient, seconds_until
 
 # The next incremental sync re-reads this much before the watermark: GitHub's updatedAt ordering
 # can lag a moment behind a write, and re-reading a few PRs is cheap and idempotent.
@@ -37,7 +37,7 @@ class PullRequestSource(Protocol):
 
     def budget(self) -> RateLimitBudget: ...
 
-    def fetch_page(self, request: PageRequest) -> FetchedPageLike: ...
+    def fetch_page(self, request: PageRequest, *, wanted: Callable[[int, str], bool] | None = None) -> FetchedPageLike: ...
 
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -119,7 +119,7 @@ def sync_repository_history(
         )
         request = _with_size(request, cheapest_page_size(extra_connections=request.extra_connections, limit=size_limit))
         try:
-            page, fetched_size = _fetch_with_retries(source, request, sleep=sleep)
+            page, fetched_size = _fetch_with_retries(source, request, sleep=sleep, wanted=_wanted(db, job))
         except RateLimited as error:
             stop_budget = RateLimitBudget(
                 resource="graphql", remaining=error.remaining or 0, reset_at=error.reset_at or budget.reset_at
@@ -180,20 +180,34 @@ def sync_repository_history(
         return _finish(db, job, source, spent(), clock=clock, run_started=run_started)
 
 
-def _fetch_with_retries(source: PullRequestSource, request: PageRequest, *, sleep: Callable[[float], None]):
+def _fetch_with_retries(source: PullRequestSource, request: PageRequest, *, sleep: Callable[[float], None], wanted):
     """Retry transient faults with backoff; a page that times out is retried at half its size."""
     size = request.page_size
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def fetch():
+        nonlocal size
         try:
-            return source.fetch_page(_with_size(request, size)), size
+            return source.fetch_page(_with_size(request, size), wanted=wanted)
         except TransientGitHubError as error:
-            if attempt >= MAX_ATTEMPTS:
-                raise
             if error.timed_out and size > 1:
                 size = max(1, size // 2)
-            sleep(backoff_delay(attempt, retry_after=error.retry_after))
+            raise
+
+    page = retry_transient(fetch, sleep=sleep)
+    return page, size
+
+
+def _wanted(db, job) -> Callable[[int, str], bool]:
+    """Which PRs of a page will be written, so only they get follow-up queries for more reviews."""
+
+    def wanted(number: int, updated_at: str) -> bool:
+        if job.pass_since is not None and updated_at < job.pass_since:
+            return False
+        if job.kind == "incremental":
+            return store.stored_updated_at(db, job.repository_id, number) != updated_at
+        return True
+
+    return wanted
 
 
 def _with_size(request: PageRequest, size: int) -> PageRequest:

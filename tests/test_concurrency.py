@@ -152,7 +152,6 @@ TRACK_ALREADY_TRACKED = (
 )
 
 
-@pytest.mark.xfail(reason=TRACK_ALREADY_TRACKED, strict=True)
 def test_second_track_of_a_repository_being_synced_exits_75_naming_the_holder(paused_sync, fake, db):
     child, pause = paused_sync
     before = snapshot(db)
@@ -170,7 +169,6 @@ TRACK_WRITES_BEFORE_LOCK = (
 )
 
 
-@pytest.mark.xfail(reason=TRACK_WRITES_BEFORE_LOCK, strict=True)
 def test_track_with_another_window_during_a_sync_exits_75_and_changes_nothing(paused_sync, fake, db):
     child, pause = paused_sync
     before = snapshot(db)
@@ -295,7 +293,6 @@ NEW_DATABASE_RACE = (
 )
 
 
-@pytest.mark.xfail(reason=NEW_DATABASE_RACE, strict=True)
 def test_two_processes_creating_one_new_database_at_the_same_moment_both_succeed(tmp_path):
     context = multiprocessing.get_context("fork")
     for attempt in range(5):

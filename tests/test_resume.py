@@ -579,7 +579,6 @@ INCREMENTAL_FETCHES_FOLLOW_UPS = (
 )
 
 
-@pytest.mark.xfail(reason=INCREMENTAL_FETCHES_FOLLOW_UPS, strict=True)
 def test_incremental_sync_with_nothing_changed_costs_one_point_even_if_the_newest_pr_has_150_reviews(
     fake600, tmp_path
 ):

@@ -104,7 +104,6 @@ REPOSITORY_CHECK_NEEDS_GRAPHQL_BUDGET = (
 )
 
 
-@pytest.mark.xfail(reason=REPOSITORY_CHECK_NEEDS_GRAPHQL_BUDGET, strict=True)
 def test_track_with_every_account_below_the_threshold_records_rate_limited_at_the_earliest_reset(pool_fake, tmp_path):
     now = time.time()
     pool_fake.set_remaining("graphql", THRESHOLD - 50, login="alice", reset_at=now + 1800)
@@ -155,7 +154,6 @@ DRAINED_TOKEN_STOPS_THE_POOL = (
 )
 
 
-@pytest.mark.xfail(reason=DRAINED_TOKEN_STOPS_THE_POOL, strict=True)
 def test_an_account_drained_by_another_program_mid_sync_hands_over_to_the_other(pool_fake, tmp_path):
     pool_fake.set_remaining("graphql", 4000, login="bob")  # alice (5000) is spent first
 
