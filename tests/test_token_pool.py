@@ -224,17 +224,8 @@ def test_a_server_whose_rate_limit_endpoint_is_404_is_treated_as_unlimited(pool_
     assert repository_row(tmp_path / "g.db")["rate_limit_remaining"] is None
 
 
-FAKE_HAS_NO_UNLIMITED_MODE = (
-    "ghsync/fakegithub/server.py cannot serve like GitHub Enterprise with rate limiting off: _handle always "
-    "adds x-ratelimit-* headers, _dispatch always serves /rate_limit, graphql_api.Root.rateLimit always "
-    "returns a bucket and _graphql always charges it; FakeGitHub needs an option (e.g. rate_limiting=False) "
-    "that drops the headers, answers /rate_limit 404, returns rateLimit null and never answers RATE_LIMITED"
-)
-
-
-@pytest.mark.xfail(reason=FAKE_HAS_NO_UNLIMITED_MODE, strict=True, raises=TypeError)
 def test_enterprise_server_without_rate_limiting_is_synced_as_unlimited(repository, tmp_path):
-    with FakeGitHub([copy.deepcopy(repository)], rate_limiting=False) as fake:  # type: ignore[call-arg]
+    with FakeGitHub([copy.deepcopy(repository)], rate_limiting=False) as fake:
         result = track(fake, tmp_path / "g.db", [ALICE], api_url=fake.url + "/api/v3")
     assert result.report.outcome == "complete"
     assert stored_records(tmp_path / "g.db") == expected_records(repository)

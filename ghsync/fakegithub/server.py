@@ -187,6 +187,7 @@ class FakeGitHub:
         fault_seed: int = 0,
         timeout_page_size: int | None = None,
         relax_nullability: bool = False,
+        rate_limiting: bool = True,
         clock: Callable[[], float] = time.time,
     ):
         self.tokens = dict(tokens) if tokens is not None else None
@@ -196,6 +197,9 @@ class FakeGitHub:
         self.fault_rate = fault_rate
         self.timeout_page_size = timeout_page_size
         self.relax_nullability = relax_nullability
+        # False acts like GitHub Enterprise Server with rate limiting switched off: no x-ratelimit-*
+        # headers, /rate_limit answers 404, rateLimit is null and nothing is ever charged.
+        self.rate_limiting = rate_limiting
         self.clock = clock
         self.before_request: Callable[[str, dict[str, Any] | None], None] | None = None
 
@@ -594,7 +598,7 @@ class FakeGitHub:
             snap = self._snapshot(account, resource)
             by_status = self._stats["requests_by_status"]
             by_status[resp.status] = by_status.get(resp.status, 0) + 1
-        headers = {**self._rate_headers(snap), **(resp.headers or {})}
+        headers = {**(self._rate_headers(snap) if self.rate_limiting else {}), **(resp.headers or {})}
         headers.setdefault("x-github-request-id", request_id)
         headers.setdefault("x-github-media-type", "github.v3; format=json")
         handler.send_response(resp.status)
@@ -650,6 +654,8 @@ class FakeGitHub:
                                "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"
                                ), resource, account
         if is_rate:
+            if not self.rate_limiting:
+                return _rest_error(404, "Not Found"), "core", account
             return self._rest_rate_limit(account, login), "core", account
 
         if self.fault_rate:
@@ -683,7 +689,7 @@ class FakeGitHub:
               account: str) -> _Response:
         with self._lock:
             b = self._bucket(account, "core")
-            if b.used >= b.limit:
+            if self.rate_limiting and b.used >= b.limit:
                 if login is None:
                     msg = (f"API rate limit exceeded for {handler.client_address[0]}. (But here's the good news: "
                            "Authenticated requests get a higher rate limit. Check out the documentation for more details.)")
@@ -820,7 +826,7 @@ class FakeGitHub:
 
         with self._lock:
             b = self._bucket(login, "graphql")
-            if b.limit - b.used < cost.points:
+            if self.rate_limiting and b.limit - b.used < cost.points:
                 log["status"] = "RATE_LIMITED"
                 return _json(200, {"errors": [{"type": "RATE_LIMITED",
                                                "message": f"API rate limit exceeded for user ID {graphql_api.user_id(login)}."}]})
@@ -834,6 +840,8 @@ class FakeGitHub:
             snap = self._snapshot(login, "graphql")
             rate = {"cost": cost.points, "limit": snap["limit"], "remaining": snap["remaining"],
                     "used": snap["used"], "resetAt": iso(snap["reset"]), "nodeCount": cost.node_count}
+            if not self.rate_limiting:
+                rate = None
             ctx = _Context(self, login, rate, dry_run)
             result = execute_sync(self._schema, doc, root_value=graphql_api.ROOT, context_value=ctx,
                                   variable_values=variables, operation_name=operation_name,
