@@ -56,7 +56,7 @@ class TokenPool:
                 return
             if len(self._clients) > 1:
                 # Tokens of one account share its quota: keep one of them so the pool is not counted twice.
-                _, user = retry_transient(lambda: client.rest_get("/user"), sleep=self.sleep)
+                _, user = retry_transient(lambda c=client: c.rest_get("/user"), sleep=self.sleep)
                 login = (user or {}).get("login", f"#{index}")
                 if login in accounts:
                     continue

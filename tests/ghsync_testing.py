@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
+
+if TYPE_CHECKING:
+    from ghsync.models import PullRequestRecord
 
 TOKEN = "test-token-0123456789"
 REPO = "acme/rockets"
@@ -62,3 +67,31 @@ def stored_records(db_path, full_name=REPO):
     db = store.open_store(db_path, create=False)
     repository = store.get_repository(db, full_name)
     return {record.number: record for record in store.iter_pull_requests(db, repository["id"])}
+
+
+class GraphQLRequests:
+    """The fake's before_request hook: records GraphQL requests and runs actions at the N-th one."""
+
+    def __init__(self, fake: FakeGitHub):
+        self._lock = threading.Lock()
+        self.payloads: list[dict] = []
+        self._actions: dict[int, list] = {}
+        fake.before_request = self
+
+    def at(self, n: int, action) -> GraphQLRequests:
+        self._actions.setdefault(n, []).append(action)
+        return self
+
+    def __call__(self, path: str, payload: dict | None) -> None:
+        if path != "/graphql":
+            return
+        with self._lock:
+            self.payloads.append(payload or {})
+            actions = self._actions.pop(len(self.payloads), [])
+        for action in actions:
+            action()
+
+    @property
+    def pages(self) -> list[dict]:
+        """Requests for a page of the repository's PR list (not follow-ups for one PR's reviews)."""
+        return [p for p in self.payloads if "pullRequests(" in (p.get("query") or "")]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -16,35 +15,12 @@ from ghsync.cli import app
 from ghsync.config import load_settings
 from ghsync.service import SyncHooks, track_repository
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, stored_records
+from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository, stored_records
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 
 runner = CliRunner()
-
-
-class GraphQLRequests:
-    """The fake's before_request hook: records GraphQL requests and runs actions at the N-th one."""
-
-    def __init__(self, fake: FakeGitHub):
-        self._lock = threading.Lock()
-        self.payloads: list[dict] = []
-        self._actions: dict[int, list] = {}
-        fake.before_request = self
-
-    def at(self, n: int, action) -> GraphQLRequests:
-        self._actions.setdefault(n, []).append(action)
-        return self
-
-    def __call__(self, path: str, payload: dict | None) -> None:
-        if path != "/graphql":
-            return
-        with self._lock:
-            self.payloads.append(payload or {})
-            actions = self._actions.pop(len(self.payloads), [])
-        for action in actions:
-            action()
 
 
 @pytest.fixture(scope="module")

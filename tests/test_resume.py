@@ -26,7 +26,7 @@ from ghsync.config import load_settings
 from ghsync.queries import cheapest_page_size
 from ghsync.service import SyncHooks, repository_statuses, sync_tracked, track_repository
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, stored_records
+from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository, stored_records
 
 THRESHOLD = 100
 SIZE = 600
@@ -54,34 +54,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class GraphQLRequests:
-    """The fake's before_request hook: records GraphQL requests and runs actions at the N-th one."""
-
-    def __init__(self, fake: FakeGitHub):
-        self._lock = threading.Lock()
-        self.payloads: list[dict] = []
-        self._actions: dict[int, list] = {}
-        fake.before_request = self
-
-    def at(self, n: int, action) -> GraphQLRequests:
-        self._actions.setdefault(n, []).append(action)
-        return self
-
-    def __call__(self, path: str, payload: dict | None) -> None:
-        if path != "/graphql":
-            return
-        with self._lock:
-            self.payloads.append(payload or {})
-            actions = self._actions.pop(len(self.payloads), [])
-        for action in actions:
-            action()
-
-    @property
-    def pages(self) -> list[dict]:
-        """Requests for a page of the repository's PR list (not follow-ups for one PR's reviews)."""
-        return [p for p in self.payloads if "pullRequests(" in (p.get("query") or "")]
 
 
 def settings_for(fake: FakeGitHub, db: Path, **overrides):
