@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -226,9 +227,29 @@ def open_store(path: Path | str, *, create: bool = True, create_parent: bool = F
             _create_private_file(path)
         elif path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            return _connect_and_migrate(path)
+        except sqlite3.OperationalError as error:
+            # Switching a brand-new file to WAL while another process does the same answers "locked"
+            # at once, without waiting on the busy timeout: back off and try again for a while.
+            if "locked" in str(error) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise StoreError(_describe_sqlite_error(path, error)) from error
+        except StoreError:
+            raise
+        except sqlite3.DatabaseError as error:
+            raise StoreError(_describe_sqlite_error(path, error)) from error
+        except OSError as error:
+            raise StoreError(f"cannot open database {path}: {error.strerror or error}") from error
+
+
+def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
+    # Autocommit mode: ghsync opens every transaction itself (see `transaction`).
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
     try:
-        # Autocommit mode: ghsync opens every transaction itself (see `transaction`).
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
@@ -241,12 +262,9 @@ def open_store(path: Path | str, *, create: bool = True, create_parent: bool = F
             db.execute("PRAGMA synchronous = FULL")
         migrate(db)
         return db
-    except StoreError:
+    except BaseException:
+        conn.close()
         raise
-    except sqlite3.DatabaseError as error:
-        raise StoreError(_describe_sqlite_error(path, error)) from error
-    except OSError as error:
-        raise StoreError(f"cannot open database {path}: {error.strerror or error}") from error
 
 
 def _describe_sqlite_error(path: Path, error: sqlite3.Error) -> str:
