@@ -30,24 +30,24 @@ app = typer.Typer(
 )
 
 DbOption = Annotated[
-    Optional[Path], typer.Option("--db", help="SQLite file [env GHSYNC_DB; default: ghsync.db in the user data dir]")
+    Optional[Path], typer.Option("--db", metavar="PATH", help="SQLite file [env GHSYNC_DB; default: ghsync.db in the user data dir]")
 ]
 TokenOption = Annotated[
     Optional[list[str]],
-    typer.Option("--token", help="GitHub token; repeat for a pool [env GITHUB_TOKEN, GH_TOKEN, GHSYNC_TOKENS]"),
+    typer.Option("--token", metavar="TOKEN", help="GitHub token; repeat for a pool [env GITHUB_TOKEN, GH_TOKEN, GHSYNC_TOKENS]"),
 ]
 ApiUrlOption = Annotated[
-    Optional[str], typer.Option("--api-url", help="GitHub API URL [env GITHUB_API_URL; default https://api.github.com]")
+    Optional[str], typer.Option("--api-url", metavar="URL", help="GitHub API URL [env GITHUB_API_URL; default https://api.github.com]")
 ]
 MinRemainingOption = Annotated[
     Optional[int],
-    typer.Option("--min-remaining", min=0, help="Stop when fewer GraphQL points remain [env GHSYNC_MIN_REMAINING; 100]"),
+    typer.Option("--min-remaining", min=0, metavar="N", help="Stop when fewer GraphQL points remain [env GHSYNC_MIN_REMAINING; 100]"),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
 NotifyOnOption = Annotated[
     Optional[str],
-    typer.Option("--notify-on", help="Also email on: update, rate_limited, error (comma-separated) [env GHSYNC_NOTIFY_ON]"),
+    typer.Option("--notify-on", metavar="EVENTS", help="Also email on: update, rate_limited, error (comma-separated) [env GHSYNC_NOTIFY_ON]"),
 ]
 
 
@@ -131,9 +131,9 @@ def combined_exit_code(codes: list[int]) -> int:
 @app.command(epilog=EPILOG)
 @handles_errors
 def track(
-    repository: Annotated[str, typer.Argument(help="OWNER/REPO, e.g. octocat/hello-world")],
-    days: Annotated[str, typer.Option("--days", help="Window: PRs updated in the last N days, or 'all'.")] = "30",
-    notify: Annotated[Optional[list[str]], typer.Option("--notify", help="Email this address when the sync completes; repeatable.")] = None,
+    repository: Annotated[str, typer.Argument(metavar="OWNER/REPO", help="e.g. octocat/hello-world")],
+    days: Annotated[str, typer.Option("--days", metavar="DAYS", help="Window: PRs updated in the last N days, or 'all'.")] = "30",
+    notify: Annotated[Optional[list[str]], typer.Option("--notify", metavar="EMAIL", help="Email this address when the sync completes; repeatable.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")] = False,
     db: DbOption = None,
     token: TokenOption = None,
@@ -166,7 +166,7 @@ def track(
 @app.command(epilog=EPILOG)
 @handles_errors
 def sync(
-    repositories: Annotated[Optional[list[str]], typer.Argument(help="OWNER/REPO ...; default: every tracked repository")] = None,
+    repositories: Annotated[Optional[list[str]], typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")] = False,
     db: DbOption = None,
     token: TokenOption = None,
@@ -204,10 +204,10 @@ def sync(
 @app.command(epilog=EPILOG)
 @handles_errors
 def status(
-    repository: Annotated[Optional[str], typer.Argument(help="OWNER/REPO; default: every tracked repository")] = None,
+    repository: Annotated[Optional[str], typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between redraws with --watch.")] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.1, metavar="SECONDS", help="Seconds between redraws with --watch.")] = 1.0,
     db: DbOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -251,8 +251,8 @@ def status(
 @app.command(epilog=EPILOG)
 @handles_errors
 def demo(
-    prs: Annotated[int, typer.Option("--prs", min=1, max=100000, help="Pull requests in the demo repository.")] = 500,
-    db: Annotated[Optional[Path], typer.Option("--db", help="Where to write the demo database; default: a new temporary directory.")] = None,
+    prs: Annotated[int, typer.Option("--prs", min=1, max=100000, metavar="N", help="Pull requests in the demo repository.")] = 500,
+    db: Annotated[Optional[Path], typer.Option("--db", metavar="PATH", help="Where to write the demo database; default: a new temporary directory.")] = None,
     debug: DebugOption = False,
 ) -> None:
     """Sync a generated repository from the bundled fake GitHub: no token, no network.
@@ -274,12 +274,12 @@ def demo(
 @app.command(epilog=EPILOG)
 @handles_errors
 def metrics(
-    repository: Annotated[str, typer.Argument(help="OWNER/REPO")],
-    weeks: Annotated[Optional[int], typer.Option("--weeks", min=1, help="The last N weeks [default 12].")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="First week to show: YYYY-MM-DD.")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Last week to show: YYYY-MM-DD (with --since).")] = None,
-    by: Annotated[Optional[str], typer.Option("--by", help="Break down by: author.")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    repository: Annotated[str, typer.Argument(metavar="OWNER/REPO", help="The repository.")],
+    weeks: Annotated[Optional[int], typer.Option("--weeks", min=1, metavar="N", help="The last N weeks [default 12].")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", metavar="YYYY-MM-DD", help="First week to show: YYYY-MM-DD.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", metavar="YYYY-MM-DD", help="Last week to show: YYYY-MM-DD (with --since).")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", metavar="author", help="Break down by: author.")] = None,
+    output_format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table, csv or json.")] = "table",
     chart: Annotated[bool, typer.Option("--chart", help="Draw merged PRs and median cycle time per week.")] = False,
     db: DbOption = None,
     debug: DebugOption = False,
@@ -323,7 +323,7 @@ def metrics(
 @app.command(epilog=EPILOG)
 @handles_errors
 def untrack(
-    repository: Annotated[str, typer.Argument(help="OWNER/REPO")],
+    repository: Annotated[str, typer.Argument(metavar="OWNER/REPO", help="The repository.")],
     purge: Annotated[bool, typer.Option("--purge", help="Also delete its stored PRs, reviews and metrics.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     db: DbOption = None,
@@ -380,7 +380,7 @@ def rate_limit(
 @app.command("notify-test", epilog=EPILOG)
 @handles_errors
 def notify_test(
-    to: Annotated[Optional[list[str]], typer.Option("--to", help="Recipient; repeatable [default GHSYNC_NOTIFY_TO].")] = None,
+    to: Annotated[Optional[list[str]], typer.Option("--to", metavar="ADDRESS", help="Recipient; repeatable [default GHSYNC_NOTIFY_TO].")] = None,
     debug: DebugOption = False,
 ) -> None:
     """Send a test email with the current SMTP settings and say exactly what failed, if anything.
