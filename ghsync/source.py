@@ -70,9 +70,20 @@ class TokenPool:
     def budget(self) -> RateLimitBudget:
         if self._unlimited:
             return RateLimitBudget.unlimited("graphql")
+        self._reread_reset_buckets()
         return pool_budget("graphql", list(self._states.values()))
 
+    def _reread_reset_buckets(self) -> None:
+        """A bucket whose reset time has passed is full again: ask GitHub (free) instead of guessing."""
+        now = time.time()
+        for key, state in list(self._states.items()):
+            if state is not None and state.remaining < self.threshold and state.reset_at <= now:
+                states = retry_transient(self._clients[key].rate_limits, sleep=self.sleep)
+                if states is not None and states.get("graphql") is not None:
+                    self._states[key] = states["graphql"]
+
     def client(self) -> tuple[int, GitHubClient]:
+        self._reread_reset_buckets()
         key = pick_token(self._states, self.threshold)
         if key is None:
             budget = self.budget()
