@@ -132,7 +132,10 @@ def combined_exit_code(codes: list[int]) -> int:
 @handles_errors
 def track(
     repository: Annotated[str, typer.Argument(metavar="OWNER/REPO", help="e.g. octocat/hello-world")],
-    days: Annotated[str, typer.Option("--days", metavar="DAYS", help="Window: PRs updated in the last N days, or 'all'.")] = "30",
+    days: Annotated[
+        Optional[str],
+        typer.Option("--days", metavar="DAYS", help="Window: PRs updated in the last N days, or 'all' [default: 30 for a new repository, unchanged for a tracked one]."),
+    ] = None,
     notify: Annotated[Optional[list[str]], typer.Option("--notify", metavar="EMAIL", help="Email this address when the sync completes; repeatable.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")] = False,
     db: DbOption = None,

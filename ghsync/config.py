@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +121,16 @@ class Settings(BaseSettings):
     def github_tokens(self) -> list[str]:
         """Every configured token, de-duplicated, in order of preference."""
         found: list[str] = []
-        candidates = [self.token, self.gh_token]
-        values = [c.get_secret_value() for c in candidates if c is not None]
+        # GITHUB_TOKEN, else GH_TOKEN: both set is one token, not a pool (GitHub's CLI does the same).
+        chosen = self.token or self.gh_token
+        values = [chosen.get_secret_value()] if chosen is not None else []
         if self.tokens:
             values.extend(part for part in self.tokens.split(","))
-        for value in values:
+        for number, value in enumerate(values, start=1):
             value = value.strip()
+            if value and (any(ch.isspace() for ch in value) or not value.isascii()):
+                # A pasted token with a line break or a curly quote would fail deep inside HTTP.
+                raise ConfigError(f"GitHub token #{number} contains spaces or non-ASCII characters; check how it was pasted")
             if value and value not in found:
                 found.append(value)
         return found
@@ -151,6 +156,8 @@ def load_settings(**overrides: Any) -> Settings:
             given["gh_token"] = None
     try:
         return Settings(**given)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {default_config_path()} is not valid TOML: {error}") from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "settings"

@@ -160,6 +160,8 @@ class GitHubClient:
             return GitHubError(f"GitHub rejected the query: {_message(data)}")
         if status in (403, 429):
             retry_after = headers.get("retry-after")
+            if retry_after is None and "secondary rate limit" in _message(data).lower():
+                retry_after = "60"  # GitHub's advice when it names no time: wait at least a minute
             if retry_after is not None:
                 return TransientGitHubError(
                     f"GitHub's secondary rate limit ({status}): {_message(data)}", retry_after=float(retry_after)

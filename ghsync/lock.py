@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +26,7 @@ def repository_lock(db_path: Path, full_name: str) -> Iterator[None]:
     except OSError as error:
         raise StoreError(f"cannot create lock file {path}: {error.strerror or error}") from error
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fd):
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             raise RepositoryLocked(
                 f"{full_name} is being synced by process {holder}; try again when it finishes"
@@ -41,6 +40,19 @@ def repository_lock(db_path: Path, full_name: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _try_lock(fd: int, *, attempts: int = 10, pause: float = 0.02) -> bool:
+    # `status` peeks with a brief shared lock (is_locked); a few quick retries tell that apart from
+    # a sync that really holds the repository.
+    for attempt in range(attempts):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < attempts:
+                time.sleep(pause)
+    return False
 
 
 def is_locked(db_path: Path, full_name: str) -> bool:

@@ -60,26 +60,31 @@ def track_repository(
     notify_to: Sequence[str] = (),
     hooks: SyncHooks | None = None,
 ) -> TrackResult:
-    """Record a repository and run its initial sync in the foreground."""
+    """Record a repository and run its initial sync in the foreground.
+
+    `days` None means "the default (30) for a new repository, unchanged for a tracked one".
+    """
     hooks = hooks or SyncHooks()
     full_name = parse_repository_slug(slug)
     days_back = parse_days(days)
     _require_tokens(settings)
     db = store.open_store(settings.db, create_parent=settings.db == default_db_path())
-    existing = store.find_repository(db, full_name)
-    if existing is None:
-        source = _open_source(settings, hooks)
-        # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-        _check_repository_exists(source, full_name, sleep=hooks.sleep)
-        store.add_repository(db, full_name, days_back=days_back, now=_iso(hooks.clock()), notify_to=_recipients(notify_to))
-        with repository_lock(settings.db, full_name):
+    # Everything happens under the repository's lock: a running sync's window and job must not
+    # change under it, and a second `track` (even of a new repository) hears that one is running.
+    with repository_lock(settings.db, full_name):
+        existing = store.find_repository(db, full_name)
+        if existing is None:
+            source = _open_source(settings, hooks)
+            # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
+            _check_repository_exists(source, full_name, sleep=hooks.sleep)
+            store.add_repository(
+                db, full_name, days_back=days_back, now=_iso(hooks.clock()), notify_to=_recipients(notify_to)
+            )
             report = _sync_holding_lock(settings, db, store.get_repository(db, full_name), source, hooks)
-        return TrackResult(full_name=full_name, already_tracked=False, report=report, message="")
+            return TrackResult(full_name=full_name, already_tracked=False, report=report, message="")
 
-    # Everything about an existing repository happens under its lock: a running sync's window and
-    # job must not change under it, and a second `track` must hear that a sync is running.
-    with repository_lock(settings.db, existing["full_name"]):
-        existing = store.get_repository(db, existing["full_name"])
+        if days is None:
+            days_back = existing["days_back"]
         changes = _track_changes(existing, days_back=days_back, notify_to=notify_to)
         if not changes:
             window = "the whole history" if days_back is None else f"the last {days_back} days"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ghsync.errors import RateLimited
+from ghsync.errors import AuthenticationError, RateLimited
 from ghsync.github import GitHubClient
 from ghsync.models import PullRequestRecord, RateLimitState
 from ghsync.queries import (
@@ -48,8 +48,14 @@ class TokenPool:
 
     def _refresh(self) -> None:
         accounts: dict[str, int] = {}
+        rejected: list[AuthenticationError] = []
         for index, client in enumerate(self._clients):
-            states = retry_transient(client.rate_limits, sleep=self.sleep)
+            try:
+                states = retry_transient(client.rate_limits, sleep=self.sleep)
+            except AuthenticationError as error:
+                # One revoked token in a pool should not stop the others; all revoked is an error.
+                rejected.append(error)
+                continue
             if states is None:
                 self._unlimited = True
                 self._states = {index: None}
@@ -62,6 +68,8 @@ class TokenPool:
                     continue
                 accounts[login] = index
             self._states[index] = states.get("graphql")
+        if rejected and not self._states and not self._unlimited:
+            raise rejected[0]
 
     @property
     def accounts(self) -> int:

@@ -650,7 +650,9 @@ def finish_job(
 ) -> None:
     with transaction(db):
         completed = job_completed_count(db, job)
-        db["syncs"].update(job.id, {"finished_at": finished_at, "outcome": "complete", "prs_total": completed})
+        db["syncs"].update(
+            job.id, {"finished_at": finished_at, "outcome": "complete", "prs_total": completed, "cursor": None}
+        )
         repository = db["repositories"].get(job.repository_id)
         db["repositories"].update(
             job.repository_id,

@@ -150,14 +150,17 @@ def sync_repository_history(
             job = store.update_job(db, job, head_updated_at=page.head_updated_at)
         in_pass = [r for r in page.records if job.pass_since is None or r.updated_at >= job.pass_since]
         pass_ended = not page.has_next_page or len(in_pass) < len(page.records)
-        total = page.total_count if page.total_count is not None else job.prs_total
+        # Only a counting page's total is the window's; later pages carry the whole repository's.
+        total = page.total_count if request.count is not None and page.total_count is not None else job.prs_total
         points, calls = spent()
         current = source.budget()
         job = store.save_page(
             db,
             job,
             in_pass,
-            cursor=page.end_cursor if not pass_ended else None,
+            # Kept at the end of a pass too: it is cleared in the same transaction that starts the
+            # catch-up or finishes the job, so a crash in between re-reads one page, not the history.
+            cursor=page.end_cursor or job.cursor,
             phase=job.phase,
             prs_total=total,
             graphql_points=points,

@@ -205,3 +205,20 @@ def test_tracking_an_untracked_repository_again_resumes_it(fake, db_path):
     result = invoke("track", REPO, *common(db_path, fake))
     assert result.exit_code == 0
     assert json.loads(invoke("status", "--json", "--db", db_path).stdout)[0]["sync_status"] == "complete"
+
+
+def test_track_of_a_repository_another_process_holds_exits_75_and_writes_nothing(fake, db_path):
+    from ghsync.lock import repository_lock
+
+    store.open_store(db_path).close()
+    with repository_lock(db_path, REPO):
+        result = invoke("track", REPO, *common(db_path, fake))
+    assert result.exit_code == 75 and "being synced by process" in result.stderr
+    assert store.open_store(db_path)["repositories"].count == 0
+
+
+def test_track_without_days_keeps_the_window_of_a_tracked_repository(fake, db_path):
+    invoke("track", REPO, "--days", "all", *common(db_path, fake))
+    result = invoke("track", REPO, "--notify", "lead@example.com", *common(db_path, fake))
+    assert result.exit_code == 0
+    assert store.get_repository(store.open_store(db_path), REPO)["days_back"] is None

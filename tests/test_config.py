@@ -71,3 +71,23 @@ def test_secrets_never_appear_in_repr(monkeypatch):
 def test_unknown_notify_event_is_refused():
     with pytest.raises(ConfigError, match="notify-on"):
         load_settings(notify_on="sometimes")
+
+
+def test_github_token_and_gh_token_together_are_one_token_not_a_pool(monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "good")
+    monkeypatch.setenv("GH_TOKEN", "stale")
+    assert load_settings().github_tokens() == ["good"]
+
+
+def test_a_token_pasted_with_a_line_break_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "abc\ndef")
+    with pytest.raises(ConfigError, match="token #1"):
+        load_settings().github_tokens()
+
+
+def test_malformed_config_file_is_a_config_error_naming_it(monkeypatch, tmp_path):
+    config = tmp_path / "broken.toml"
+    config.write_text("smtp_host = \n")
+    monkeypatch.setenv("GHSYNC_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="broken.toml"):
+        load_settings()

@@ -64,17 +64,7 @@ def job_count(db) -> int:
 
 # --- transient faults ------------------------------------------------------------------------
 
-REST_NOT_RETRIED = (
-    "ghsync/service.py _check_repository_exists() calls GitHubClient.rest_get (ghsync/github.py) once, "
-    "outside any retry (only GraphQL pages go through sync.py _fetch_with_retries): a 502/504/secondary "
-    "limit on GET /repos/{owner}/{name} fails `track` at once (seed 43 faults that very request); retry "
-    "TransientGitHubError there with the same backoff, as for pages (TokenPool._refresh's GET /user too)"
-)
-
-
-@pytest.mark.parametrize(
-    "seed", [1, 6, 7, 43]
-)
+@pytest.mark.parametrize("seed", [1, 6, 7, 43])
 def test_five_percent_faults_leave_the_data_identical_to_a_clean_run(seed, repository, tmp_path):
     sleeps: list[float] = []
     with serve(repository, fault_rate=0.05, fault_seed=seed) as fake:
@@ -97,6 +87,16 @@ def test_secondary_rate_limit_retry_after_is_honoured(status, repository, tmp_pa
     assert result.report.outcome == "complete"
     assert sleeps == [7.0]
     assert stored_records(tmp_path / "g.db") == expected_records(repository)
+
+
+def test_secondary_rate_limit_without_retry_after_waits_a_minute(repository, tmp_path):
+    sleeps: list[float] = []
+    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    with serve(repository) as fake:
+        GraphQLRequests(fake).at(3, lambda: fake.inject(403, body=body, path="/graphql"))
+        result = track(fake, tmp_path / "g.db", sleeps)
+    assert result.report.outcome == "complete"
+    assert sleeps == [60.0]
 
 
 @pytest.mark.parametrize("status", [502, 504, 403])

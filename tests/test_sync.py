@@ -123,3 +123,30 @@ def test_incremental_sync_updates_changed_prs_in_place(settings, fake):
     assert stored.title == "Renamed while nobody looked"
     assert stored.reviews[-1].author == "carol"
     assert len(stored_records(settings.db)) == 300
+
+
+def test_window_total_stays_the_window_count_on_every_page(small_repository, tmp_path):
+    seen = []
+    with FakeGitHub([copy.deepcopy(small_repository)]) as fake:
+        settings = load_settings(db=tmp_path / "t.db", tokens=[TOKEN], api_url=fake.url)
+        result = track(settings, days="200", hooks=SyncHooks(on_progress=lambda row: seen.append(dict(row))))
+    window = result.report.prs_total
+    assert window < len(small_repository.pull_requests)
+    assert {row["sync_prs_total"] for row in seen[1:]} == {window}
+
+
+def test_a_crash_between_the_last_page_and_finishing_re_reads_one_page(settings, fake, monkeypatch):
+    real_finish = store.finish_job
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for kill -9 after the last page was committed
+
+    monkeypatch.setattr(store, "finish_job", crash)
+    with pytest.raises(KeyboardInterrupt):
+        track(settings)
+    monkeypatch.setattr(store, "finish_job", real_finish)
+    fake.reset_stats()
+    (name, report, error), = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
+    assert error is None and report.outcome == "complete"
+    assert fake.stats["graphql_requests"] == 1
+    assert len(stored_records(settings.db)) == 300

@@ -85,6 +85,12 @@ def test_pool_spends_the_other_account_when_one_is_low(pool_fake, tmp_path):
     assert graphql(pool_fake, "bob")["used"] >= 600 // 49
 
 
+def test_a_revoked_token_in_a_pool_is_dropped_and_the_others_sync(pool_fake, tmp_path):
+    result = track(pool_fake, tmp_path / "g.db", ["ghp_revokedToken0000000000000000000000000", BOB])
+    assert result.report.outcome == "complete"
+    assert graphql(pool_fake, "bob")["used"] >= 600 // 49
+
+
 def test_pool_adds_up_what_its_accounts_have_above_the_threshold(pool_fake, tmp_path):
     # Each account alone has 9 points above the threshold: less than the 14 a full sync needs.
     pool_fake.set_remaining("graphql", THRESHOLD + 8, login="alice")
@@ -193,13 +199,14 @@ def test_no_token_appears_in_the_database_files_output_or_status_json(pool_fake,
     pool_fake.touch_pull_request(REPO, 1, title="Changed")
     pool_fake.set_remaining("graphql", THRESHOLD - 50, login="bob")
     outputs.append(invoke("sync", *flags, "--token", ALICE, "--token", BOB))  # rate-limited
+    # The wrong token is dropped from the pool; alice alone is below the threshold: rate-limited.
     outputs.append(invoke("sync", *flags, "--token", ALICE, "--token", "ghp_wrongToken999999999999999999999999X"))
     outputs.append(invoke("status", "--json", "--db", db))
     outputs.append(invoke("status", "--db", db))
     outputs.append(invoke("rate-limit", "--json", "--api-url", pool_fake.url, "--token", ALICE, "--token", BOB))
     env = {"GHSYNC_TOKENS": f"{ALICE},{BOB}", "GITHUB_API_URL": pool_fake.url, "GHSYNC_DB": str(db)}
     outputs.append(invoke("sync", env=env))
-    assert [o.exit_code for o in outputs] == [0, 75, 1, 0, 0, 0, 75]
+    assert [o.exit_code for o in outputs] == [0, 75, 75, 0, 0, 0, 75]
     secrets = [ALICE, BOB, "ghp_wrongToken999999999999999999999999X", "aliceSecret", "bobSecret", "wrongToken"]
     for output in outputs:
         for secret in secrets:
