@@ -61,10 +61,10 @@ def test_bad_recipient_is_a_config_error_naming_the_variable(monkeypatch):
 
 
 def test_secrets_never_appear_in_repr(monkeypatch):
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_supersecretvalue123")
+    monkeypatch.setenv("GITHUB_TOKEN", "test_tok_supersecretvalue123")
     monkeypatch.setenv("GHSYNC_SMTP_PASSWORD", "mail-password-42")
     settings = load_settings()
-    assert "ghp_supersecretvalue123" not in repr(settings) + str(settings)
+    assert "test_tok_supersecretvalue123" not in repr(settings) + str(settings)
     assert "mail-password-42" not in repr(settings.smtp()) + repr(settings)
 
 

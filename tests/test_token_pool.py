@@ -19,9 +19,9 @@ from ghsync.service import SyncHooks, track_repository
 from ghsync_testing import REPO, FakeGitHub, expected_records, generate_repository, stored_records
 
 THRESHOLD = 100
-ALICE = "ghp_aliceSecret0000000000000000000000000A"
-ALICE_2 = "ghp_aliceSecondToken111111111111111111111A"
-BOB = "ghp_bobSecret22222222222222222222222222222B"
+ALICE = "test_tok_aliceSecret0000000000000000000000000A"
+ALICE_2 = "test_tok_aliceSecondToken111111111111111111111A"
+BOB = "test_tok_bobSecret22222222222222222222222222222B"
 POOL = {ALICE: "alice", BOB: "bob"}
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
@@ -86,7 +86,7 @@ def test_pool_spends_the_other_account_when_one_is_low(pool_fake, tmp_path):
 
 
 def test_a_revoked_token_in_a_pool_is_dropped_and_the_others_sync(pool_fake, tmp_path):
-    result = track(pool_fake, tmp_path / "g.db", ["ghp_revokedToken0000000000000000000000000", BOB])
+    result = track(pool_fake, tmp_path / "g.db", ["test_tok_revokedToken0000000000000000000000000", BOB])
     assert result.report.outcome == "complete"
     assert graphql(pool_fake, "bob")["used"] >= 600 // 49
 
@@ -200,14 +200,14 @@ def test_no_token_appears_in_the_database_files_output_or_status_json(pool_fake,
     pool_fake.set_remaining("graphql", THRESHOLD - 50, login="bob")
     outputs.append(invoke("sync", *flags, "--token", ALICE, "--token", BOB))  # rate-limited
     # The wrong token is dropped from the pool; alice alone is below the threshold: rate-limited.
-    outputs.append(invoke("sync", *flags, "--token", ALICE, "--token", "ghp_wrongToken999999999999999999999999X"))
+    outputs.append(invoke("sync", *flags, "--token", ALICE, "--token", "test_tok_wrongToken999999999999999999999999X"))
     outputs.append(invoke("status", "--json", "--db", db))
     outputs.append(invoke("status", "--db", db))
     outputs.append(invoke("rate-limit", "--json", "--api-url", pool_fake.url, "--token", ALICE, "--token", BOB))
     env = {"GHSYNC_TOKENS": f"{ALICE},{BOB}", "GITHUB_API_URL": pool_fake.url, "GHSYNC_DB": str(db)}
     outputs.append(invoke("sync", env=env))
     assert [o.exit_code for o in outputs] == [0, 75, 75, 0, 0, 0, 75]
-    secrets = [ALICE, BOB, "ghp_wrongToken999999999999999999999999X", "aliceSecret", "bobSecret", "wrongToken"]
+    secrets = [ALICE, BOB, "test_tok_wrongToken999999999999999999999999X", "aliceSecret", "bobSecret", "wrongToken"]
     for output in outputs:
         for secret in secrets:
             assert secret not in output.stdout and secret not in output.stderr
