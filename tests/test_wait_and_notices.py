@@ -67,3 +67,17 @@ def test_rate_limited_stop_sends_nothing_unless_asked(small_repository, db_path)
         assert result.exit_code == 75
         time.sleep(0.3)
     assert smtp.messages == []
+
+
+def test_an_initial_sync_over_several_runs_sends_one_email_at_the_end(small_repository, db_path):
+    with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
+        fake.set_remaining("graphql", 103)
+        first = run("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
+        assert first.exit_code == 75
+        fake.set_remaining("graphql", 5000)
+        second = run("sync", *flags(fake, db_path), env=smtp.env())
+        assert second.exit_code == 0, second.stderr
+        (message,) = smtp.wait_for_messages(1)
+        time.sleep(0.3)
+    assert len(smtp.messages) == 1
+    assert "synced" in message["Subject"] and "300" in message["Subject"]
