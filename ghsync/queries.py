@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ghsync.models import PullRequestRecord, RateLimitState, ReviewRecord
@@ -174,7 +174,6 @@ class PullRequestPage:
     head_updated_at: str | None
     rate_limit: RateLimitState | None
     viewer_login: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def login_of(actor: dict[str, Any] | None) -> str | None:

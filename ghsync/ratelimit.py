@@ -30,10 +30,6 @@ class RateLimitBudget:
     def unlimited(cls, resource: str) -> RateLimitBudget:
         return cls(resource=resource, remaining=None)
 
-    @classmethod
-    def from_state(cls, state: RateLimitState) -> RateLimitBudget:
-        return cls(resource=state.resource, remaining=state.remaining, reset_at=state.reset_at, limit=state.limit)
-
     def below(self, threshold: int) -> bool:
         return self.remaining is not None and self.remaining < threshold
 

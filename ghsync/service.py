@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ghsync import store
@@ -34,7 +34,6 @@ class TrackResult:
     already_tracked: bool
     report: SyncReport | None
     message: str
-    warnings: list[str] = field(default_factory=list)
 
 
 def _require_tokens(settings: Settings) -> list[str]:
