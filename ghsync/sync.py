@@ -103,7 +103,11 @@ def sync_repository_history(
         )
 
     while True:
-        budget = source.budget()
+        try:
+            budget = source.budget()  # may re-read /rate_limit after a reset
+        except GhsyncError as error:
+            _stop_with_error(db, job, error, spent(), RateLimitBudget.unlimited("graphql"))
+            raise
         if budget.below(threshold):
             if on_wait is not None and budget.reset_at is not None:
                 on_wait(seconds_until(budget.reset_at, clock()), budget)
@@ -129,18 +133,7 @@ def sync_repository_history(
                 continue
             return _stop_rate_limited(db, job, stop_budget, spent(), clock=clock)
         except GhsyncError as error:
-            points, calls = spent()
-            current = source.budget()
-            store.stop_job(
-                db,
-                job,
-                status="error",
-                error=str(error),
-                graphql_points=points,
-                rest_calls=calls,
-                rate_limit_remaining=current.remaining,
-                rate_limit_reset_at=current.reset_iso(),
-            )
+            _stop_with_error(db, job, error, spent(), budget)
             on_progress(store.repository_by_id(db, job.repository_id))
             raise
 
@@ -223,6 +216,21 @@ def _with_size(request: PageRequest, size: int) -> PageRequest:
         after=request.after,
         count=request.count,
         with_head=request.with_head,
+    )
+
+
+def _stop_with_error(db, job, error: GhsyncError, spent: tuple[int, int], budget: RateLimitBudget) -> None:
+    """A permanent fault: record it with the cursor kept, so `ghsync sync` can resume later."""
+    points, calls = spent
+    store.stop_job(
+        db,
+        job,
+        status="error",
+        error=str(error),
+        graphql_points=points,
+        rest_calls=calls,
+        rate_limit_remaining=budget.remaining,
+        rate_limit_reset_at=budget.reset_iso(),
     )
 
 
