@@ -182,7 +182,13 @@ def _status_cells(row: dict[str, Any], now: float) -> dict[str, str]:
         "Repository": row["full_name"],
         "Status": status_label(row),
         "Progress": "█" * filled + "░" * (10 - filled) + f" {percent:>3}%",
-        "PRs": f"{row['sync_prs_completed'] or 0}/{row['sync_prs_total'] or 0}",
+        # Done/total while a sync is under way or stopped; once complete, what the database holds
+        # (an incremental sync's own total is only the PRs that changed).
+        "PRs": (
+            f"{row['prs_stored']:,}"
+            if row["sync_status"] == "complete" and "prs_stored" in row
+            else f"{row['sync_prs_completed'] or 0}/{row['sync_prs_total'] or 0}"
+        ),
         "Window": window_label(row["days_back"]),
         "Started": short_time(row["sync_started_at"], now),
         "Last synced": relative(row["last_synced_at"], now) or "never",
@@ -228,12 +234,19 @@ def status_line(row: dict[str, Any]) -> str:
     )
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def report_line(report) -> str:
+    cost = plural(report.graphql_points_spent, "GraphQL point")
     if report.outcome == "complete":
+        if report.kind == "incremental" and report.prs_synced == 0:
+            return f"{report.full_name}: up to date, nothing changed ({cost})"
         what = "updated" if report.kind == "incremental" else "synced"
         return (
-            f"{report.full_name}: {what} {report.prs_synced} PRs and {report.reviews_synced} reviews "
-            f"in {humanize_delta(report.duration_seconds)} using {report.graphql_points_spent} GraphQL points"
+            f"{report.full_name}: {what} {plural(report.prs_synced, 'PR')} and {plural(report.reviews_synced, 'review')} "
+            f"in {humanize_delta(report.duration_seconds)} using {cost}"
         )
     if report.outcome == "rate_limited":
         return (

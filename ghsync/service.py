@@ -262,6 +262,7 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[dic
         status = {key: row[key] for key in store.REPOSITORY_STATUS_FIELDS}
         # A `syncing` row with no live process was interrupted (killed); `ghsync sync` resumes it.
         status["process_alive"] = is_locked(settings.db, row["full_name"])
+        status["prs_stored"] = store.stored_pull_request_count(db, row["id"])
         statuses.append(status)
     return statuses
 

@@ -629,6 +629,10 @@ def _stored_updated_at(db: sqlite_utils.Database, repository_id: int, numbers: l
     return dict(rows.fetchall())
 
 
+def stored_pull_request_count(db: sqlite_utils.Database, repository_id: int) -> int:
+    return db.execute("SELECT count(*) FROM pull_requests WHERE repository_id = ?", [repository_id]).fetchone()[0]
+
+
 def stored_updated_at(db: sqlite_utils.Database, repository_id: int, number: int) -> str | None:
     row = db.execute(
         "SELECT updated_at FROM pull_requests WHERE repository_id = ? AND number = ?", [repository_id, number]

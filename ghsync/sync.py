@@ -112,7 +112,7 @@ def sync_repository_history(
             if on_wait is not None and budget.reset_at is not None:
                 on_wait(seconds_until(budget.reset_at, clock()), budget)
                 continue
-            return _stop_rate_limited(db, job, budget, spent(), clock=clock)
+            return _reported(db, job, on_progress, _stop_rate_limited(db, job, budget, spent(), clock=clock))
 
         first_page_of_pass = job.cursor is None
         count = None
@@ -131,7 +131,7 @@ def sync_repository_history(
             if on_wait is not None and stop_budget.reset_at is not None:
                 on_wait(seconds_until(stop_budget.reset_at, clock()), stop_budget)
                 continue
-            return _stop_rate_limited(db, job, stop_budget, spent(), clock=clock)
+            return _reported(db, job, on_progress, _stop_rate_limited(db, job, stop_budget, spent(), clock=clock))
         except GhsyncError as error:
             _stop_with_error(db, job, error, spent(), budget)
             on_progress(store.repository_by_id(db, job.repository_id))
@@ -173,7 +173,7 @@ def sync_repository_history(
                 db, job, phase="catchup", pass_since=job.head_updated_at, head_updated_at=None, cursor=None
             )
             continue
-        return _finish(db, job, source, spent(), clock=clock, run_started=run_started)
+        return _reported(db, job, on_progress, _finish(db, job, source, spent(), clock=clock, run_started=run_started))
 
 
 def _fetch_with_retries(source: PullRequestSource, request: PageRequest, *, sleep: Callable[[float], None], wanted):
@@ -217,6 +217,12 @@ def _with_size(request: PageRequest, size: int) -> PageRequest:
         count=request.count,
         with_head=request.with_head,
     )
+
+
+def _reported(db, job, on_progress: ProgressCallback, report: SyncReport) -> SyncReport:
+    """Show the final stored state (complete or rate_limited) before handing back the report."""
+    on_progress(store.repository_by_id(db, job.repository_id))
+    return report
 
 
 def _stop_with_error(db, job, error: GhsyncError, spent: tuple[int, int], budget: RateLimitBudget) -> None:

@@ -62,7 +62,8 @@ def test_progress_moves_with_every_page_and_ends_complete_at_100(settings):
     assert completed == sorted(completed)
     assert len(set(completed)) >= 300 // 49
     assert all(row["sync_prs_total"] == 300 for row in seen[1:])
-    assert all(row["sync_progress"] < 100 for row in seen)
+    assert all(row["sync_progress"] < 100 and row["sync_status"] == "syncing" for row in seen[:-1])
+    assert (seen[-1]["sync_status"], seen[-1]["sync_progress"]) == ("complete", 100)  # the display sees the end
     final = store.get_repository(store.open_store(settings.db), REPO)
     assert (final["sync_status"], final["sync_progress"], final["sync_prs_completed"]) == ("complete", 100, 300)
     assert result.report.prs_synced == 300
