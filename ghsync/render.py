@@ -120,6 +120,10 @@ class SyncProgressDisplay:
         if self._progress is not None:
             if name not in self._tasks:
                 self._tasks[name] = self._progress.add_task(name, total=total or None, note=note)
+            if row["sync_status"] == "complete" and max(total, completed) == 0:
+                # Nothing to sync (an unchanged repository): no bar at all rather than a stuck one.
+                self._progress.remove_task(self._tasks.pop(name))
+                return
             self._progress.update(
                 self._tasks[name], total=max(total, completed) or None, completed=completed, note=note
             )
@@ -239,6 +243,8 @@ def plural(count: int, noun: str) -> str:
 
 
 def report_line(report) -> str:
+    from ghsync.notify import format_duration  # one wording for durations, in mail and on the terminal
+
     cost = plural(report.graphql_points_spent, "GraphQL point")
     if report.outcome == "complete":
         if report.kind == "incremental" and report.prs_synced == 0:
@@ -246,7 +252,7 @@ def report_line(report) -> str:
         what = "updated" if report.kind == "incremental" else "synced"
         return (
             f"{report.full_name}: {what} {plural(report.prs_synced, 'PR')} and {plural(report.reviews_synced, 'review')} "
-            f"in {humanize_delta(report.duration_seconds)} using {cost}"
+            f"in {format_duration(report.duration_seconds)} using {cost}"
         )
     if report.outcome == "rate_limited":
         return (
