@@ -138,9 +138,8 @@ def follow_up_query(owner: str, name: str, follow_ups: list[FollowUp]) -> tuple[
     return query, variables
 
 
-def follow_up_batch_size() -> int:
-    """Aliased continuations per follow-up query that still cost one point (≤ 2 connections each)."""
-    return 74
+# Aliased continuations per follow-up query that still cost one point (at most 2 connections each).
+FOLLOW_UP_BATCH_SIZE = 74
 
 
 # --- parsing ------------------------------------------------------------------------------------

@@ -203,24 +203,9 @@ def refresh_weekly_metrics(db, repository_id: int) -> int:
 
 
 def _error_report(db, repository: dict[str, Any], error: GhsyncError, now: float) -> SyncReport:
-    from ghsync.sync import iso
+    from ghsync.sync import job_report
 
-    job = db["syncs"].get(repository["current_sync_id"])
-    return SyncReport(
-        full_name=repository["full_name"],
-        kind=job["kind"],
-        outcome="error",
-        days_back=repository["days_back"],
-        prs_synced=repository["sync_prs_completed"] or 0,
-        reviews_synced=0,
-        prs_total=repository["sync_prs_total"] or 0,
-        started_at=job["started_at"],
-        finished_at=iso(now),
-        duration_seconds=0.0,
-        graphql_points_spent=job["graphql_points"] or 0,
-        rest_calls_spent=job["rest_calls"] or 0,
-        error=str(error),
-    )
+    return job_report(db, repository["current_sync_id"], outcome="error", finished=now, error=str(error))
 
 
 def _notify(settings: Settings, db, repository: dict[str, Any], report: SyncReport, hooks: SyncHooks) -> None:

@@ -13,7 +13,7 @@ from ghsync.queries import (
     PageRequest,
     PullRequestPage,
     apply_follow_ups,
-    follow_up_batch_size,
+    FOLLOW_UP_BATCH_SIZE,
     follow_up_query,
     parse_pull_request_page,
     parse_rate_limit,
@@ -174,7 +174,7 @@ class GitHubPullRequestSource:
             pending = [p.follow_up() for p in partials.values() if p.follow_up() is not None]
             if not pending:
                 break
-            batch = pending[: follow_up_batch_size()]
+            batch = pending[:FOLLOW_UP_BATCH_SIZE]
             query, variables = follow_up_query(request.owner, request.name, batch)
             apply_follow_ups(partials, self._query(query, variables), batch)
         return FetchedPage(

@@ -426,6 +426,10 @@ def _job_from_row(row: dict[str, Any]) -> SyncJob:
     )
 
 
+def job_by_id(db: sqlite_utils.Database, job_id: int) -> SyncJob:
+    return _job_from_row(db["syncs"].get(job_id))
+
+
 def current_job(db: sqlite_utils.Database, repository: dict[str, Any]) -> SyncJob | None:
     """The unfinished job of this repository, if a previous run left one."""
     job_id = repository.get("current_sync_id")
@@ -634,10 +638,7 @@ def stored_pull_request_count(db: sqlite_utils.Database, repository_id: int) -> 
 
 
 def stored_updated_at(db: sqlite_utils.Database, repository_id: int, number: int) -> str | None:
-    row = db.execute(
-        "SELECT updated_at FROM pull_requests WHERE repository_id = ? AND number = ?", [repository_id, number]
-    ).fetchone()
-    return row[0] if row else None
+    return _stored_updated_at(db, repository_id, [number]).get(number)
 
 
 def finish_job(

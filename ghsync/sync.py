@@ -252,7 +252,7 @@ def _stop_rate_limited(db, job, budget: RateLimitBudget, spent: tuple[int, int],
         rate_limit_remaining=budget.remaining,
         rate_limit_reset_at=budget.reset_iso(),
     )
-    return _report(db, job, outcome="rate_limited", points=points, calls=calls, finished=clock(), budget=budget)
+    return job_report(db, job.id, outcome="rate_limited", finished=clock(), budget=budget)
 
 
 def _finish(db, job, source: PullRequestSource, spent: tuple[int, int], *, clock, run_started: float) -> SyncReport:
@@ -268,10 +268,20 @@ def _finish(db, job, source: PullRequestSource, spent: tuple[int, int], *, clock
         rate_limit_remaining=budget.remaining,
         rate_limit_reset_at=budget.reset_iso(),
     )
-    return _report(db, job, outcome="complete", points=points, calls=calls, finished=finished, budget=budget)
+    return job_report(db, job.id, outcome="complete", finished=finished, budget=budget)
 
 
-def _report(db, job, *, outcome: str, points: int, calls: int, finished: float, budget: RateLimitBudget) -> SyncReport:
+def job_report(
+    db,
+    job_id: int,
+    *,
+    outcome: str,
+    finished: float,
+    budget: RateLimitBudget | None = None,
+    error: str | None = None,
+) -> SyncReport:
+    """The report of a stored job, from what its stop or finish recorded (spend included)."""
+    job = store.job_by_id(db, job_id)
     repository = store.repository_by_id(db, job.repository_id)
     started = datetime.fromisoformat(job.started_at.replace("Z", "+00:00")).timestamp()
     return SyncReport(
@@ -285,8 +295,9 @@ def _report(db, job, *, outcome: str, points: int, calls: int, finished: float, 
         started_at=job.started_at,
         finished_at=iso(finished),
         duration_seconds=round(max(0.0, finished - started), 3),
-        graphql_points_spent=points,
-        rest_calls_spent=calls,
-        rate_limit_remaining=budget.remaining,
-        rate_limit_reset_at=epoch_to_iso(budget.reset_at) if budget.reset_at else None,
+        graphql_points_spent=job.graphql_points,
+        rest_calls_spent=job.rest_calls,
+        rate_limit_remaining=budget.remaining if budget else None,
+        rate_limit_reset_at=epoch_to_iso(budget.reset_at) if budget and budget.reset_at else None,
+        error=error,
     )
