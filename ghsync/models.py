@@ -1,50 +1,146 @@
-"""Frozen records that travel between ghsync's layers: GitHub → records → store → metrics/status."""
+"""Frozen records and enums that cross module borders, and the one declaration of every PR field."""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
+
+class SyncStatus(StrEnum):
+    """A repository's `sync_status`: what `status` shows and scripts read."""
+
+    PENDING = "pending"
+    SYNCING = "syncing"
+    COMPLETE = "complete"
+    RATE_LIMITED = "rate_limited"
+    ERROR = "error"
+    UNTRACKED = "untracked"
+
+
+class Outcome(StrEnum):
+    """How one run of a sync job ended (a subset of SyncStatus, stored in `syncs.outcome`)."""
+
+    COMPLETE = "complete"
+    RATE_LIMITED = "rate_limited"
+    ERROR = "error"
+
+
+class SyncKind(StrEnum):
+    """An initial sync reads a window; an incremental one reads what changed since the watermark."""
+
+    INITIAL = "initial"
+    INCREMENTAL = "incremental"
+
+
+class Phase(StrEnum):
+    """The main pass reads the window; a catch-up pass re-reads what changed while it paged."""
+
+    MAIN = "main"
+    CATCHUP = "catchup"
+
+
 PullRequestState = Literal["OPEN", "CLOSED", "MERGED"]
-SyncStatus = Literal["pending", "syncing", "complete", "rate_limited", "error"]
 
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# --- the field registry ----------------------------------------------------------------------
+# A stored field is declared once, on its record, with where GraphQL has it. The GraphQL
+# selection, the parser, the store's column list and its converters all derive from these.
+
+
+@dataclass(frozen=True)
+class GraphQL:
+    """Where a record field comes from in a GraphQL node: the selection and the path to the value."""
+
+    selection: str
+    path: tuple[str, ...] = ()
+
+    def value_in(self, node: dict[str, Any]) -> Any:
+        value: Any = node
+        for key in self.path or (self.selection,):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One stored scalar field of a record: its column name, SQLite type and GraphQL source."""
+
+    name: str
+    column_type: type
+    nullable: bool
+    source: GraphQL
+
+
+def field_specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
+    """The record's fields that carry a GraphQL source, in declaration order."""
+    specs = []
+    for name, info in model.model_fields.items():
+        source = next((m for m in info.metadata if isinstance(m, GraphQL)), None)
+        if source is None:
+            continue
+        annotation = info.annotation
+        nullable = False
+        if get_origin(annotation) is not None and type(None) in get_args(annotation):
+            nullable = True
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        column_type = {bool: int, int: int, float: float}.get(annotation, str)  # type: ignore[arg-type]
+        specs.append(FieldSpec(name=name, column_type=column_type, nullable=nullable, source=source))
+    return tuple(specs)
+
+
 class ReviewRecord(Record):
     """One submitted (or pending) review; `author` is None for a deleted ("ghost") account."""
 
-    author: str | None
-    state: str
-    submitted_at: str | None
+    author: Annotated[str | None, GraphQL("author { login }", ("author", "login"))]
+    state: Annotated[str, GraphQL("state")]
+    submitted_at: Annotated[str | None, GraphQL("submittedAt")]
 
 
 class PullRequestRecord(Record):
     """A pull request with every field ghsync stores; times are GitHub's ISO-8601 UTC text."""
 
-    number: int
-    title: str
-    state: PullRequestState
-    is_draft: bool
-    author: str | None
-    created_at: str
-    updated_at: str
-    closed_at: str | None
-    merged_at: str | None
-    merged_by: str | None
+    number: Annotated[int, GraphQL("number")]
+    title: Annotated[str, GraphQL("title")]
+    state: Annotated[PullRequestState, GraphQL("state")]
+    is_draft: Annotated[bool, GraphQL("isDraft")]
+    author: Annotated[str | None, GraphQL("author { login }", ("author", "login"))]
+    created_at: Annotated[str, GraphQL("createdAt")]
+    updated_at: Annotated[str, GraphQL("updatedAt")]
+    closed_at: Annotated[str | None, GraphQL("closedAt")]
+    merged_at: Annotated[str | None, GraphQL("mergedAt")]
+    merged_by: Annotated[str | None, GraphQL("mergedBy { login }", ("mergedBy", "login"))]
     # Nullable although GitHub's schema says Int!: recorded datasets lack them (see shared/github/real).
-    additions: int | None
-    deletions: int | None
-    changed_files: int | None
-    commits: int | None
-    base_ref: str
-    head_ref: str
+    additions: Annotated[int | None, GraphQL("additions")]
+    deletions: Annotated[int | None, GraphQL("deletions")]
+    changed_files: Annotated[int | None, GraphQL("changedFiles")]
+    commits: Annotated[int | None, GraphQL("commits { totalCount }", ("commits", "totalCount"))]
+    base_ref: Annotated[str, GraphQL("baseRefName")]
+    head_ref: Annotated[str, GraphQL("headRefName")]
+    url: Annotated[str | None, GraphQL("url")] = None
+    # Connections: read with their own pagination, stored as JSON (labels) and a table (reviews).
     labels: tuple[str, ...] = ()
-    url: str | None = None
     reviews: tuple[ReviewRecord, ...] = ()
+
+    @property
+    def key(self) -> int:
+        """What identifies the record within its repository (the engine's view of it)."""
+        return self.number
+
+
+PULL_REQUEST_FIELDS = field_specs(PullRequestRecord)
+REVIEW_FIELDS = field_specs(ReviewRecord)
+
+
+# --- what the sync engine reads and writes ---------------------------------------------------
 
 
 class RateLimitState(Record):
@@ -57,12 +153,174 @@ class RateLimitState(Record):
     reset_at: int
 
 
+@dataclass(frozen=True)
+class RateLimitBudget:
+    """What is left in one bucket across the token pool; remaining None means "no limit" (GHES)."""
+
+    resource: str
+    remaining: int | None
+    reset_at: int | None = None
+    limit: int | None = None
+
+    @classmethod
+    def unlimited(cls, resource: str = "graphql") -> RateLimitBudget:
+        return cls(resource=resource, remaining=None)
+
+    def below(self, threshold: int) -> bool:
+        return self.remaining is not None and self.remaining < threshold
+
+    def reset_iso(self) -> str | None:
+        from ghsync.timefmt import iso
+
+        return iso(self.reset_at) if self.reset_at is not None else None
+
+
+@dataclass(frozen=True)
+class Spend:
+    """API budget spent: GraphQL points (as GitHub's `rateLimit { cost }` reports) and REST calls."""
+
+    points: int = 0
+    rest_calls: int = 0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(self.points + other.points, self.rest_calls + other.rest_calls)
+
+    def __sub__(self, other: Spend) -> Spend:
+        return Spend(self.points - other.points, self.rest_calls - other.rest_calls)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a repository's records, newest-updated first; the source picks the page size.
+
+    count: None → no count; "all" → count every record; an ISO time → count those updated since.
+    """
+
+    owner: str
+    name: str
+    after: str | None = None
+    count: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Version:
+    """A record's key and updated_at: enough to tell whether the stored copy is current."""
+
+    key: int
+    updated_at: str
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    """A page whose records are complete (nested connections followed to their end)."""
+
+    records: tuple[R, ...]
+    has_next_page: bool
+    end_cursor: str | None
+    total_count: int | None
+    # The newest updatedAt in the whole repository when the page was read (catch-up detection).
+    head_updated_at: str | None
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A tracked repository as stored: its window, its sync state and the progress fields."""
+
+    id: int
+    full_name: str
+    owner: str
+    name: str
+    days_back: int | None
+    sync_status: SyncStatus
+    sync_progress: int
+    sync_prs_total: int
+    sync_prs_completed: int
+    sync_started_at: str | None
+    sync_finished_at: str | None
+    rate_limit_remaining: int | None
+    rate_limit_reset_at: str | None
+    last_synced_at: str | None
+    last_error: str | None
+    created_at: str
+    sync_watermark: str | None
+    current_sync_id: int | None
+    notify_to: tuple[str, ...]
+
+
+# What `status --json` prints of a repository, in this order.
+STATUS_FIELDS = (
+    "full_name",
+    "owner",
+    "name",
+    "days_back",
+    "sync_status",
+    "sync_progress",
+    "sync_prs_total",
+    "sync_prs_completed",
+    "sync_started_at",
+    "sync_finished_at",
+    "rate_limit_remaining",
+    "rate_limit_reset_at",
+    "last_synced_at",
+    "last_error",
+    "created_at",
+)
+
+
+@dataclass(frozen=True)
+class RepositoryStatus:
+    """A repository's stored status plus what only the moment can tell (a live process, rows held)."""
+
+    repository: Repository
+    process_alive: bool
+    prs_stored: int
+
+    @property
+    def label(self) -> str:
+        """The status a person reads: a `syncing` row with no live process was interrupted."""
+        if self.repository.sync_status == SyncStatus.SYNCING and not self.process_alive:
+            return "interrupted"
+        return str(self.repository.sync_status)
+
+    def as_json(self) -> dict[str, Any]:
+        row: dict[str, Any] = {name: getattr(self.repository, name) for name in STATUS_FIELDS}
+        row["sync_status"] = str(self.repository.sync_status)
+        row["process_alive"] = self.process_alive
+        row["prs_stored"] = self.prs_stored
+        return row
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """The stored state of one sync job: enough to resume it exactly after any stop."""
+
+    id: int
+    repository_id: int
+    kind: SyncKind
+    since: str | None
+    pass_since: str | None
+    phase: Phase
+    cursor: str | None
+    head_updated_at: str | None
+    started_at: str
+    prs_total: int
+    spent: Spend
+    runs: int
+
+
 class SyncReport(Record):
     """What one sync run did; rendered by the CLI and the email notifier."""
 
     full_name: str
-    kind: Literal["initial", "incremental"]
-    outcome: SyncStatus
+    kind: SyncKind
+    outcome: Outcome
     days_back: int | None
     prs_synced: int
     reviews_synced: int
@@ -75,6 +333,18 @@ class SyncReport(Record):
     rate_limit_remaining: int | None = None
     rate_limit_reset_at: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountRateLimit:
+    """One bucket of one account, for `ghsync rate-limit` (the account's login, never its token)."""
+
+    account: str
+    resource: str
+    limit: int | None
+    remaining: int | None
+    used: int | None
+    reset_at: str | None
 
 
 class WeeklyMetrics(Record):

@@ -1,0 +1,296 @@
+"""The sync loop over two ports it defines: fetch a page from a Source, write it with the cursor and
+progress through a JobStore in one transaction, decide whether to go on, stop or wait.
+
+It knows records only as things with a `key` and an `updated_at`: pull requests today, issues or
+deployments tomorrow. It never retries (the Source does), never sleeps (the caller's `on_wait`
+does) and reads time only through `clock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Generic, Protocol, TypeVar
+
+from ghsync.errors import GhsyncError, RateLimited
+from ghsync.models import (
+    Outcome,
+    Page,
+    PageRequest,
+    Phase,
+    RateLimitBudget,
+    Repository,
+    Spend,
+    SyncJob,
+    SyncKind,
+    SyncReport,
+    Version,
+)
+from ghsync.timefmt import epoch, iso
+
+# The next incremental sync re-reads this much before the watermark: GitHub's updatedAt ordering
+# can lag a moment behind a write, and re-reading a few records is cheap and idempotent.
+WATERMARK_OVERLAP = timedelta(minutes=2)
+
+
+class Versioned(Protocol):
+    @property
+    def key(self) -> int: ...
+
+    @property
+    def updated_at(self) -> str: ...
+
+
+R = TypeVar("R", bound=Versioned)
+R_contra = TypeVar("R_contra", bound=Versioned, contravariant=True)
+R_co = TypeVar("R_co", bound=Versioned, covariant=True)
+
+# Given a page's (key, updated_at) pairs, the keys that will be written: the Source completes
+# only those (follow-up queries for more reviews cost points).
+Wanted = Callable[[Sequence[Version]], Collection[int]]
+
+
+class Source(Protocol[R_co]):
+    """Where records come from. Retries transient faults itself; raises RateLimited to stop."""
+
+    def budget(self) -> RateLimitBudget: ...
+
+    def spent(self) -> Spend: ...
+
+    def fetch_page(self, request: PageRequest, *, wanted: Wanted) -> Page[R_co]: ...
+
+
+@dataclass(frozen=True)
+class PageProgress:
+    """What is written with a page, in the same transaction: where to resume and how far we are."""
+
+    cursor: str | None
+    prs_total: int
+    spent: Spend
+    budget: RateLimitBudget
+
+
+class JobStore(Protocol[R_contra]):
+    """Where jobs, their progress and their records are kept; each call is one transaction."""
+
+    def repository(self, repository_id: int) -> Repository: ...
+
+    def current_job(self, repository: Repository) -> SyncJob | None: ...
+
+    def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob: ...
+
+    def resume_job(self, job: SyncJob) -> SyncJob: ...
+
+    def stored_versions(self, repository_id: int, keys: Sequence[int]) -> dict[int, str]: ...
+
+    def save_page(self, job: SyncJob, records: Sequence[R_contra], progress: PageProgress) -> SyncJob: ...
+
+    def set_head(self, job: SyncJob, head_updated_at: str) -> SyncJob: ...
+
+    def begin_catchup(self, job: SyncJob, *, pass_since: str | None) -> SyncJob: ...
+
+    def finish_job(self, job: SyncJob, *, finished_at: str, spent: Spend, budget: RateLimitBudget) -> None: ...
+
+    def stop_job(
+        self, job: SyncJob, *, outcome: Outcome, error: str | None, spent: Spend, budget: RateLimitBudget
+    ) -> None: ...
+
+    def job(self, job_id: int) -> SyncJob: ...
+
+    def job_counts(self, job: SyncJob) -> tuple[int, int]: ...
+
+
+ProgressCallback = Callable[[Repository], None]
+WaitCallback = Callable[[float, RateLimitBudget], None]
+
+
+@dataclass(frozen=True)
+class EngineHooks:
+    """How the engine reaches the outside: time, progress display, waiting for a reset."""
+
+    clock: Callable[[], float]
+    on_progress: ProgressCallback = field(default=lambda repository: None)
+    # None: a rate-limit stop ends the run (exit 75); otherwise called to wait for the reset.
+    on_wait: WaitCallback | None = None
+
+
+def window_start(days_back: int | None, now: float) -> str | None:
+    """`--days N` means records updated in the last N days; None means the whole history."""
+    if days_back is None:
+        return None
+    return iso(now - days_back * 86400)
+
+
+def plan_job(repository: Repository, *, now: float) -> tuple[SyncKind, str | None]:
+    """Initial sync of the window, or incremental from the watermark once a sync has completed."""
+    watermark = repository.sync_watermark
+    if repository.last_synced_at and watermark:
+        return SyncKind.INCREMENTAL, iso(epoch(watermark) - WATERMARK_OVERLAP.total_seconds())
+    return SyncKind.INITIAL, window_start(repository.days_back, now)
+
+
+def seconds_until(reset_at: int, now: float) -> float:
+    # One second of margin: GitHub's reset epoch is whole seconds.
+    return max(0.0, reset_at - now + 1)
+
+
+class _Run(Generic[R]):
+    """One process's run of a job: what it spent, and the stop/finish bookkeeping."""
+
+    def __init__(self, store: JobStore[R], source: Source[R], job: SyncJob, hooks: EngineHooks):
+        self.store, self.source, self.job, self.hooks = store, source, job, hooks
+        self.started = hooks.clock()
+        self._spent_before = source.spent()
+
+    def spent(self) -> Spend:
+        """What earlier runs of this job spent, plus what this run has spent so far."""
+        return self.job.spent + (self.source.spent() - self._spent_before)
+
+    def show(self) -> None:
+        self.hooks.on_progress(self.store.repository(self.job.repository_id))
+
+    def wanted(self) -> Wanted:
+        """Which records of a page will be written: in the pass, and (incremental) not already stored."""
+        job, store = self.job, self.store
+        memo: dict[tuple[Version, ...], frozenset[int]] = {}
+
+        def wanted(versions: Sequence[Version]) -> Collection[int]:
+            key = tuple(versions)
+            if key not in memo:
+                chosen = [v for v in versions if job.pass_since is None or v.updated_at >= job.pass_since]
+                if job.kind == SyncKind.INCREMENTAL and chosen:
+                    stored = store.stored_versions(job.repository_id, [v.key for v in chosen])
+                    chosen = [v for v in chosen if stored.get(v.key) != v.updated_at]
+                memo[key] = frozenset(v.key for v in chosen)
+            return memo[key]
+
+        return wanted
+
+    def stop(self, outcome: Outcome, budget: RateLimitBudget, error: GhsyncError | None = None) -> SyncReport:
+        """A stop that keeps the cursor, so `ghsync sync` resumes exactly here."""
+        message = str(error) if error is not None else None
+        self.store.stop_job(self.job, outcome=outcome, error=message, spent=self.spent(), budget=budget)
+        self.show()
+        return job_report(self.store, self.job.id, outcome=outcome, finished=self.hooks.clock(), budget=budget)
+
+    def finish(self) -> SyncReport:
+        finished = self.hooks.clock()
+        budget = self.source.budget()
+        self.store.finish_job(self.job, finished_at=iso(finished), spent=self.spent(), budget=budget)
+        self.show()
+        return job_report(self.store, self.job.id, outcome=Outcome.COMPLETE, finished=finished, budget=budget)
+
+
+def sync_repository(
+    store: JobStore[R], source: Source[R], repository: Repository, *, threshold: int, hooks: EngineHooks
+) -> SyncReport:
+    """Sync one repository until complete or a rate-limit stop; raise GhsyncError after recording an error.
+
+    Resumes the repository's unfinished job from its stored cursor; otherwise starts a new one.
+    """
+    job = store.current_job(repository)
+    if job is None:
+        kind, since = plan_job(repository, now=hooks.clock())
+        job = store.start_job(repository, kind=kind, since=since, started_at=iso(hooks.clock()))
+    run = _Run(store, source, store.resume_job(job), hooks)
+    run.show()
+    while True:
+        try:
+            budget = source.budget()  # may re-read /rate_limit after a reset
+        except GhsyncError as error:
+            run.stop(Outcome.ERROR, RateLimitBudget.unlimited(), error)
+            raise
+        if budget.below(threshold):
+            if _waited(hooks, budget):
+                continue
+            return run.stop(Outcome.RATE_LIMITED, budget)
+
+        job = run.job
+        counting = job.cursor is None and job.phase == Phase.MAIN
+        request = PageRequest(
+            owner=repository.owner,
+            name=repository.name,
+            after=job.cursor,
+            count=(job.pass_since or "all") if counting else None,
+        )
+        wanted = run.wanted()
+        try:
+            page = source.fetch_page(request, wanted=wanted)
+        except RateLimited as error:
+            stop_budget = RateLimitBudget(
+                resource="graphql", remaining=error.remaining or 0, reset_at=error.reset_at or budget.reset_at
+            )
+            if _waited(hooks, stop_budget):
+                continue
+            return run.stop(Outcome.RATE_LIMITED, stop_budget)
+        except GhsyncError as error:
+            run.stop(Outcome.ERROR, budget, error)
+            raise
+
+        if job.cursor is None and page.head_updated_at is not None:
+            job = run.job = store.set_head(job, page.head_updated_at)
+        keys = wanted([Version(r.key, r.updated_at) for r in page.records])
+        in_pass = [r for r in page.records if job.pass_since is None or r.updated_at >= job.pass_since]
+        pass_ended = not page.has_next_page or len(in_pass) < len(page.records)
+        # Only a counting page's total is the window's; later pages carry the whole repository's.
+        total = page.total_count if request.count is not None and page.total_count is not None else job.prs_total
+        progress = PageProgress(
+            # Kept at the end of a pass too: it is cleared in the same transaction that starts the
+            # catch-up or finishes the job, so a crash in between re-reads one page, not the history.
+            cursor=page.end_cursor or job.cursor,
+            prs_total=total,
+            spent=run.spent(),
+            budget=source.budget(),
+        )
+        job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)
+        run.show()
+        if not pass_ended:
+            continue
+
+        # Pages are ordered by updatedAt, so a record updated while we paged jumped ahead of our
+        # cursor. The head read with each page tells whether that happened; if so, read what changed.
+        if page.head_updated_at and job.head_updated_at and page.head_updated_at > job.head_updated_at:
+            run.job = store.begin_catchup(job, pass_since=job.head_updated_at)
+            continue
+        return run.finish()
+
+
+def _waited(hooks: EngineHooks, budget: RateLimitBudget) -> bool:
+    """With an on_wait hook and a known reset, wait for it (then go on) instead of stopping."""
+    if hooks.on_wait is None or budget.reset_at is None:
+        return False
+    hooks.on_wait(seconds_until(budget.reset_at, hooks.clock()), budget)
+    return True
+
+
+def job_report(
+    store: JobStore[R],
+    job_id: int,
+    *,
+    outcome: Outcome,
+    finished: float,
+    budget: RateLimitBudget | None = None,
+    error: str | None = None,
+) -> SyncReport:
+    """The report of a stored job, from what its stop or finish recorded (spend included)."""
+    job = store.job(job_id)
+    repository = store.repository(job.repository_id)
+    prs, reviews = store.job_counts(job)
+    return SyncReport(
+        full_name=repository.full_name,
+        kind=job.kind,
+        outcome=outcome,
+        days_back=repository.days_back,
+        prs_synced=prs,
+        reviews_synced=reviews,
+        prs_total=repository.sync_prs_total,
+        started_at=job.started_at,
+        finished_at=iso(finished),
+        duration_seconds=round(max(0.0, finished - epoch(job.started_at)), 3),
+        graphql_points_spent=job.spent.points,
+        rest_calls_spent=job.spent.rest_calls,
+        rate_limit_remaining=budget.remaining if budget else None,
+        rate_limit_reset_at=budget.reset_iso() if budget else None,
+        error=error,
+    )
