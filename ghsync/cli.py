@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -13,6 +14,7 @@ import typer
 
 from ghsync import __version__
 from ghsync.errors import EXIT_FAILED, EXIT_TEMPFAIL, EXIT_USAGE, GhsyncError
+from ghsync.models import Outcome, SyncReport
 
 EPILOG = (
     "Exit codes: 0 done, 1 failed, 2 bad usage or input, "
@@ -120,6 +122,11 @@ def _hooks(display, *, wait: bool):
     return SyncHooks(on_progress=display.update, on_wait=wait_for_reset if wait else None, on_warning=warn)
 
 
+def exit_code_for(report: SyncReport) -> int:
+    """The one place a stop at the rate-limit threshold becomes exit 75 (cron retries later)."""
+    return EXIT_TEMPFAIL if report.outcome == Outcome.RATE_LIMITED else 0
+
+
 def combined_exit_code(codes: list[int]) -> int:
     """Several repositories, one exit code: a failure outranks bad input, which outranks "try later"."""
     for code in (EXIT_FAILED, EXIT_USAGE, EXIT_TEMPFAIL):
@@ -151,19 +158,20 @@ def track(
     Example: ghsync track octocat/hello-world --days 60
     """
     from ghsync.render import SyncProgressDisplay, is_interactive, report_line, stderr_console
-    from ghsync.service import raise_for_report, track_repository
+    from ghsync.service import track_repository
 
     settings = _settings(db, token, api_url, min_remaining, notify_on)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
         result = track_repository(settings, repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait))
-    if result.already_tracked:
+    if result.report is None:
         if not quiet:
             typer.echo(result.message, err=True)
         return
-    assert result.report is not None
     if not quiet:
         typer.echo(report_line(result.report), err=True)
-    raise_for_report(result.report)
+    code = exit_code_for(result.report)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command(epilog=EPILOG)
@@ -191,14 +199,14 @@ def sync(
         hooks = _hooks(display, wait=wait)
         outcomes = sync_tracked(settings, repositories or (), hooks=hooks)
     codes = []
-    for name, report, error in outcomes:
-        if error is not None:
-            typer.echo(f"Error: {name}: {error}", err=True)
-            codes.append(error.exit_code)
-        elif report is not None:
-            codes.append(EXIT_TEMPFAIL if report.outcome == "rate_limited" else 0)
-            if not quiet or report.outcome != "complete":
-                typer.echo(report_line(report), err=True)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            typer.echo(f"Error: {outcome.full_name}: {outcome.error}", err=True)
+            codes.append(outcome.error.exit_code)
+        elif outcome.report is not None:
+            codes.append(exit_code_for(outcome.report))
+            if not quiet or outcome.report.outcome != Outcome.COMPLETE:
+                typer.echo(report_line(outcome.report), err=True)
     code = combined_exit_code(codes)
     if code:
         raise typer.Exit(code)
@@ -223,7 +231,7 @@ def status(
 
     settings = _settings(db, None, None)
     if as_json:
-        typer.echo(json.dumps(repository_statuses(settings, repository), indent=2))
+        typer.echo(json.dumps([status.as_json() for status in repository_statuses(settings, repository)], indent=2))
         return
     console = stdout_console()
     if not watch:
@@ -237,7 +245,7 @@ def status(
             rows = repository_statuses(settings, repository)
             for row in rows:
                 typer.echo(status_line(row))
-            if not any(r["sync_status"] == "syncing" and r["process_alive"] for r in rows):
+            if not any(r.label == "syncing" for r in rows):
                 return
             time.sleep(interval)
     from rich.live import Live
@@ -246,7 +254,7 @@ def status(
         while True:
             rows = repository_statuses(settings, repository)
             live.update(status_table(rows, now=time.time(), width=console.width), refresh=True)
-            if not any(r["sync_status"] == "syncing" and r["process_alive"] for r in rows):
+            if not any(r.label == "syncing" for r in rows):
                 break
             time.sleep(interval)
 
@@ -297,6 +305,7 @@ def metrics(
     from ghsync.metrics_render import metrics_chart, metrics_table, metrics_to_csv, metrics_to_json
     from ghsync.render import stdout_console
     from ghsync.service import weekly_metrics
+    from ghsync.validate import parse_day
 
     if output_format not in ("table", "csv", "json"):
         raise UsageError(f"--format must be table, csv or json, not '{output_format}'")
@@ -308,10 +317,16 @@ def metrics(
         raise UsageError("use --weeks or --since, not both")
     by_author = by == "author"
     settings = _settings(db, None, None)
-    full_name, rows = weekly_metrics(
-        settings, repository, weeks=weeks, since=since, until=until, by_author=by_author,
+    result = weekly_metrics(
+        settings,
+        repository,
+        weeks=weeks,
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
+        by_author=by_author,
         today=datetime.now(UTC).date(),
     )
+    full_name, rows = result.full_name, result.rows
     if output_format == "json":
         typer.echo(metrics_to_json(rows, by_author=by_author), nl=False)
     elif output_format == "csv":
@@ -367,16 +382,16 @@ def rate_limit(
 
     rows = rate_limit_report(_settings(None, token, api_url))
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
         return
     table = Table(title="GitHub rate limits", title_justify="left")
     for header in ("Account", "Bucket", "Remaining", "Limit", "Resets"):
         table.add_column(header)
     now = time.time()
     for row in rows:
-        resets = f"{local_time(row['reset_at'])} ({relative(row['reset_at'], now)})" if row["reset_at"] else "no limit"
-        table.add_row(row["account"], row["resource"], str(row["remaining"] if row["remaining"] is not None else "∞"),
-                      str(row["limit"] or "—"), resets)
+        resets = f"{local_time(row.reset_at)} ({relative(row.reset_at, now)})" if row.reset_at else "no limit"
+        remaining = str(row.remaining) if row.remaining is not None else "∞"
+        table.add_row(row.account, row.resource, remaining, str(row.limit or "—"), resets)
     stdout_console().print(table)
 
 

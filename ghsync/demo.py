@@ -5,10 +5,9 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ghsync.config import load_settings
-from ghsync.models import SyncReport
+from ghsync.models import RepositoryStatus, SyncReport
 from ghsync.service import SyncHooks, repository_statuses, track_repository
 
 DEMO_REPOSITORY = "demo-org/widgets"
@@ -20,7 +19,7 @@ DEMO_TOKEN = "demo-token-not-a-secret"
 class DemoOutcome:
     db_path: Path
     report: SyncReport
-    statuses: list[dict[str, Any]]
+    statuses: list[RepositoryStatus]
 
 
 def run_demo(*, prs: int, db: Path | None, hooks: SyncHooks, latency: float = 0.005) -> DemoOutcome:
@@ -35,8 +34,10 @@ def run_demo(*, prs: int, db: Path | None, hooks: SyncHooks, latency: float = 0.
         if report is None:  # already tracked in a --db given twice: sync it again instead
             from ghsync.service import sync_tracked
 
-            _, report, error = sync_tracked(settings, [DEMO_REPOSITORY], hooks=hooks)[0]
-            if error is not None:
-                raise error
+            outcome = sync_tracked(settings, [DEMO_REPOSITORY], hooks=hooks)[0]
+            if outcome.error is not None:
+                raise outcome.error
+            report = outcome.report
         statuses = repository_statuses(settings)
+    assert report is not None
     return DemoOutcome(db_path=db_path, report=report, statuses=statuses)

@@ -17,6 +17,7 @@ from ghsync.errors import GhsyncError, RateLimited
 from ghsync.models import (
     Outcome,
     Page,
+    PageProgress,
     PageRequest,
     Phase,
     RateLimitBudget,
@@ -59,16 +60,6 @@ class Source(Protocol[R_co]):
     def spent(self) -> Spend: ...
 
     def fetch_page(self, request: PageRequest, *, wanted: Wanted) -> Page[R_co]: ...
-
-
-@dataclass(frozen=True)
-class PageProgress:
-    """What is written with a page, in the same transaction: where to resume and how far we are."""
-
-    cursor: str | None
-    prs_total: int
-    spent: Spend
-    budget: RateLimitBudget
 
 
 class JobStore(Protocol[R_contra]):
@@ -140,12 +131,13 @@ class _Run(Generic[R]):
 
     def __init__(self, store: JobStore[R], source: Source[R], job: SyncJob, hooks: EngineHooks):
         self.store, self.source, self.job, self.hooks = store, source, job, hooks
-        self.started = hooks.clock()
-        self._spent_before = source.spent()
+        # What earlier runs of this job spent, and where the source's own counter stood.
+        self._spent_earlier = job.spent
+        self._source_before = source.spent()
 
     def spent(self) -> Spend:
         """What earlier runs of this job spent, plus what this run has spent so far."""
-        return self.job.spent + (self.source.spent() - self._spent_before)
+        return self._spent_earlier + (self.source.spent() - self._source_before)
 
     def show(self) -> None:
         self.hooks.on_progress(self.store.repository(self.job.repository_id))

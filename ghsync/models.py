@@ -230,6 +230,16 @@ class Page(Generic[R]):
 
 
 @dataclass(frozen=True)
+class PageProgress:
+    """What the engine writes with a page, in the same transaction: where to resume and how far we are."""
+
+    cursor: str | None
+    prs_total: int
+    spent: Spend
+    budget: RateLimitBudget
+
+
+@dataclass(frozen=True)
 class Repository:
     """A tracked repository as stored: its window, its sync state and the progress fields."""
 

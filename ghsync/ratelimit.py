@@ -9,32 +9,12 @@ from typing import TypeVar
 
 from ghsync.errors import TransientGitHubError
 
-from ghsync.models import RateLimitState
+from ghsync.models import RateLimitBudget, RateLimitState
 
 MAX_ATTEMPTS = 6
 
 T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class RateLimitBudget:
-    """What is left in one bucket across the token pool; remaining None means "no limit" (GHES)."""
-
-    resource: str
-    remaining: int | None
-    reset_at: int | None = None
-    limit: int | None = None
-
-    @classmethod
-    def unlimited(cls, resource: str) -> RateLimitBudget:
-        return cls(resource=resource, remaining=None)
-
-    def below(self, threshold: int) -> bool:
-        return self.remaining is not None and self.remaining < threshold
-
-    def reset_iso(self) -> str | None:
-        return epoch_to_iso(self.reset_at) if self.reset_at is not None else None
 
 
 def epoch_to_iso(epoch: int) -> str:

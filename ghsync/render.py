@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ghsync.models import Repository, RepositoryStatus, SyncReport, SyncStatus
+
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
@@ -55,12 +57,6 @@ def relative(text: str | None, now: float) -> str:
 
 def window_label(days_back: int | None) -> str:
     return "all" if days_back is None else f"{days_back} d"
-
-
-def status_label(row: dict[str, Any]) -> str:
-    if row["sync_status"] == "syncing" and not row.get("process_alive", True):
-        return "interrupted"
-    return row["sync_status"]
 
 
 class SyncProgressDisplay:
@@ -110,17 +106,17 @@ class SyncProgressDisplay:
             if not self.interactive and not self.quiet and self._last_log.get(name) != -1:
                 self._log(line)
 
-    def update(self, row: dict[str, Any]) -> None:
-        name = row["full_name"]
-        total = row["sync_prs_total"] or 0
-        completed = row["sync_prs_completed"] or 0
+    def update(self, row: Repository) -> None:
+        name = row.full_name
+        total = row.sync_prs_total
+        completed = row.sync_prs_completed
         note = ""
-        if row.get("rate_limit_remaining") is not None:
-            note = f"budget {row['rate_limit_remaining']}"
+        if row.rate_limit_remaining is not None:
+            note = f"budget {row.rate_limit_remaining}"
         if self._progress is not None:
             if name not in self._tasks:
                 self._tasks[name] = self._progress.add_task(name, total=total or None, note=note)
-            if row["sync_status"] == "complete" and max(total, completed) == 0:
+            if row.sync_status == SyncStatus.COMPLETE and max(total, completed) == 0:
                 # Nothing to sync (an unchanged repository): no bar at all rather than a stuck one.
                 self._progress.remove_task(self._tasks.pop(name))
                 return
@@ -129,13 +125,13 @@ class SyncProgressDisplay:
             )
             return
         line = (
-            f"{name}: {row['sync_status']} {row['sync_progress'] or 0}% "
-            f"({completed}/{total} PRs)" + (f", GraphQL budget left {row['rate_limit_remaining']}" if note else "")
+            f"{name}: {row.sync_status} {row.sync_progress}% "
+            f"({completed}/{total} PRs)" + (f", GraphQL budget left {row.rate_limit_remaining}" if note else "")
         )
         self._last_line[name] = line
         now = time.monotonic()
         last = self._last_log.get(name)
-        if not self.quiet and (last is None or now - last >= self.log_every or row["sync_status"] != "syncing"):
+        if not self.quiet and (last is None or now - last >= self.log_every or row.sync_status != SyncStatus.SYNCING):
             self._log(line)
             self._last_log[name] = now
             self._last_line.pop(name, None)
@@ -172,36 +168,35 @@ def short_time(text: str | None, now: float) -> str:
 STATUS_TABLE_MIN_WIDTH = 120
 
 
-def _status_cells(row: dict[str, Any], now: float) -> dict[str, str]:
-    percent = row["sync_progress"] or 0
+def _status_cells(status: RepositoryStatus, now: float) -> dict[str, str]:
+    row = status.repository
+    percent = row.sync_progress
     filled = percent // 10
     budget = "—"
-    if row["rate_limit_remaining"] is not None:
-        budget = f"{row['rate_limit_remaining']} left"
-        if row["rate_limit_reset_at"]:
-            budget += (
-                f", resets {short_time(row['rate_limit_reset_at'], now)} ({relative(row['rate_limit_reset_at'], now)})"
-            )
+    if row.rate_limit_remaining is not None:
+        budget = f"{row.rate_limit_remaining} left"
+        if row.rate_limit_reset_at:
+            budget += f", resets {short_time(row.rate_limit_reset_at, now)} ({relative(row.rate_limit_reset_at, now)})"
     return {
-        "Repository": row["full_name"],
-        "Status": status_label(row),
+        "Repository": row.full_name,
+        "Status": status.label,
         "Progress": "█" * filled + "░" * (10 - filled) + f" {percent:>3}%",
         # Done/total while a sync is under way or stopped; once complete, what the database holds
         # (an incremental sync's own total is only the PRs that changed).
         "PRs": (
-            f"{row['prs_stored']:,}"
-            if row["sync_status"] == "complete" and "prs_stored" in row
-            else f"{row['sync_prs_completed'] or 0}/{row['sync_prs_total'] or 0}"
+            f"{status.prs_stored:,}"
+            if row.sync_status == SyncStatus.COMPLETE
+            else f"{row.sync_prs_completed}/{row.sync_prs_total}"
         ),
-        "Window": window_label(row["days_back"]),
-        "Started": short_time(row["sync_started_at"], now),
-        "Last synced": relative(row["last_synced_at"], now) or "never",
+        "Window": window_label(row.days_back),
+        "Started": short_time(row.sync_started_at, now),
+        "Last synced": relative(row.last_synced_at, now) or "never",
         "Rate limit": budget,
-        "Last error": row["last_error"] or "",
+        "Last error": row.last_error or "",
     }
 
 
-def status_table(rows: list[dict[str, Any]], *, now: float, width: int = STATUS_TABLE_MIN_WIDTH):
+def status_table(rows: list[RepositoryStatus], *, now: float, width: int = STATUS_TABLE_MIN_WIDTH):
     """One row per repository on a wide terminal; one block per repository on a narrow one."""
     from rich import box
     from rich.console import Group
@@ -230,19 +225,17 @@ def status_table(rows: list[dict[str, Any]], *, now: float, width: int = STATUS_
     return Group(*blocks[:-1])
 
 
-def status_line(row: dict[str, Any]) -> str:
+def status_line(status: RepositoryStatus) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"{stamp} {row['full_name']} {status_label(row)} {row['sync_progress'] or 0}% "
-        f"{row['sync_prs_completed'] or 0}/{row['sync_prs_total'] or 0} PRs"
-    )
+    row = status.repository
+    return f"{stamp} {row.full_name} {status.label} {row.sync_progress}% {row.sync_prs_completed}/{row.sync_prs_total} PRs"
 
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def report_line(report) -> str:
+def report_line(report: SyncReport) -> str:
     from ghsync.notify import format_duration  # one wording for durations, in mail and on the terminal
 
     cost = plural(report.graphql_points_spent, "GraphQL point")

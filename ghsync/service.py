@@ -1,39 +1,75 @@
-"""What each command does, composed from the store, the GitHub source, the sync engine and notifier."""
+"""What each command does: the only composer of settings, store, GitHub source, engine and notifier.
+
+Every function takes Settings and returns typed results; nothing here prints, prompts or exits.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, NamedTuple
 
-from ghsync import store
 from ghsync.config import Settings, default_db_path
-from ghsync.errors import GhsyncError, RateLimited, UsageError
-from ghsync.lock import is_locked, repository_lock
-from ghsync.models import SyncReport
-from ghsync.ratelimit import RateLimitBudget
+from ghsync.engine import EngineHooks, job_report, sync_repository
+from ghsync.errors import GhsyncError, UsageError
+from ghsync.models import (
+    AccountRateLimit,
+    Outcome,
+    RateLimitBudget,
+    Repository,
+    RepositoryStatus,
+    SyncReport,
+    SyncStatus,
+    WeeklyMetrics,
+)
+from ghsync.store import SqliteStore, open_store
+from ghsync.store.lock import is_locked, repository_lock
+from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_repository_slug
 
+if TYPE_CHECKING:
+    from ghsync.engine import Source
+    from ghsync.models import PullRequestRecord
 
-@dataclass
+
+@dataclass(frozen=True)
 class SyncHooks:
-    """The seams a caller drives a sync through: progress, waiting, clock and sleep."""
+    """The seams a caller drives a sync through: progress, waiting, warnings, clock and sleep."""
 
-    on_progress: Callable[[dict[str, Any]], None] = lambda row: None
+    on_progress: Callable[[Repository], None] = field(default=lambda repository: None)
+    # None: a rate-limit stop ends the run; otherwise called with the seconds to wait and the budget.
     on_wait: Callable[[float, RateLimitBudget], None] | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
-    on_warning: Callable[[str], None] = lambda message: None
+    on_warning: Callable[[str], None] = field(default=lambda message: None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrackResult:
     full_name: str
-    already_tracked: bool
+    # None when the repository was already tracked and nothing changed (see `message`).
     report: SyncReport | None
-    message: str
+    message: str = ""
+
+    @property
+    def already_tracked(self) -> bool:
+        return self.report is None
+
+
+class SyncOutcome(NamedTuple):
+    """One repository's result in `ghsync sync`: a report, or the error that stopped it."""
+
+    full_name: str
+    report: SyncReport | None
+    error: GhsyncError | None = None
+
+
+@dataclass(frozen=True)
+class MetricsResult:
+    full_name: str
+    rows: list[WeeklyMetrics]
 
 
 def _require_tokens(settings: Settings) -> list[str]:
@@ -43,12 +79,89 @@ def _require_tokens(settings: Settings) -> list[str]:
     return tokens
 
 
-def _open_source(settings: Settings, hooks: SyncHooks):
+def _open_source(settings: Settings, hooks: SyncHooks) -> Source[PullRequestRecord]:
     from ghsync.source import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
-    return open_source(
+    inner = open_source(
         _require_tokens(settings), api_url=settings.api_url, threshold=settings.min_remaining, sleep=hooks.sleep
     )
+    return _LegacySource(inner, sleep=hooks.sleep)
+
+
+class _LegacySource:
+    """Throwaway adapter from today's source to the engine's Source port (replaced by ghsync.github)."""
+
+    def __init__(self, inner, *, sleep):  # type: ignore[no-untyped-def]
+        from ghsync.queries import MAX_PAGE_SIZE
+
+        self.inner, self.sleep, self.size_limit = inner, sleep, MAX_PAGE_SIZE
+
+    def budget(self) -> RateLimitBudget:
+        return self.inner.budget()  # type: ignore[no-any-return]
+
+    def spent(self):  # type: ignore[no-untyped-def]
+        from ghsync.models import Spend
+
+        return Spend(self.inner.points_spent, self.inner.rest_calls)
+
+    def check_repository(self, full_name: str) -> None:
+        from ghsync.errors import GitHubError, RepositoryNotFound
+        from ghsync.ratelimit import retry_transient
+
+        client = self.inner.pool.any_client()
+        try:
+            retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=self.sleep)
+        except GitHubError as error:
+            if getattr(error, "status", None) == 404:
+                raise RepositoryNotFound(
+                    f"repository {full_name} not found on {client.api_url} (or the token cannot see it)"
+                ) from None
+            raise
+
+    def fetch_page(self, request, *, wanted):  # type: ignore[no-untyped-def]
+        from ghsync.errors import TransientGitHubError
+        from ghsync.models import Page, Version
+        from ghsync.queries import PageRequest, cheapest_page_size
+        from ghsync.ratelimit import retry_transient
+
+        old = PageRequest(request.owner, request.name, page_size=1, after=request.after, count=request.count)
+        size = cheapest_page_size(extra_connections=old.extra_connections, limit=self.size_limit)
+
+        def fetch():  # type: ignore[no-untyped-def]
+            nonlocal size
+            try:
+                return self.inner.fetch_page(
+                    PageRequest(old.owner, old.name, page_size=size, after=old.after, count=old.count),
+                    wanted=lambda number, updated_at: number in wanted([Version(number, updated_at)]),
+                )
+            except TransientGitHubError as error:
+                if error.timed_out and size > 1:
+                    size = max(1, size // 2)
+                raise
+
+        page = retry_transient(fetch, sleep=self.sleep)
+        self.size_limit = min(self.size_limit, size)
+        return Page(
+            records=tuple(page.records),
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            total_count=page.total_count,
+            head_updated_at=page.head_updated_at,
+        )
+
+
+def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
+    return open_store(settings.db, create=create, create_parent=create and settings.db == default_db_path())
+
+
+def _recipients(addresses: Sequence[str]) -> list[str]:
+    return [a.strip() for a in addresses if a.strip()]
+
+
+def _window_widens(old: int | None, new: int | None) -> bool:
+    if old is None:
+        return False
+    return new is None or new > old
 
 
 def track_repository(
@@ -67,204 +180,144 @@ def track_repository(
     full_name = parse_repository_slug(slug)
     days_back = parse_days(days)
     _require_tokens(settings)
-    db = store.open_store(settings.db, create_parent=settings.db == default_db_path())
+    store = _open_store(settings, create=True)
     # Everything happens under the repository's lock: a running sync's window and job must not
     # change under it, and a second `track` (even of a new repository) hears that one is running.
     with repository_lock(settings.db, full_name):
-        existing = store.find_repository(db, full_name)
+        existing = store.find_repository(full_name)
         if existing is None:
             source = _open_source(settings, hooks)
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-            _check_repository_exists(source, full_name, sleep=hooks.sleep)
-            store.add_repository(
-                db, full_name, days_back=days_back, now=_iso(hooks.clock()), notify_to=_recipients(notify_to)
+            source.check_repository(full_name)  # type: ignore[attr-defined]
+            repository = store.add_repository(
+                full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=_recipients(notify_to)
             )
-            report = _sync_holding_lock(settings, db, store.get_repository(db, full_name), source, hooks)
-            return TrackResult(full_name=full_name, already_tracked=False, report=report, message="")
+            return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks))
 
         if days is None:
-            days_back = existing["days_back"]
-        changes = _track_changes(existing, days_back=days_back, notify_to=notify_to)
-        if not changes:
+            days_back = existing.days_back
+        recipients = _recipients(notify_to) or None
+        unchanged = (
+            existing.sync_status != SyncStatus.UNTRACKED
+            and existing.days_back == days_back
+            and (recipients is None or tuple(recipients) == existing.notify_to)
+        )
+        if unchanged:
             window = "the whole history" if days_back is None else f"the last {days_back} days"
             return TrackResult(
-                full_name=existing["full_name"],
-                already_tracked=True,
-                report=None,
-                message=f"{existing['full_name']} is already tracked ({window}, {existing['sync_status']}); "
+                existing.full_name,
+                None,
+                f"{existing.full_name} is already tracked ({window}, {existing.sync_status}); "
                 "nothing changed. Run `ghsync sync` to update it.",
             )
         source = _open_source(settings, hooks)
-        store.update_repository(db, existing["id"], **changes)
-        report = _sync_holding_lock(settings, db, store.get_repository(db, full_name), source, hooks)
-    return TrackResult(full_name=existing["full_name"], already_tracked=False, report=report, message="")
+        repository = store.retrack(
+            existing,
+            days_back=days_back,
+            notify_to=recipients,
+            restart=_window_widens(existing.days_back, days_back),
+        )
+        return TrackResult(existing.full_name, _sync_one(settings, store, source, repository, hooks))
 
 
-def _track_changes(existing: dict[str, Any], *, days_back: int | None, notify_to: Sequence[str]) -> dict[str, Any]:
-    """What `track` changes on a tracked repository; empty means "already tracked, nothing to do"."""
-    changes: dict[str, Any] = {}
-    if existing["sync_status"] == "untracked":
-        changes["sync_status"] = "pending"
-    if notify_to:
-        changes["notify_to"] = json.dumps(_recipients(notify_to))
-    if existing["days_back"] != days_back:
-        changes["days_back"] = days_back
-        if _window_widens(existing["days_back"], days_back):
-            # The stored rows cover a narrower window: the next sync is an initial one again.
-            changes.update(sync_watermark=None, last_synced_at=None, current_sync_id=None, sync_status="pending")
-    return changes
-
-
-def _window_widens(old: int | None, new: int | None) -> bool:
-    if old is None:
-        return False
-    return new is None or new > old
-
-
-def _recipients(addresses: Sequence[str]) -> list[str]:
-    return [a.strip() for a in addresses if a.strip()]
-
-
-def _check_repository_exists(source, full_name: str, *, sleep: Callable[[float], None]) -> None:
-    from ghsync.errors import GitHubError, RepositoryNotFound
-    from ghsync.ratelimit import retry_transient
-
-    client = source.pool.any_client()
-    try:
-        retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=sleep)
-    except GitHubError as error:
-        if getattr(error, "status", None) == 404:
-            raise RepositoryNotFound(
-                f"repository {full_name} not found on {client.api_url} (or the token cannot see it)"
-            ) from None
-        raise
-
-
-def sync_tracked(
-    settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None
-) -> list[tuple[str, SyncReport | None, GhsyncError | None]]:
+def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> list[SyncOutcome]:
     """Resume or update tracked repositories; every repository is tried, each outcome reported."""
     hooks = hooks or SyncHooks()
     names = [parse_repository_slug(slug) for slug in slugs]
-    db = store.open_store(settings.db, create=False)
-    repositories = [store.get_repository(db, name) for name in names] if names else store.list_repositories(db)
-    repositories = [r for r in repositories if r["sync_status"] != "untracked"]
+    store = _open_store(settings)
+    repositories = [store.get_repository(name) for name in names] if names else store.list_repositories()
+    repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
     if not repositories:
         raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
     source = _open_source(settings, hooks)
-    outcomes: list[tuple[str, SyncReport | None, GhsyncError | None]] = []
+    outcomes = []
     for repository in repositories:
         try:
-            outcomes.append((repository["full_name"], _sync_locked(settings, db, repository, source, hooks), None))
+            with repository_lock(settings.db, repository.full_name):
+                # Re-read under the lock: another process may have finished or advanced this job meanwhile.
+                current = store.repository(repository.id)
+                outcomes.append(SyncOutcome(repository.full_name, _sync_one(settings, store, source, current, hooks)))
         except GhsyncError as error:
-            outcomes.append((repository["full_name"], None, error))
+            outcomes.append(SyncOutcome(repository.full_name, None, error))
     return outcomes
 
 
-def _sync_locked(settings: Settings, db, repository: dict[str, Any], source, hooks: SyncHooks) -> SyncReport:
-    with repository_lock(settings.db, repository["full_name"]):
-        # Re-read under the lock: another process may have finished or advanced this job meanwhile.
-        return _sync_holding_lock(settings, db, store.get_repository(db, repository["full_name"]), source, hooks)
-
-
-def _sync_holding_lock(settings: Settings, db, repository: dict[str, Any], source, hooks: SyncHooks) -> SyncReport:
-    from ghsync.sync import sync_repository_history
-
+def _sync_one(
+    settings: Settings,
+    store: SqliteStore,
+    source: Source[PullRequestRecord],
+    repository: Repository,
+    hooks: SyncHooks,
+) -> SyncReport:
+    """Run the engine on one repository (its lock held), then refresh metrics and email as policy says."""
+    engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)
     try:
-        report = sync_repository_history(
-            db,
-            repository,
-            source,
-            threshold=settings.min_remaining,
-            clock=hooks.clock,
-            sleep=hooks.sleep,
-            on_progress=hooks.on_progress,
-            on_wait=hooks.on_wait,
-        )
+        report = sync_repository(store, source, repository, threshold=settings.min_remaining, hooks=engine_hooks)
     except GhsyncError as error:
-        failed = store.get_repository(db, repository["full_name"])
-        if failed["sync_status"] == "error" and failed["current_sync_id"] is not None:
-            _notify(settings, db, failed, _error_report(db, failed, error, hooks.clock()), hooks)
+        failed = store.repository(repository.id)
+        if failed.sync_status == SyncStatus.ERROR and failed.current_sync_id is not None:
+            error_report = job_report(
+                store, failed.current_sync_id, outcome=Outcome.ERROR, finished=hooks.clock(), error=str(error)
+            )
+            _notify(settings, store, failed, error_report, hooks)
         raise
-    if report.outcome == "complete" and (report.prs_synced or not store.weekly_metrics_rows(db, repository["id"])):
+    if report.outcome == Outcome.COMPLETE and (report.prs_synced or not store.weekly_metrics_rows(repository.id)):
         # Recomputing reads every stored PR: only worth it when this sync changed some.
-        refresh_weekly_metrics(db, repository["id"])
-    _notify(settings, db, store.get_repository(db, repository["full_name"]), report, hooks)
+        refresh_weekly_metrics(store, repository.id)
+    _notify(settings, store, store.repository(repository.id), report, hooks)
     return report
 
 
-def refresh_weekly_metrics(db, repository_id: int) -> int:
+def refresh_weekly_metrics(store: SqliteStore, repository_id: int) -> int:
     """Recompute the stored weekly metrics from every stored PR; returns the number of weeks."""
     from ghsync.metrics import compute_weekly_metrics
 
-    rows = compute_weekly_metrics(store.iter_pull_requests(db, repository_id))
-    store.replace_weekly_metrics(db, repository_id, rows)
+    rows = compute_weekly_metrics(store.iter_pull_requests(repository_id))
+    store.replace_weekly_metrics(repository_id, rows)
     return len(rows)
 
 
-def _error_report(db, repository: dict[str, Any], error: GhsyncError, now: float) -> SyncReport:
-    from ghsync.sync import job_report
-
-    return job_report(db, repository["current_sync_id"], outcome="error", finished=now, error=str(error))
-
-
-def _notify(settings: Settings, db, repository: dict[str, Any], report: SyncReport, hooks: SyncHooks) -> None:
+def _notify(settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
     from ghsync.notify import notify_sync_result, should_notify
 
     if not should_notify(report.outcome, report.kind, settings.notify_events()):
         return
     smtp = settings.smtp()
-    recipients = json.loads(repository.get("notify_to") or "[]") or list(smtp.default_recipients)
+    recipients = list(repository.notify_to) or list(smtp.default_recipients)
     if not smtp.enabled or not recipients:
         return
     warning = notify_sync_result(smtp, report, recipients=recipients, db_path=str(settings.db))
-    job_id = repository.get("current_sync_id")
-    if job_id is not None:
-        store.record_email_status(db, job_id, warning or f"sent to {', '.join(recipients)}")
+    if repository.current_sync_id is not None:
+        store.record_email_status(repository.current_sync_id, warning or f"sent to {', '.join(recipients)}")
     if warning:
         hooks.on_warning(f"{report.full_name}: {warning}")
 
 
-def raise_for_report(report: SyncReport) -> None:
-    """Turn a rate-limited stop into the error the CLI maps to exit 75."""
-    if report.outcome == "rate_limited":
-        raise RateLimited(
-            f"{report.full_name}: stopped at the rate-limit threshold; resumes after {report.rate_limit_reset_at}",
-            remaining=report.rate_limit_remaining,
-        )
-
-
-def repository_statuses(settings: Settings, slug: str | None = None) -> list[dict[str, Any]]:
-    """The stored status fields of every tracked repository (or one), for `status` and its --json."""
-    db = store.open_store(settings.db, create=False)
+def repository_statuses(settings: Settings, slug: str | None = None) -> list[RepositoryStatus]:
+    """The stored status of every tracked repository (or one), for `status` and its --json."""
+    store = _open_store(settings)
     if slug is not None:
-        rows = [store.get_repository(db, parse_repository_slug(slug))]
+        repositories = [store.get_repository(parse_repository_slug(slug))]
     else:
-        rows = [r for r in store.list_repositories(db) if r["sync_status"] != "untracked"]
-    statuses = []
-    for row in rows:
-        status = {key: row[key] for key in store.REPOSITORY_STATUS_FIELDS}
-        # A `syncing` row with no live process was interrupted (killed); `ghsync sync` resumes it.
-        status["process_alive"] = is_locked(settings.db, row["full_name"])
-        status["prs_stored"] = store.stored_pull_request_count(db, row["id"])
-        statuses.append(status)
-    return statuses
-
-
-def _iso(epoch: float) -> str:
-    from ghsync.sync import iso
-
-    return iso(epoch)
+        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+    return [
+        RepositoryStatus(
+            repository=repository,
+            # A `syncing` row with no live process was interrupted (killed); `ghsync sync` resumes it.
+            process_alive=is_locked(settings.db, repository.full_name),
+            prs_stored=store.stored_pull_request_count(repository.id),
+        )
+        for repository in repositories
+    ]
 
 
 def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
-    full_name = parse_repository_slug(slug)
-    db = store.open_store(settings.db, create=False)
-    repository = store.get_repository(db, full_name)
-    with repository_lock(settings.db, repository["full_name"]):
-        store.delete_repository(db, repository["id"], purge=purge)
-    return repository["full_name"]
+    store = _open_store(settings)
+    repository = store.get_repository(parse_repository_slug(slug))
+    with repository_lock(settings.db, repository.full_name):
+        store.untrack(repository, purge=purge)
+    return repository.full_name
 
 
 def weekly_metrics(
@@ -272,43 +325,33 @@ def weekly_metrics(
     slug: str,
     *,
     weeks: int | None,
-    since: str | None,
-    until: str | None,
+    since: date | None,
+    until: date | None,
     by_author: bool,
-    today,
-):
+    today: date,
+) -> MetricsResult:
     """Stored weekly metrics (or, by author, computed from the stored PRs) within the asked window."""
-    from datetime import date
-
     from ghsync.metrics import compute_weekly_metrics, weekly_metrics_window
 
-    def day(value: str | None, flag: str):
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise UsageError(f"{flag} must be a date like 2026-01-31, not '{value}'") from None
-
-    full_name = parse_repository_slug(slug)
-    db = store.open_store(settings.db, create=False)
-    repository = store.get_repository(db, full_name)
+    store = _open_store(settings)
+    repository = store.get_repository(parse_repository_slug(slug))
     if by_author:
-        rows = compute_weekly_metrics(store.iter_pull_requests(db, repository["id"]), by_author=True)
+        rows = compute_weekly_metrics(store.iter_pull_requests(repository.id), by_author=True)
     else:
-        rows = store.weekly_metrics_rows(db, repository["id"])
-        if not rows and repository["last_synced_at"]:
-            refresh_weekly_metrics(db, repository["id"])
-            rows = store.weekly_metrics_rows(db, repository["id"])
-    since_day, until_day = day(since, "--since"), day(until, "--until")
-    if since_day is None and weeks is None:
+        rows = store.weekly_metrics_rows(repository.id)
+        if not rows and repository.last_synced_at:
+            refresh_weekly_metrics(store, repository.id)
+            rows = store.weekly_metrics_rows(repository.id)
+    if since is None and weeks is None:
         weeks = 12
-    return repository["full_name"], weekly_metrics_window(rows, weeks=weeks, since=since_day, until=until_day, today=today)
+    window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
+    return MetricsResult(repository.full_name, window)
 
 
-def rate_limit_report(settings: Settings) -> list[dict[str, Any]]:
+def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
     """Each token's buckets, by account login — never the token itself."""
     from ghsync.github import GitHubClient
+    from ghsync.timefmt import iso as to_iso
 
     report = []
     for index, token in enumerate(_require_tokens(settings), start=1):
@@ -320,20 +363,11 @@ def rate_limit_report(settings: Settings) -> list[dict[str, Any]]:
         except GhsyncError:
             account = f"token #{index}"
         if states is None:
-            report.append({"account": account, "resource": "all", "limit": None, "remaining": None, "reset_at": None})
+            report.append(AccountRateLimit(account, "all", None, None, None, None))
             continue
         for state in states.values():
-            from ghsync.ratelimit import epoch_to_iso
-
             report.append(
-                {
-                    "account": account,
-                    "resource": state.resource,
-                    "limit": state.limit,
-                    "remaining": state.remaining,
-                    "used": state.used,
-                    "reset_at": epoch_to_iso(state.reset_at),
-                }
+                AccountRateLimit(account, state.resource, state.limit, state.remaining, state.used, to_iso(state.reset_at))
             )
     return report
 

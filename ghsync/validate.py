@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from ghsync.errors import UsageError
 
@@ -44,3 +45,13 @@ def parse_days(value: str | int | None) -> int | None:
     if days > 36500:
         raise UsageError(f"--days {days} is more than a century; use --days all for the whole history")
     return days
+
+
+def parse_day(value: str | None, flag: str) -> date | None:
+    """`--since`/`--until`: a calendar date `YYYY-MM-DD`, or None when not given."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{flag} must be a date like 2026-01-31, not '{value}'") from None

@@ -7,6 +7,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlite_utils
+from click.testing import Result
+from typer.testing import CliRunner
+
 from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
 
 if TYPE_CHECKING:
@@ -27,7 +31,50 @@ def real_dataset_paths() -> list[Path]:
     return sorted((shared_dir() / "github" / "real").glob("*.json"))
 
 
-__all__ = ["FakeGitHub", "generate_repository", "load_dataset", "TOKEN", "REPO", "real_dataset_paths"]
+__all__ = [
+    "REPO",
+    "TOKEN",
+    "FakeGitHub",
+    "GraphQLRequests",
+    "cli_flags",
+    "current_job",
+    "database",
+    "expected_records",
+    "generate_repository",
+    "invoke",
+    "load_dataset",
+    "real_dataset_paths",
+    "repository_row",
+    "stored_records",
+]
+
+
+def invoke(*args: object, env: dict[str, str] | None = None) -> Result:
+    """Run the ghsync command line in-process (CliRunner), stdout and stderr apart."""
+    from ghsync.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env=env or {}, catch_exceptions=False)
+
+
+def cli_flags(fake: FakeGitHub, db_path: Path, token: str = TOKEN) -> list[str]:
+    """The options that point a command at the fake GitHub and a test database."""
+    return ["--db", str(db_path), "--api-url", fake.url, "--token", token]
+
+
+def database(db_path: Path) -> sqlite_utils.Database:
+    """The database file as an analyst opens it: plain SQLite, no ghsync code in between."""
+    return sqlite_utils.Database(db_path)
+
+
+def repository_row(db_path: Path, full_name: str = REPO) -> dict:
+    rows = list(database(db_path)["repositories"].rows_where("full_name = ?", [full_name]))
+    assert rows, f"{full_name} is not in {db_path}"
+    return rows[0]
+
+
+def current_job(db_path: Path, full_name: str = REPO) -> dict:
+    """The repository's current (or last) row in `syncs`."""
+    return database(db_path)["syncs"].get(repository_row(db_path, full_name)["current_sync_id"])
 
 
 def expected_records(repository) -> dict[int, "PullRequestRecord"]:
@@ -62,11 +109,12 @@ def expected_records(repository) -> dict[int, "PullRequestRecord"]:
 
 
 def stored_records(db_path, full_name=REPO):
-    from ghsync import store
+    """What ghsync reads back for a repository, as records keyed by PR number."""
+    from ghsync.store import open_store
 
-    db = store.open_store(db_path, create=False)
-    repository = store.get_repository(db, full_name)
-    return {record.number: record for record in store.iter_pull_requests(db, repository["id"])}
+    store = open_store(db_path, create=False)
+    repository = store.get_repository(full_name)
+    return {record.number: record for record in store.iter_pull_requests(repository.id)}
 
 
 class GraphQLRequests:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 
 def _pause_inside_a_page_write(at: int, marker: Path) -> None:
-    from ghsync import store
+    from ghsync.store import SqliteStore
 
-    original = store._upsert_pull_request
+    original = SqliteStore._upsert_pull_request
     calls = 0
 
     def upsert(*args, **kwargs):
@@ -31,13 +31,12 @@ def _pause_inside_a_page_write(at: int, marker: Path) -> None:
         result = original(*args, **kwargs)
         calls += 1
         if calls == at:
-            assert store.db_path_of(args[0]), "no database"
-            assert args[0].conn.in_transaction, "a page must be written inside one transaction"
+            assert args[0].db.conn.in_transaction, "a page must be written inside one transaction"
             marker.write_text(str(os.getpid()))
             time.sleep(120)  # the test kills us here
         return result
 
-    store._upsert_pull_request = upsert
+    SqliteStore._upsert_pull_request = upsert  # type: ignore[method-assign]
 
 
 def main() -> None:

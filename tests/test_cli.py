@@ -7,16 +7,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from ghsync import store
+from ghsync.models import STATUS_FIELDS
 from ghsync.cli import app
 
-from ghsync_testing import REPO, TOKEN
+from ghsync.store import open_store
+from ghsync_testing import REPO, TOKEN, database, invoke, repository_row
 
-runner = CliRunner()
-
-
-def invoke(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env or {}, catch_exceptions=False)
 
 
 def common(settings_db, fake):
@@ -56,7 +52,7 @@ def test_nonexistent_repository_is_one_line_error_and_writes_nothing(fake, db_pa
     result = invoke("track", "acme/no-such-repo", *common(db_path, fake))
     assert result.exit_code == 1
     assert "not found" in result.stderr and result.stderr.count("\n") == 1
-    db = store.open_store(db_path)
+    db = database(db_path)
     assert db["repositories"].count == 0 and db["pull_requests"].count == 0
 
 
@@ -68,7 +64,7 @@ def test_bad_token_is_one_line_error_and_writes_nothing(fake, db_path):
     assert result.exit_code == 1
     assert "rejected the token" in result.stderr and result.stderr.count("\n") == 1
     assert "wrong-token-abcdef" not in result.stderr
-    db = store.open_store(db_path)
+    db = database(db_path)
     assert db["repositories"].count == 0
 
 
@@ -88,7 +84,7 @@ def test_bad_days_is_a_usage_error(days, fake, db_path):
 def test_status_json_has_the_stored_progress_fields(fake, db_path):
     invoke("track", REPO, "--days", "all", *common(db_path, fake))
     rows = json.loads(invoke("status", "--json", "--db", db_path).stdout)
-    assert set(store.REPOSITORY_STATUS_FIELDS) <= set(rows[0])
+    assert set(STATUS_FIELDS) <= set(rows[0])
     assert rows[0]["sync_progress"] == 100 and rows[0]["sync_prs_completed"] == 300
 
 
@@ -104,7 +100,7 @@ def test_demo_runs_without_token_or_network(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "demo-org/widgets" in result.stdout
     assert "synced 120 PRs" in result.stderr
-    assert store.open_store(tmp_path / "demo.db")["pull_requests"].count == 120
+    assert database(tmp_path / "demo.db")["pull_requests"].count == 120
 
 
 def test_version_flag():
@@ -123,7 +119,7 @@ def test_corrupt_database_is_a_one_line_error(fake, tmp_path):
 
 def test_database_from_a_newer_ghsync_is_refused_untouched(fake, db_path):
     invoke("track", REPO, "--days", "all", *common(db_path, fake))
-    db = store.open_store(db_path)
+    db = database(db_path)
     db["_ghsync_migrations"].insert({"name": "m999_future", "applied_at": "x"})
     db.close()
     result = invoke("status", "--db", db_path)
@@ -148,8 +144,7 @@ def test_github_answering_html_is_a_one_line_error(fake, db_path):
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert errors == [result.stderr.splitlines()[-1]] and "not JSON" in errors[0]
-    repository = store.get_repository(store.open_store(db_path), REPO)
-    assert repository["sync_status"] == "error" and store.open_store(db_path)["pull_requests"].count == 0
+    assert repository_row(db_path)["sync_status"] == "error" and database(db_path)["pull_requests"].count == 0
 
 
 def test_unreachable_github_is_a_one_line_error(db_path, tmp_path):
@@ -174,7 +169,7 @@ def test_untrack_purge_without_terminal_needs_yes(fake, db_path):
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     done = invoke("untrack", REPO, "--purge", "--yes", "--db", db_path)
     assert done.exit_code == 0
-    db = store.open_store(db_path)
+    db = database(db_path)
     assert db["repositories"].count == 0 and db["pull_requests"].count == 0 and db["reviews"].count == 0
 
 
@@ -182,7 +177,7 @@ def test_untrack_keeps_data_and_hides_the_repository(fake, db_path):
     invoke("track", REPO, *common(db_path, fake))
     assert invoke("untrack", REPO, "--db", db_path).exit_code == 0
     assert json.loads(invoke("status", "--json", "--db", db_path).stdout) == []
-    assert store.open_store(db_path)["pull_requests"].count > 0
+    assert database(db_path)["pull_requests"].count > 0
 
 
 def test_rate_limit_shows_accounts_never_tokens(fake):
@@ -208,17 +203,17 @@ def test_tracking_an_untracked_repository_again_resumes_it(fake, db_path):
 
 
 def test_track_of_a_repository_another_process_holds_exits_75_and_writes_nothing(fake, db_path):
-    from ghsync.lock import repository_lock
+    from ghsync.store.lock import repository_lock
 
-    store.open_store(db_path).close()
+    open_store(db_path).close()
     with repository_lock(db_path, REPO):
         result = invoke("track", REPO, *common(db_path, fake))
     assert result.exit_code == 75 and "being synced by process" in result.stderr
-    assert store.open_store(db_path)["repositories"].count == 0
+    assert database(db_path)["repositories"].count == 0
 
 
 def test_track_without_days_keeps_the_window_of_a_tracked_repository(fake, db_path):
     invoke("track", REPO, "--days", "all", *common(db_path, fake))
     result = invoke("track", REPO, "--notify", "lead@example.com", *common(db_path, fake))
     assert result.exit_code == 0
-    assert store.get_repository(store.open_store(db_path), REPO)["days_back"] is None
+    assert repository_row(db_path)["days_back"] is None

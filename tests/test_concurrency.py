@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ghsync import store
+from ghsync.store import open_store
 from ghsync.cli import app
 from ghsync.queries import cheapest_page_size
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, stored_records
+from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, invoke, repository_row, stored_records
 
 OTHER = "acme/engines"
 SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
@@ -31,7 +31,6 @@ SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +66,6 @@ def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
     return proc.returncode, stderr
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
 def flags(fake: FakeGitHub, db: Path) -> list:
     return ["--db", db, "--api-url", fake.url, "--token", TOKEN]
 
@@ -99,13 +94,6 @@ def snapshot(db: Path) -> dict[str, list]:
             table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
             for table in ("repositories", "syncs", "pull_requests", "reviews")
         }
-
-
-def repository_row(db: Path, full_name: str = REPO) -> dict:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    with conn:
-        return dict(conn.execute("SELECT * FROM repositories WHERE full_name = ?", [full_name]).fetchone())
 
 
 @pytest.fixture
@@ -144,13 +132,6 @@ def test_second_sync_of_a_repository_being_synced_exits_75_naming_the_holder_and
         assert conn.execute("SELECT count(*), sum(runs) FROM syncs").fetchone() == (1, 1)
 
 
-TRACK_ALREADY_TRACKED = (
-    "ghsync/service.py track_repository(): an already-tracked repository with the same window returns "
-    "'already tracked ... nothing changed' (exit 0) before taking repository_lock, so a second `track` "
-    "during a sync neither exits 75 nor says which process holds the repository; it should check "
-    "lock.is_locked(settings.db, full_name) (or take the lock) first and raise RepositoryLocked"
-)
-
 
 def test_second_track_of_a_repository_being_synced_exits_75_naming_the_holder(paused_sync, fake, db):
     child, pause = paused_sync
@@ -160,13 +141,6 @@ def test_second_track_of_a_repository_being_synced_exits_75_naming_the_holder(pa
     assert f"process {child.pid}" in result.stderr
     assert snapshot(db) == before
 
-
-TRACK_WRITES_BEFORE_LOCK = (
-    "ghsync/service.py track_repository(): for a tracked repository with another --days (or --notify) it "
-    "calls store.update_repository(days_back=..., maybe sync_status='pending', current_sync_id=None) "
-    "before _sync_locked takes repository_lock, so a `track` refused with exit 75 has already rewritten "
-    "the repository row under the running sync; the changes belong inside the lock (re-read there)"
-)
 
 
 def test_track_with_another_window_during_a_sync_exits_75_and_changes_nothing(paused_sync, fake, db):
@@ -269,28 +243,18 @@ def run_both(fake: FakeGitHub, db: Path) -> None:
 
 
 def test_two_repositories_sync_side_by_side_into_one_existing_database(fake, db):
-    store.open_store(db).close()
+    open_store(db).close()
     run_both(fake, db)
 
 
 def _open_a_new_database(path: Path, barrier, results) -> None:
     barrier.wait(10)
     try:
-        store.open_store(path).close()
+        open_store(path).close()
         results.put("ok")
     except Exception as error:  # reported to the test, which shows it
         results.put(f"{type(error).__name__}: {error}")
 
-
-NEW_DATABASE_RACE = (
-    "ghsync/store.py migrate(): checks for _ghsync_migrations and reads the applied migrations outside any "
-    "transaction, then creates the table and runs each missing migration, so two processes opening one new "
-    "file at once both run m001_create_tables: one fails with 'table \"repositories\" already exists' or "
-    "'database is locked' (a CREATE on a stale WAL snapshot gets SQLITE_BUSY without the busy handler; "
-    "two `ghsync track` of different repositories into a new --db failed this way, once after a 30 s "
-    "busy wait, and so does `status --json` run while `track` creates the file); the check, the reads and the migrations belong in one BEGIN IMMEDIATE transaction "
-    "(CREATE TABLE IF NOT EXISTS _ghsync_migrations inside it)"
-)
 
 
 def test_two_processes_creating_one_new_database_at_the_same_moment_both_succeed(tmp_path):

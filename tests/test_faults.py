@@ -15,12 +15,11 @@ from ghsync.cli import app
 from ghsync.config import load_settings
 from ghsync.service import SyncHooks, track_repository
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository, stored_records
+from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, current_job, expected_records, generate_repository, invoke, repository_row, stored_records
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -35,26 +34,6 @@ def serve(repository, **options) -> FakeGitHub:
 def track(fake: FakeGitHub, db, sleeps: list[float]):
     settings = load_settings(db=db, tokens=[TOKEN], api_url=fake.url)
     return track_repository(settings, REPO, days="all", hooks=SyncHooks(sleep=sleeps.append))
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def repository_row(db) -> dict:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    with conn:
-        return dict(conn.execute("SELECT * FROM repositories WHERE full_name = ?", [REPO]).fetchone())
-
-
-def current_job(db) -> dict:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    with conn:
-        return dict(conn.execute(
-            "SELECT s.* FROM syncs s JOIN repositories r ON r.current_sync_id = s.id WHERE r.full_name = ?", [REPO]
-        ).fetchone())
 
 
 def job_count(db) -> int:

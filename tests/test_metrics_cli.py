@@ -8,69 +8,63 @@ import json
 
 from typer.testing import CliRunner
 
-from ghsync import store
 from ghsync.cli import app
 from ghsync.metrics_render import metric_columns
 
-from ghsync_testing import REPO, TOKEN
+from ghsync_testing import REPO, TOKEN, database, invoke
 
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def tracked(fake, db_path):
-    result = run("track", REPO, "--days", "all", "--db", db_path, "--api-url", fake.url, "--token", TOKEN)
+    result = invoke("track", REPO, "--days", "all", "--db", db_path, "--api-url", fake.url, "--token", TOKEN)
     assert result.exit_code == 0, result.stderr
     return db_path
 
 
 def test_a_completed_sync_stores_weekly_metrics(fake, db_path):
-    db = store.open_store(tracked(fake, db_path))
+    db = database(tracked(fake, db_path))
     assert db["weekly_metrics"].count > 50
 
 
 def test_json_has_exactly_the_documented_fields(fake, db_path):
-    rows = json.loads(run("metrics", REPO, "--db", tracked(fake, db_path), "--format", "json").stdout)
+    rows = json.loads(invoke("metrics", REPO, "--db", tracked(fake, db_path), "--format", "json").stdout)
     assert len(rows) == 12
     assert list(rows[0]) == list(metric_columns())
 
 
 def test_csv_has_a_header_and_one_row_per_week(fake, db_path):
-    text = run("metrics", REPO, "--db", tracked(fake, db_path), "--format", "csv", "--weeks", "4").stdout
+    text = invoke("metrics", REPO, "--db", tracked(fake, db_path), "--format", "csv", "--weeks", "4").stdout
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == list(metric_columns()) and len(rows) == 5
 
 
 def test_table_and_chart_render(fake, db_path):
-    result = run("metrics", REPO, "--db", tracked(fake, db_path), "--chart")
+    result = invoke("metrics", REPO, "--db", tracked(fake, db_path), "--chart")
     assert result.exit_code == 0 and "weekly metrics" in result.stdout
 
 
 def test_by_author_breaks_rows_down_per_author(fake, db_path):
-    rows = json.loads(run("metrics", REPO, "--db", tracked(fake, db_path), "--by", "author", "--format", "json", "--weeks", "52").stdout)
+    rows = json.loads(invoke("metrics", REPO, "--db", tracked(fake, db_path), "--by", "author", "--format", "json", "--weeks", "52").stdout)
     assert rows and "author" in rows[0]
 
 
 def test_metrics_are_refreshed_after_an_incremental_sync_changes_a_pr(fake, db_path):
     tracked(fake, db_path)
-    before = json.loads(run("metrics", REPO, "--db", db_path, "--format", "json", "--weeks", "1").stdout)
+    before = json.loads(invoke("metrics", REPO, "--db", db_path, "--format", "json", "--weeks", "1").stdout)
     opened_before = before[-1]["prs_opened"] if before else 0
     fake.add_pull_request(REPO, title="brand new", author="newcomer")
-    assert run("sync", "--db", db_path, "--api-url", fake.url, "--token", TOKEN).exit_code == 0
-    after = json.loads(run("metrics", REPO, "--db", db_path, "--format", "json", "--weeks", "1").stdout)
+    assert invoke("sync", "--db", db_path, "--api-url", fake.url, "--token", TOKEN).exit_code == 0
+    after = json.loads(invoke("metrics", REPO, "--db", db_path, "--format", "json", "--weeks", "1").stdout)
     assert after[-1]["prs_opened"] == opened_before + 1
 
 
 def test_bad_format_and_bad_dates_are_usage_errors(fake, db_path):
     tracked(fake, db_path)
-    assert run("metrics", REPO, "--db", db_path, "--format", "xml").exit_code == 2
-    assert run("metrics", REPO, "--db", db_path, "--since", "yesterday").exit_code == 2
+    assert invoke("metrics", REPO, "--db", db_path, "--format", "xml").exit_code == 2
+    assert invoke("metrics", REPO, "--db", db_path, "--since", "yesterday").exit_code == 2
 
 
 def test_metrics_of_an_untracked_repository_is_a_usage_error(fake, db_path):
     tracked(fake, db_path)
-    result = run("metrics", "someone/else", "--db", db_path)
+    result = invoke("metrics", "someone/else", "--db", db_path)
     assert result.exit_code == 2 and "not tracked" in result.stderr

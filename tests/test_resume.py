@@ -26,7 +26,7 @@ from ghsync.config import load_settings
 from ghsync.queries import cheapest_page_size
 from ghsync.service import SyncHooks, repository_statuses, sync_tracked, track_repository
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository, stored_records
+from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, current_job, expected_records, generate_repository, invoke, repository_row, stored_records
 
 THRESHOLD = 100
 SIZE = 600
@@ -37,7 +37,6 @@ SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 
-runner = CliRunner()
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -73,10 +72,6 @@ def sync(settings):
     return outcome
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture(autouse=True)
 def _never_wait_for_a_reset(monkeypatch):
     """No command here may sleep until a rate-limit reset (only `sync --wait` does): fail at once instead."""
@@ -95,18 +90,6 @@ def connect(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     return conn
-
-
-def repository_row(db: Path) -> dict:
-    with connect(db) as conn:
-        return dict(conn.execute("SELECT * FROM repositories WHERE full_name = ?", [REPO]).fetchone())
-
-
-def current_job(db: Path) -> dict:
-    with connect(db) as conn:
-        return dict(conn.execute(
-            "SELECT s.* FROM syncs s JOIN repositories r ON r.current_sync_id = s.id WHERE r.full_name = ?", [REPO]
-        ).fetchone())
 
 
 def jobs(db: Path) -> list[dict]:
@@ -439,7 +422,8 @@ def assert_consistent_after_kill(db: Path, fake: FakeGitHub, settings) -> int:
     expected = expected_records(fake.repositories[0])
     assert stored_records(db) == {n: expected[n] for n in numbers}, "a PR or its reviews is half-written"
     (status,) = repository_statuses(settings)
-    assert status["sync_status"] == "syncing" and status["process_alive"] is False  # shown as interrupted
+    assert status.repository.sync_status == "syncing" and status.process_alive is False  # shown as interrupted
+    assert status.label == "interrupted"
     return len(numbers)
 
 

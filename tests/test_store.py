@@ -6,7 +6,10 @@ import stat
 
 import pytest
 
-from ghsync import store
+from ghsync.models import PageProgress, RateLimitBudget, Spend, SyncKind
+from ghsync.store import open_store
+from ghsync.store.migrations import MIGRATIONS, m001_create_tables
+from ghsync.store.sqlite import sync_progress_percent
 from ghsync.errors import NotTracked, StoreError
 from ghsync.models import PullRequestRecord, ReviewRecord
 
@@ -38,26 +41,30 @@ def make_pr(number: int, **changes) -> PullRequestRecord:
 
 
 @pytest.fixture
-def db(tmp_path):
-    return store.open_store(tmp_path / "ghsync.db")
+def store(tmp_path):
+    return open_store(tmp_path / "ghsync.db")
 
 
-def new_job(db):
-    repository = store.add_repository(db, "o/r", days_back=None, now="2026-01-01T00:00:00Z")
-    return store.start_job(db, repository["id"], kind="initial", since=None, started_at="2026-01-01T00:00:00Z")
+@pytest.fixture
+def db(store):
+    """The same file through sqlite-utils, as an analyst (or a test) reads it."""
+    return store.db
 
 
-def save(db, job, records, cursor="c"):
-    return store.save_page(
-        db, job, records, cursor=cursor, phase="main", prs_total=10, graphql_points=1, rest_calls=0,
-        rate_limit_remaining=4000, rate_limit_reset_at="2026-01-01T01:00:00Z",
-    )
+def new_job(store):
+    repository = store.add_repository("o/r", days_back=None, now="2026-01-01T00:00:00Z")
+    return store.start_job(repository, kind=SyncKind.INITIAL, since=None, started_at="2026-01-01T00:00:00Z")
+
+
+def save(store, job, records, cursor="c"):
+    budget = RateLimitBudget(resource="graphql", remaining=4000, reset_at=1767229200)  # 2026-01-01T01:00:00Z
+    return store.save_page(job, records, PageProgress(cursor=cursor, prs_total=10, spent=Spend(1, 0), budget=budget))
 
 
 def test_blank_database_gets_every_migration(tmp_path):
-    db = store.open_store(tmp_path / "new.db")
+    db = open_store(tmp_path / "new.db").db
     applied = [row["name"] for row in db["_ghsync_migrations"].rows]
-    assert applied == [m.__name__ for m in store.MIGRATIONS]
+    assert applied == [m.__name__ for m in MIGRATIONS]
     assert {"repositories", "pull_requests", "reviews", "syncs", "weekly_metrics"} <= set(db.table_names())
 
 
@@ -67,27 +74,27 @@ def test_database_from_first_release_is_upgraded_keeping_its_rows(tmp_path):
 
     old = sqlite_utils.Database(path)
     old["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
-    store.m001_create_tables(old)
+    m001_create_tables(old)
     old["_ghsync_migrations"].insert({"name": "m001_create_tables", "applied_at": "2026-01-01T00:00:00Z"})
     old["repositories"].insert({"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"})
     old.close()
-    db = store.open_store(path)
-    assert "weekly_metrics" in db.table_names()
-    assert store.get_repository(db, "o/r")["sync_status"] == "complete"
+    store = open_store(path)
+    assert "weekly_metrics" in store.db.table_names()
+    assert store.get_repository("o/r").sync_status == "complete"
 
 
 def test_database_from_a_newer_ghsync_is_refused(tmp_path):
     path = tmp_path / "newer.db"
-    db = store.open_store(path)
+    db = open_store(path).db
     db["_ghsync_migrations"].insert({"name": "m999_from_the_future", "applied_at": "x"})
     db.close()
     with pytest.raises(StoreError, match="newer ghsync"):
-        store.open_store(path)
+        open_store(path)
 
 
 def test_new_database_file_and_directory_are_private(tmp_path):
     path = tmp_path / "private" / "dir" / "ghsync.db"
-    store.open_store(path, create_parent=True)
+    open_store(path, create_parent=True)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
 
@@ -96,12 +103,12 @@ def test_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not sqlite at all, just text" * 100)
     with pytest.raises(StoreError, match="not a ghsync database"):
-        store.open_store(path)
+        open_store(path)
 
 
 def test_missing_database_is_an_error_when_not_creating(tmp_path):
     with pytest.raises(StoreError, match="no database"):
-        store.open_store(tmp_path / "absent.db", create=False)
+        open_store(tmp_path / "absent.db", create=False)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
@@ -109,77 +116,83 @@ def test_read_only_directory_gives_a_clear_error(tmp_path):
     directory = tmp_path / "ro"
     directory.mkdir(mode=0o500)
     with pytest.raises(StoreError):
-        store.open_store(directory / "ghsync.db")
+        open_store(directory / "ghsync.db")
 
 
 def test_explicit_path_in_a_missing_directory_is_an_error(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
-        store.open_store(tmp_path / "typo" / "ghsync.db")
+        open_store(tmp_path / "typo" / "ghsync.db")
 
 
 def test_unwritable_location_gives_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create"):
-        store.open_store(blocker / "sub" / "ghsync.db")
+        open_store(blocker / "sub" / "ghsync.db")
 
 
-def test_page_is_stored_with_progress_and_cursor(db):
-    job = new_job(db)
-    job = save(db, job, [make_pr(1), make_pr(2)], cursor="after-2")
-    repository = store.get_repository(db, "o/r")
-    assert (repository["sync_prs_completed"], repository["sync_prs_total"], repository["sync_progress"]) == (2, 10, 20)
+def test_page_is_stored_with_progress_and_cursor(store):
+    job = new_job(store)
+    job = save(store, job, [make_pr(1), make_pr(2)], cursor="after-2")
+    repository = store.get_repository("o/r")
+    assert (repository.sync_prs_completed, repository.sync_prs_total, repository.sync_progress) == (2, 10, 20)
     assert job.cursor == "after-2"
-    assert repository["rate_limit_remaining"] == 4000
+    assert (repository.rate_limit_remaining, repository.rate_limit_reset_at) == (4000, "2026-01-01T01:00:00Z")
 
 
-def test_saving_a_page_twice_duplicates_nothing(db):
-    job = new_job(db)
-    save(db, job, [make_pr(1), make_pr(2)])
-    save(db, job, [make_pr(1), make_pr(2)])
+def test_saving_a_page_twice_duplicates_nothing(store, db):
+    job = new_job(store)
+    save(store, job, [make_pr(1), make_pr(2)])
+    save(store, job, [make_pr(1), make_pr(2)])
     assert db["pull_requests"].count == 2
     assert db["reviews"].count == 2
 
 
-def test_a_pr_fetched_again_replaces_its_reviews(db):
-    job = new_job(db)
-    save(db, job, [make_pr(1)])
-    save(db, job, [make_pr(1, reviews=())])
+def test_a_pr_fetched_again_replaces_its_reviews(store, db):
+    job = new_job(store)
+    save(store, job, [make_pr(1)])
+    save(store, job, [make_pr(1, reviews=())])
     assert db["reviews"].count == 0
 
 
-def test_a_failing_page_leaves_nothing_half_written(db):
-    job = new_job(db)
-    save(db, job, [make_pr(1)], cursor="first")
+def test_a_failing_page_leaves_nothing_half_written(store, db):
+    job = new_job(store)
+    save(store, job, [make_pr(1)], cursor="first")
     db.execute("CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END")
     bad = make_pr(3, reviews=(ReviewRecord(author="crash", state="APPROVED", submitted_at=None),))
     with pytest.raises(sqlite3.IntegrityError):
-        save(db, job, [make_pr(2), bad], cursor="second")
+        save(store, job, [make_pr(2), bad], cursor="second")
     assert [row["number"] for row in db["pull_requests"].rows] == [1]
-    assert store.current_job(db, store.get_repository(db, "o/r")).cursor == "first"
-    assert store.get_repository(db, "o/r")["sync_prs_completed"] == 1
+    assert store.current_job(store.get_repository("o/r")).cursor == "first"
+    assert store.get_repository("o/r").sync_prs_completed == 1
 
 
-def test_stored_pull_requests_read_back_equal_to_what_was_written(db):
-    job = new_job(db)
+def test_stored_pull_requests_read_back_equal_to_what_was_written(store):
+    job = new_job(store)
     records = [make_pr(2, author=None, title="日本語 🎉 " * 20, labels=()), make_pr(1, merged_by=None, additions=None)]
-    save(db, job, records)
-    assert list(store.iter_pull_requests(db, job.repository_id)) == sorted(records, key=lambda r: r.number)
+    save(store, job, records)
+    assert list(store.iter_pull_requests(job.repository_id)) == sorted(records, key=lambda r: r.number)
 
 
-def test_titles_are_full_text_searchable(db):
-    job = new_job(db)
-    save(db, job, [make_pr(1, title="Fix the flux capacitor"), make_pr(2, title="Docs")])
+def test_titles_are_full_text_searchable(store, db):
+    job = new_job(store)
+    save(store, job, [make_pr(1, title="Fix the flux capacitor"), make_pr(2, title="Docs")])
     hits = list(db.query("SELECT rowid FROM pull_requests_fts WHERE pull_requests_fts MATCH 'capacitor'"))
     assert len(hits) == 1
 
 
-def test_unknown_repository_is_not_tracked(db):
+def test_unknown_repository_is_not_tracked(store):
     with pytest.raises(NotTracked):
-        store.get_repository(db, "nobody/nothing")
+        store.get_repository("nobody/nothing")
 
 
 def test_progress_reaches_100_only_when_finished():
-    assert store.sync_progress_percent(10, 10, finished=False) == 99
-    assert store.sync_progress_percent(10, 10, finished=True) == 100
-    assert store.sync_progress_percent(0, 0, finished=False) == 0
+    assert sync_progress_percent(10, 10, finished=False) == 99
+    assert sync_progress_percent(10, 10, finished=True) == 100
+    assert sync_progress_percent(0, 0, finished=False) == 0
+
+
+def test_the_pull_request_table_has_a_column_for_every_registry_field(db):
+    from ghsync.models import PULL_REQUEST_FIELDS
+
+    assert {spec.name for spec in PULL_REQUEST_FIELDS} <= set(db["pull_requests"].columns_dict)

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ghsync import store
+from ghsync.store import SqliteStore
 from ghsync.config import load_settings
 from ghsync.queries import floor_points
 from ghsync.service import SyncHooks, sync_tracked, track_repository
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, load_dataset, real_dataset_paths, stored_records
+from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, load_dataset, real_dataset_paths, repository_row, stored_records
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +57,14 @@ def test_days_window_stores_exactly_the_prs_updated_in_it(small_repository, tmp_
 
 def test_progress_moves_with_every_page_and_ends_complete_at_100(settings):
     seen = []
-    result = track(settings, hooks=SyncHooks(on_progress=lambda row: seen.append(dict(row))))
+    result = track(settings, hooks=SyncHooks(on_progress=lambda row: seen.append(dict(vars(row)))))
     completed = [row["sync_prs_completed"] for row in seen]
     assert completed == sorted(completed)
     assert len(set(completed)) >= 300 // 49
     assert all(row["sync_prs_total"] == 300 for row in seen[1:])
     assert all(row["sync_progress"] < 100 and row["sync_status"] == "syncing" for row in seen[:-1])
     assert (seen[-1]["sync_status"], seen[-1]["sync_progress"]) == ("complete", 100)  # the display sees the end
-    final = store.get_repository(store.open_store(settings.db), REPO)
+    final = repository_row(settings.db)
     assert (final["sync_status"], final["sync_progress"], final["sync_prs_completed"]) == ("complete", 100, 300)
     assert result.report.prs_synced == 300
 
@@ -130,22 +130,22 @@ def test_window_total_stays_the_window_count_on_every_page(small_repository, tmp
     seen = []
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake:
         settings = load_settings(db=tmp_path / "t.db", tokens=[TOKEN], api_url=fake.url)
-        result = track(settings, days="200", hooks=SyncHooks(on_progress=lambda row: seen.append(dict(row))))
+        result = track(settings, days="200", hooks=SyncHooks(on_progress=lambda row: seen.append(dict(vars(row)))))
     window = result.report.prs_total
     assert window < len(small_repository.pull_requests)
     assert {row["sync_prs_total"] for row in seen[1:]} == {window}
 
 
 def test_a_crash_between_the_last_page_and_finishing_re_reads_one_page(settings, fake, monkeypatch):
-    real_finish = store.finish_job
+    real_finish = SqliteStore.finish_job
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for kill -9 after the last page was committed
 
-    monkeypatch.setattr(store, "finish_job", crash)
+    monkeypatch.setattr(SqliteStore, "finish_job", crash)
     with pytest.raises(KeyboardInterrupt):
         track(settings)
-    monkeypatch.setattr(store, "finish_job", real_finish)
+    monkeypatch.setattr(SqliteStore, "finish_job", real_finish)
     fake.reset_stats()
     (name, report, error), = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
     assert error is None and report.outcome == "complete"

@@ -16,7 +16,7 @@ from ghsync.cli import app
 from ghsync.config import load_settings
 from ghsync.service import SyncHooks, track_repository
 
-from ghsync_testing import REPO, FakeGitHub, expected_records, generate_repository, stored_records
+from ghsync_testing import REPO, FakeGitHub, expected_records, generate_repository, invoke, repository_row, stored_records
 
 THRESHOLD = 100
 ALICE = "test_tok_aliceSecret0000000000000000000000000A"
@@ -27,7 +27,6 @@ POOL = {ALICE: "alice", BOB: "bob"}
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +55,6 @@ def track(fake: FakeGitHub, db: Path, tokens: list[str], **settings):
 
 def graphql(fake: FakeGitHub, login: str) -> dict:
     return fake.rate_limit(login, "graphql")
-
-
-def invoke(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env or {}, catch_exceptions=False)
-
-
-def repository_row(db: Path) -> dict:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    with conn:
-        return dict(conn.execute("SELECT * FROM repositories WHERE full_name = ?", [REPO]).fetchone())
 
 
 def iso(epoch: float) -> str:

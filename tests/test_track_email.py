@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from ghsync import store
 from ghsync.cli import app
 
-from ghsync_testing import REPO, TOKEN
+from ghsync_testing import REPO, TOKEN, current_job, database, invoke
 from smtp_server import SmtpTestServer, unused_port
 
-runner = CliRunner()
-
-
-def run(*args, env):
-    return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
 def base_env(fake, db_path):
@@ -24,7 +18,7 @@ def base_env(fake, db_path):
 def test_completed_track_emails_the_repository_recipients(fake, db_path):
     with SmtpTestServer(security="none") as smtp:
         env = {**base_env(fake, db_path), **smtp.env()}
-        result = run("track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify", "ops@example.com", env=env)
+        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify", "ops@example.com", env=env)
         assert result.exit_code == 0, result.stderr
         (message,) = smtp.wait_for_messages(1)
     assert set(smtp.envelopes[0].rcpt_tos) == {"lead@example.com", "ops@example.com"}
@@ -37,7 +31,7 @@ def test_completed_track_emails_the_repository_recipients(fake, db_path):
 def test_default_recipients_come_from_the_environment(fake, db_path):
     with SmtpTestServer(security="none") as smtp:
         env = {**base_env(fake, db_path), **smtp.env(), "GHSYNC_NOTIFY_TO": "team@example.com"}
-        assert run("track", REPO, "--days", "all", env=env).exit_code == 0
+        assert invoke("track", REPO, "--days", "all", env=env).exit_code == 0
         smtp.wait_for_messages(1)
     assert list(smtp.envelopes[0].rcpt_tos) == ["team@example.com"]
 
@@ -45,40 +39,39 @@ def test_default_recipients_come_from_the_environment(fake, db_path):
 def test_smtp_down_is_a_warning_that_changes_neither_exit_code_nor_data(fake, db_path):
     env = {**base_env(fake, db_path), "GHSYNC_SMTP_HOST": "127.0.0.1", "GHSYNC_SMTP_PORT": str(unused_port()),
            "GHSYNC_SMTP_SECURITY": "none", "GHSYNC_SMTP_PASSWORD": "hunter2-secret"}
-    result = run("track", REPO, "--days", "all", "--notify", "lead@example.com", env=env)
+    result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", env=env)
     assert result.exit_code == 0
     assert "Warning:" in result.stderr and "email not sent" in result.stderr
     assert "hunter2-secret" not in result.stderr
-    db = store.open_store(db_path)
-    assert db["pull_requests"].count == 300
-    job = db["syncs"].get(store.get_repository(db, REPO)["current_sync_id"])
+    assert database(db_path)["pull_requests"].count == 300
+    job = current_job(db_path)
     assert job["email_status"].startswith("email not sent")
 
 
 def test_incremental_sync_mails_only_when_asked(fake, db_path):
     with SmtpTestServer(security="none") as smtp:
         env = {**base_env(fake, db_path), **smtp.env()}
-        run("track", REPO, "--days", "all", "--notify", "lead@example.com", env=env)
+        invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", env=env)
         smtp.wait_for_messages(1)
         fake.touch_pull_request(REPO, 3, title="changed")
-        assert run("sync", env=env).exit_code == 0
+        assert invoke("sync", env=env).exit_code == 0
         assert len(smtp.messages) == 1
         fake.touch_pull_request(REPO, 4, title="changed again")
-        assert run("sync", "--notify-on", "update", env=env).exit_code == 0
+        assert invoke("sync", "--notify-on", "update", env=env).exit_code == 0
         smtp.wait_for_messages(2)
     assert "updated" in smtp.messages[1]["Subject"]
 
 
 def test_notify_test_reports_exactly_what_failed(tmp_path):
     env = {"GHSYNC_SMTP_HOST": "127.0.0.1", "GHSYNC_SMTP_PORT": str(unused_port()), "GHSYNC_SMTP_SECURITY": "none"}
-    result = run("notify-test", "--to", "me@example.com", env=env)
+    result = invoke("notify-test", "--to", "me@example.com", env=env)
     assert result.exit_code == 1
     assert "cannot connect to 127.0.0.1" in result.stderr
 
 
 def test_notify_test_delivers_a_message(tmp_path):
     with SmtpTestServer(security="none") as smtp:
-        result = run("notify-test", "--to", "me@example.com", env=smtp.env())
+        result = invoke("notify-test", "--to", "me@example.com", env=smtp.env())
         assert result.exit_code == 0, result.stderr
         smtp.wait_for_messages(1)
     assert list(smtp.envelopes[0].rcpt_tos) == ["me@example.com"]
@@ -86,6 +79,6 @@ def test_notify_test_delivers_a_message(tmp_path):
 
 def test_bad_smtp_setting_is_a_clear_usage_error(fake, db_path):
     env = {**base_env(fake, db_path), "GHSYNC_SMTP_SECURITY": "carrier-pigeon"}
-    result = run("track", REPO, env=env)
+    result = invoke("track", REPO, env=env)
     assert result.exit_code == 2
     assert "GHSYNC_SMTP_SECURITY" in result.stderr

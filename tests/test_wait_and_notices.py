@@ -7,17 +7,11 @@ import time
 
 from typer.testing import CliRunner
 
-from ghsync import store
 from ghsync.cli import app
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub
+from ghsync_testing import REPO, TOKEN, FakeGitHub, invoke, repository_row
 from smtp_server import SmtpTestServer
 
-runner = CliRunner()
-
-
-def run(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env or {}, catch_exceptions=False)
 
 
 def flags(fake, db_path):
@@ -27,25 +21,25 @@ def flags(fake, db_path):
 def test_sync_wait_sleeps_until_the_reset_and_completes(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake:
         fake.set_remaining("graphql", 103)
-        stopped = run("track", REPO, "--days", "all", *flags(fake, db_path))
+        stopped = invoke("track", REPO, "--days", "all", *flags(fake, db_path))
         assert stopped.exit_code == 75
         # The bucket resets two seconds from now; the fake refills it then.
         fake.set_remaining("graphql", 0, reset_at=time.time() + 2)
         started = time.monotonic()
-        result = run("sync", "--wait", *flags(fake, db_path))
+        result = invoke("sync", "--wait", *flags(fake, db_path))
         waited = time.monotonic() - started
     assert result.exit_code == 0, result.stderr
     assert "rate limit reached: waiting" in result.stderr
     assert waited >= 2
-    row = store.get_repository(store.open_store(db_path), REPO)
+    row = repository_row(db_path)
     assert (row["sync_status"], row["sync_prs_completed"]) == ("complete", 300)
 
 
 def test_sync_without_wait_exits_75_and_says_when_to_resume(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake:
         fake.set_remaining("graphql", 103)
-        run("track", REPO, "--days", "all", *flags(fake, db_path))
-        result = run("sync", *flags(fake, db_path))
+        invoke("track", REPO, "--days", "all", *flags(fake, db_path))
+        result = invoke("sync", *flags(fake, db_path))
     assert result.exit_code == 75
     assert "resets at" in result.stderr and "ghsync sync" in result.stderr
 
@@ -53,7 +47,7 @@ def test_sync_without_wait_exits_75_and_says_when_to_resume(small_repository, db
 def test_notify_on_rate_limited_mails_the_stop(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
         fake.set_remaining("graphql", 103)
-        result = run("track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify-on", "rate_limited",
+        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify-on", "rate_limited",
                      *flags(fake, db_path), env=smtp.env())
         assert result.exit_code == 75
         (message,) = smtp.wait_for_messages(1)
@@ -63,7 +57,7 @@ def test_notify_on_rate_limited_mails_the_stop(small_repository, db_path):
 def test_rate_limited_stop_sends_nothing_unless_asked(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
         fake.set_remaining("graphql", 103)
-        result = run("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
+        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
         assert result.exit_code == 75
         time.sleep(0.3)
     assert smtp.messages == []
@@ -72,10 +66,10 @@ def test_rate_limited_stop_sends_nothing_unless_asked(small_repository, db_path)
 def test_an_initial_sync_over_several_runs_sends_one_email_at_the_end(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
         fake.set_remaining("graphql", 103)
-        first = run("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
+        first = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
         assert first.exit_code == 75
         fake.set_remaining("graphql", 5000)
-        second = run("sync", *flags(fake, db_path), env=smtp.env())
+        second = invoke("sync", *flags(fake, db_path), env=smtp.env())
         assert second.exit_code == 0, second.stderr
         (message,) = smtp.wait_for_messages(1)
         time.sleep(0.3)

@@ -1,0 +1,5 @@
+"""Where ghsync keeps its data: the SQLite file (migrations, the JobStore) and the per-repository locks."""
+
+from ghsync.store.sqlite import SqliteStore, open_store
+
+__all__ = ["SqliteStore", "open_store"]

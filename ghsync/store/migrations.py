@@ -1,0 +1,168 @@
+"""The only DDL: append-only named migrations, applied in one write transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ghsync.errors import StoreError
+from ghsync.timefmt import now_iso
+
+# --- migrations -------------------------------------------------------------------------------
+# Append-only: a released migration is never edited; a schema change is a new function at the end.
+
+
+def m001_create_tables(db: sqlite_utils.Database) -> None:
+    db["repositories"].create(
+        {
+            "id": int,
+            "full_name": str,
+            "owner": str,
+            "name": str,
+            "days_back": int,
+            "sync_status": str,
+            "sync_progress": int,
+            "sync_prs_total": int,
+            "sync_prs_completed": int,
+            "sync_started_at": str,
+            "sync_finished_at": str,
+            "rate_limit_remaining": int,
+            "rate_limit_reset_at": str,
+            "last_synced_at": str,
+            "last_error": str,
+            "created_at": str,
+            # Newest updatedAt GitHub showed at the last complete sync: where the next incremental starts.
+            "sync_watermark": str,
+            "current_sync_id": int,
+            "notify_to": str,
+        },
+        pk="id",
+        not_null={"full_name", "owner", "name", "sync_status", "created_at"},
+        defaults={"sync_status": "pending", "sync_progress": 0, "sync_prs_total": 0, "sync_prs_completed": 0},
+    )
+    db["repositories"].create_index(["full_name"], unique=True)
+
+    # One row per sync job: an initial or incremental sync from its start to `complete`, however many
+    # process runs (rate-limit stops, crashes) it takes. The cursor lives here.
+    db["syncs"].create(
+        {
+            "id": int,
+            "repository_id": int,
+            "kind": str,
+            "since": str,
+            # The current pass reads PRs updated at or after pass_since: the window for the main pass,
+            # the head seen when the previous pass began for a catch-up pass.
+            "pass_since": str,
+            "phase": str,
+            "cursor": str,
+            "head_updated_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "outcome": str,
+            "runs": int,
+            "graphql_points": int,
+            "rest_calls": int,
+            "prs_total": int,
+            "error": str,
+            "email_status": str,
+        },
+        pk="id",
+        foreign_keys=[("repository_id", "repositories", "id")],
+        defaults={"runs": 0, "graphql_points": 0, "rest_calls": 0, "prs_total": 0},
+    )
+    db["syncs"].create_index(["repository_id"])
+
+    db["pull_requests"].create(
+        {
+            "id": int,
+            "repository_id": int,
+            "number": int,
+            "title": str,
+            "state": str,
+            "is_draft": int,
+            "author": str,
+            "created_at": str,
+            "updated_at": str,
+            "closed_at": str,
+            "merged_at": str,
+            "merged_by": str,
+            "additions": int,
+            "deletions": int,
+            "changed_files": int,
+            "commits": int,
+            "base_ref": str,
+            "head_ref": str,
+            "labels": str,
+            "url": str,
+            # The sync job that last wrote this row: counts a job's progress exactly across resumes.
+            "sync_id": int,
+        },
+        pk="id",
+        foreign_keys=[("repository_id", "repositories", "id"), ("sync_id", "syncs", "id")],
+        not_null={"repository_id", "number", "title", "state", "created_at", "updated_at"},
+    )
+    db["pull_requests"].create_index(["repository_id", "number"], unique=True)
+    db["pull_requests"].create_index(["repository_id", "updated_at"])
+    db["pull_requests"].create_index(["repository_id", "sync_id"])
+    db["pull_requests"].enable_fts(["title"], create_triggers=True, tokenize="unicode61")
+
+    db["reviews"].create(
+        {"id": int, "pull_request_id": int, "author": str, "state": str, "submitted_at": str},
+        pk="id",
+        foreign_keys=[("pull_request_id", "pull_requests", "id")],
+        not_null={"pull_request_id", "state"},
+    )
+    db["reviews"].create_index(["pull_request_id"])
+
+
+def m002_weekly_metrics(db: sqlite_utils.Database) -> None:
+    db["weekly_metrics"].create(
+        {
+            "repository_id": int,
+            "week": str,
+            "prs_opened": int,
+            "authors_active": int,
+            "prs_merged": int,
+            "prs_closed_unmerged": int,
+            "cycle_time_p50_hours": float,
+            "cycle_time_p75_hours": float,
+            "time_to_first_review_p50_hours": float,
+            "review_to_merge_p50_hours": float,
+            "reviews_submitted": int,
+            "reviewers_active": int,
+            "pr_size_p50": float,
+        },
+        pk=("repository_id", "week"),
+        foreign_keys=[("repository_id", "repositories", "id")],
+    )
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: tuple[Migration, ...] = (m001_create_tables, m002_weekly_metrics)
+
+
+def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
+    """The migrations this database lacks, in order; a StoreError if a newer ghsync wrote it."""
+    known = {migration.__name__ for migration in MIGRATIONS}
+    applied = set()
+    if db["_ghsync_migrations"].exists():
+        applied = {row[0] for row in db.execute("SELECT name FROM _ghsync_migrations")}
+    newer = sorted(applied - known)
+    if newer:
+        raise StoreError(f"{db_path_of(db)} was written by a newer ghsync (migration {newer[-1]}); upgrade ghsync to use it")
+    return [migration for migration in MIGRATIONS if migration.__name__ not in applied]
+
+
+def apply_migrations(db: sqlite_utils.Database, migrations: list[Migration]) -> None:
+    """Run the migrations and record them; the caller holds the write transaction."""
+    if not db["_ghsync_migrations"].exists():
+        db["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    for migration in migrations:
+        migration(db)
+        db["_ghsync_migrations"].insert({"name": migration.__name__, "applied_at": now_iso()})
+
+
+def db_path_of(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else ":memory:"
