@@ -45,21 +45,20 @@ class Versioned(Protocol):
 
 R = TypeVar("R", bound=Versioned)
 R_contra = TypeVar("R_contra", bound=Versioned, contravariant=True)
-R_co = TypeVar("R_co", bound=Versioned, covariant=True)
 
 # Given a page's (key, updated_at) pairs, the keys that will be written: the Source completes
 # only those (follow-up queries for more reviews cost points).
 Wanted = Callable[[Sequence[Version]], Collection[int]]
 
 
-class Source(Protocol[R_co]):
+class Source(Protocol[R]):
     """Where records come from. Retries transient faults itself; raises RateLimited to stop."""
 
     def budget(self) -> RateLimitBudget: ...
 
     def spent(self) -> Spend: ...
 
-    def fetch_page(self, request: PageRequest, *, wanted: Wanted) -> Page[R_co]: ...
+    def fetch_page(self, request: PageRequest, *, wanted: Wanted) -> Page[R]: ...
 
 
 class JobStore(Protocol[R_contra]):

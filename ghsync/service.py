@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ghsync.config import Settings, default_db_path
-from ghsync.engine import EngineHooks, job_report, sync_repository
+from ghsync.engine import EngineHooks, Source, job_report, sync_repository
 from ghsync.errors import GhsyncError, UsageError
 from ghsync.models import (
     AccountRateLimit,
@@ -30,8 +30,13 @@ from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_repository_slug
 
 if TYPE_CHECKING:
-    from ghsync.engine import Source
     from ghsync.models import PullRequestRecord
+
+
+class PullRequestSource(Source["PullRequestRecord"], Protocol):
+    """The engine's Source for pull requests, plus the one REST check `track` makes first."""
+
+    def check_repository(self, full_name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def _require_tokens(settings: Settings) -> list[str]:
     return tokens
 
 
-def _open_source(settings: Settings, hooks: SyncHooks) -> Source[PullRequestRecord]:
+def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
     from ghsync.source import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
     inner = open_source(
@@ -91,15 +96,15 @@ def _open_source(settings: Settings, hooks: SyncHooks) -> Source[PullRequestReco
 class _LegacySource:
     """Throwaway adapter from today's source to the engine's Source port (replaced by ghsync.github)."""
 
-    def __init__(self, inner, *, sleep):  # type: ignore[no-untyped-def]
+    def __init__(self, inner, *, sleep):
         from ghsync.queries import MAX_PAGE_SIZE
 
         self.inner, self.sleep, self.size_limit = inner, sleep, MAX_PAGE_SIZE
 
     def budget(self) -> RateLimitBudget:
-        return self.inner.budget()  # type: ignore[no-any-return]
+        return self.inner.budget()
 
-    def spent(self):  # type: ignore[no-untyped-def]
+    def spent(self):
         from ghsync.models import Spend
 
         return Spend(self.inner.points_spent, self.inner.rest_calls)
@@ -118,7 +123,7 @@ class _LegacySource:
                 ) from None
             raise
 
-    def fetch_page(self, request, *, wanted):  # type: ignore[no-untyped-def]
+    def fetch_page(self, request, *, wanted):
         from ghsync.errors import TransientGitHubError
         from ghsync.models import Page, Version
         from ghsync.queries import PageRequest, cheapest_page_size
@@ -127,7 +132,7 @@ class _LegacySource:
         old = PageRequest(request.owner, request.name, page_size=1, after=request.after, count=request.count)
         size = cheapest_page_size(extra_connections=old.extra_connections, limit=self.size_limit)
 
-        def fetch():  # type: ignore[no-untyped-def]
+        def fetch():
             nonlocal size
             try:
                 return self.inner.fetch_page(
@@ -188,7 +193,7 @@ def track_repository(
         if existing is None:
             source = _open_source(settings, hooks)
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-            source.check_repository(full_name)  # type: ignore[attr-defined]
+            source.check_repository(full_name)
             repository = store.add_repository(
                 full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=_recipients(notify_to)
             )
@@ -245,7 +250,7 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
 def _sync_one(
     settings: Settings,
     store: SqliteStore,
-    source: Source[PullRequestRecord],
+    source: PullRequestSource,
     repository: Repository,
     hooks: SyncHooks,
 ) -> SyncReport:

@@ -14,7 +14,7 @@ from ghsync.timefmt import now_iso
 
 
 def m001_create_tables(db: sqlite_utils.Database) -> None:
-    db["repositories"].create(
+    db.table("repositories").create(
         {
             "id": int,
             "full_name": str,
@@ -41,11 +41,11 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
         not_null={"full_name", "owner", "name", "sync_status", "created_at"},
         defaults={"sync_status": "pending", "sync_progress": 0, "sync_prs_total": 0, "sync_prs_completed": 0},
     )
-    db["repositories"].create_index(["full_name"], unique=True)
+    db.table("repositories").create_index(["full_name"], unique=True)
 
     # One row per sync job: an initial or incremental sync from its start to `complete`, however many
     # process runs (rate-limit stops, crashes) it takes. The cursor lives here.
-    db["syncs"].create(
+    db.table("syncs").create(
         {
             "id": int,
             "repository_id": int,
@@ -71,9 +71,9 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
         foreign_keys=[("repository_id", "repositories", "id")],
         defaults={"runs": 0, "graphql_points": 0, "rest_calls": 0, "prs_total": 0},
     )
-    db["syncs"].create_index(["repository_id"])
+    db.table("syncs").create_index(["repository_id"])
 
-    db["pull_requests"].create(
+    db.table("pull_requests").create(
         {
             "id": int,
             "repository_id": int,
@@ -102,22 +102,22 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
         foreign_keys=[("repository_id", "repositories", "id"), ("sync_id", "syncs", "id")],
         not_null={"repository_id", "number", "title", "state", "created_at", "updated_at"},
     )
-    db["pull_requests"].create_index(["repository_id", "number"], unique=True)
-    db["pull_requests"].create_index(["repository_id", "updated_at"])
-    db["pull_requests"].create_index(["repository_id", "sync_id"])
-    db["pull_requests"].enable_fts(["title"], create_triggers=True, tokenize="unicode61")
+    db.table("pull_requests").create_index(["repository_id", "number"], unique=True)
+    db.table("pull_requests").create_index(["repository_id", "updated_at"])
+    db.table("pull_requests").create_index(["repository_id", "sync_id"])
+    db.table("pull_requests").enable_fts(["title"], create_triggers=True, tokenize="unicode61")
 
-    db["reviews"].create(
+    db.table("reviews").create(
         {"id": int, "pull_request_id": int, "author": str, "state": str, "submitted_at": str},
         pk="id",
         foreign_keys=[("pull_request_id", "pull_requests", "id")],
         not_null={"pull_request_id", "state"},
     )
-    db["reviews"].create_index(["pull_request_id"])
+    db.table("reviews").create_index(["pull_request_id"])
 
 
 def m002_weekly_metrics(db: sqlite_utils.Database) -> None:
-    db["weekly_metrics"].create(
+    db.table("weekly_metrics").create(
         {
             "repository_id": int,
             "week": str,
@@ -146,7 +146,7 @@ def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
     """The migrations this database lacks, in order; a StoreError if a newer ghsync wrote it."""
     known = {migration.__name__ for migration in MIGRATIONS}
     applied = set()
-    if db["_ghsync_migrations"].exists():
+    if db.table("_ghsync_migrations").exists():
         applied = {row[0] for row in db.execute("SELECT name FROM _ghsync_migrations")}
     newer = sorted(applied - known)
     if newer:
@@ -156,11 +156,11 @@ def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
 
 def apply_migrations(db: sqlite_utils.Database, migrations: list[Migration]) -> None:
     """Run the migrations and record them; the caller holds the write transaction."""
-    if not db["_ghsync_migrations"].exists():
-        db["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    if not db.table("_ghsync_migrations").exists():
+        db.table("_ghsync_migrations").create({"name": str, "applied_at": str}, pk="name")
     for migration in migrations:
         migration(db)
-        db["_ghsync_migrations"].insert({"name": migration.__name__, "applied_at": now_iso()})
+        db.table("_ghsync_migrations").insert({"name": migration.__name__, "applied_at": now_iso()})
 
 
 def db_path_of(db: sqlite_utils.Database) -> str:

@@ -240,7 +240,7 @@ class SqliteStore:
     # --- repositories -----------------------------------------------------------------------
 
     def find_repository(self, full_name: str) -> Repository | None:
-        rows = list(self.db["repositories"].rows_where("lower(full_name) = lower(?)", [full_name], limit=1))
+        rows = list(self.db.table("repositories").rows_where("lower(full_name) = lower(?)", [full_name], limit=1))
         return _repository(rows[0]) if rows else None
 
     def get_repository(self, full_name: str) -> Repository:
@@ -250,17 +250,17 @@ class SqliteStore:
         return repository
 
     def repository(self, repository_id: int) -> Repository:
-        return _repository(self.db["repositories"].get(repository_id))
+        return _repository(self.db.table("repositories").get(repository_id))
 
     def list_repositories(self) -> list[Repository]:
-        return [_repository(row) for row in self.db["repositories"].rows_where(order_by="full_name")]
+        return [_repository(row) for row in self.db.table("repositories").rows_where(order_by="full_name")]
 
     def add_repository(
         self, full_name: str, *, days_back: int | None, now: str, notify_to: Sequence[str] = ()
     ) -> Repository:
         owner, name = full_name.split("/")
         with transaction(self.db):
-            self.db["repositories"].insert(
+            self.db.table("repositories").insert(
                 {
                     "full_name": full_name,
                     "owner": owner,
@@ -291,13 +291,13 @@ class SqliteStore:
                 sync_watermark=None, last_synced_at=None, current_sync_id=None, sync_status=SyncStatus.PENDING
             )
         with transaction(self.db):
-            self.db["repositories"].update(repository.id, fields)
+            self.db.table("repositories").update(repository.id, fields)
         return self.repository(repository.id)
 
     def untrack(self, repository: Repository, *, purge: bool) -> None:
         with transaction(self.db):
             if not purge:
-                self.db["repositories"].update(repository.id, {"sync_status": SyncStatus.UNTRACKED})
+                self.db.table("repositories").update(repository.id, {"sync_status": SyncStatus.UNTRACKED})
                 return
             for sql in (
                 "DELETE FROM reviews WHERE pull_request_id IN (SELECT id FROM pull_requests WHERE repository_id = ?)",
@@ -324,18 +324,18 @@ class SqliteStore:
                 self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*fields.values(), key])
 
     def job(self, job_id: int) -> SyncJob:
-        return _job(self.db["syncs"].get(job_id))
+        return _job(self.db.table("syncs").get(job_id))
 
     def current_job(self, repository: Repository) -> SyncJob | None:
         """The unfinished job of this repository, if a previous run left one."""
         if repository.current_sync_id is None:
             return None
-        row = self.db["syncs"].get(repository.current_sync_id)
+        row = self.db.table("syncs").get(repository.current_sync_id)
         return None if row["finished_at"] is not None else _job(row)
 
     def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob:
         with transaction(self.db):
-            job_id = self.db["syncs"].insert(
+            inserted = self.db.table("syncs").insert(
                 {
                     "repository_id": repository.id,
                     "kind": kind,
@@ -345,8 +345,9 @@ class SqliteStore:
                     "started_at": started_at,
                     "runs": 0,
                 }
-            ).last_pk
-            self.db["repositories"].update(
+            )
+            job_id = int(inserted.last_pk or 0)
+            self.db.table("repositories").update(
                 repository.id,
                 {
                     "current_sync_id": job_id,
@@ -496,13 +497,13 @@ class SqliteStore:
     def replace_weekly_metrics(self, repository_id: int, rows: Iterable[WeeklyMetrics]) -> None:
         with transaction(self.db):
             self.db.execute("DELETE FROM weekly_metrics WHERE repository_id = ?", [repository_id])
-            self.db["weekly_metrics"].insert_all(
+            self.db.table("weekly_metrics").insert_all(
                 ({"repository_id": repository_id, **row.model_dump(exclude={"author"})} for row in rows),
                 batch_size=500,
             )
 
     def weekly_metrics_rows(self, repository_id: int) -> list[WeeklyMetrics]:
-        rows = self.db["weekly_metrics"].rows_where("repository_id = ?", [repository_id], order_by="week")
+        rows = self.db.table("weekly_metrics").rows_where("repository_id = ?", [repository_id], order_by="week")
         return [WeeklyMetrics(**{k: v for k, v in row.items() if k != "repository_id"}) for row in rows]
 
 
