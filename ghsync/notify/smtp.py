@@ -7,6 +7,7 @@ sends and never raises, returning a warning line instead; `send_test_email` back
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.utils
 import smtplib
@@ -96,8 +97,9 @@ def _describe_failure(error: BaseException, phase: str, settings: SmtpSettings, 
     user = settings.user
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return _refused_text(error.recipients)
-    if isinstance(error, smtplib.SMTPAuthenticationError):
-        return f"SMTP login refused for user {user!r} ({_reply(error.smtp_code, error.smtp_error)})"
+    if phase == "login" and isinstance(error, smtplib.SMTPResponseException):
+        # Never the server's text: some echo the AUTH exchange, i.e. the password in base64.
+        return f"SMTP authentication failed for user {user!r} ({error.smtp_code})"
     if isinstance(error, smtplib.SMTPNotSupportedError) and phase == "login":
         hint = " (many servers offer it only over TLS: try security=starttls)" if settings.security == "none" else ""
         return f"server {where} does not offer SMTP AUTH, so user {user!r} cannot log in{hint}"
@@ -172,11 +174,27 @@ def _refused_text(refused: dict[str, tuple[int, bytes]]) -> str:
     return f"{noun} rejected: " + ", ".join(parts)
 
 
+def _secrets(settings: SmtpSettings) -> list[str]:
+    """The password as a server could echo it back, longest first.
+
+    In clear; in base64 alone (AUTH LOGIN), as the AUTH PLAIN blob `\\0user\\0password`, and as
+    `user\\0password`; base64 with and without its `=` padding.
+    """
+    password = settings.password.get_secret_value() if settings.password is not None else ""
+    if not password:
+        return []
+    user = settings.user or ""
+    encoded = [
+        base64.b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii")
+        for text in (password, f"\0{user}\0{password}", f"{user}\0{password}")
+    ]
+    forms = {password, *encoded, *(text.rstrip("=") for text in encoded)}
+    return sorted(forms, key=len, reverse=True)
+
+
 def _scrub(text: str, settings: SmtpSettings) -> str:
-    if settings.password is not None:
-        secret = settings.password.get_secret_value()
-        if secret:
-            text = text.replace(secret, "***")
+    for secret in _secrets(settings):
+        text = text.replace(secret, "***")
     return text
 
 
