@@ -10,6 +10,7 @@ from ghsync.models import SyncReport
 from ghsync.notify import (
     SmtpSettings,
     notify_sync_result,
+    parse_recipients,
     render_sync_email,
     send_email,
     send_test_email,
@@ -485,6 +486,23 @@ def test_settings_reject_an_invalid_address_with_a_clear_message():
     [error] = caught.value.errors()
     assert error["loc"] == ("default_recipients",)
     assert error["msg"] == "invalid email address 'bob': expected name@domain, e.g. alice@example.com"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a@b.c\r\nBcc: x@y.z", "a@b.c\nBcc: x@y.z", "a@b.c\r\n", "a@b.c\x00", "a@b.c,\tb@c.d", "a@b.c\x7f"],
+)
+def test_parse_recipients_rejects_line_breaks_and_control_characters(value):
+    with pytest.raises(ValueError, match="it contains a line break or another control character$"):
+        parse_recipients(value)
+
+
+def test_parse_recipients_names_the_injected_address_on_one_line():
+    with pytest.raises(ValueError) as caught:
+        parse_recipients(["ok@example.com", "a@b.c\r\nBcc: x@y.z"])
+
+    message = str(caught.value)
+    assert message == "invalid email address 'a@b.c\\r\\nBcc: x@y.z': it contains a line break or another control character"
 
 
 @pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])

@@ -31,7 +31,9 @@ def check_address(address: str) -> str:
     if _ADDRESS_RE.fullmatch(address):
         return address
     hint = "expected name@domain, e.g. alice@example.com"
-    if "<" in address or ">" in address:
+    if CONTROL_CHARS.search(address):
+        hint = "it contains a line break or another control character"
+    elif "<" in address or ">" in address:
         hint = "write the bare address (name@domain), without a display name or <>"
     elif any(ch.isspace() for ch in address):
         hint = "addresses cannot contain spaces; separate several with commas"
@@ -41,8 +43,9 @@ def check_address(address: str) -> str:
 def parse_recipients(value: str | Iterable[str] | None) -> tuple[str, ...]:
     """Parse recipients given as a comma-separated string or a list of strings (each may hold commas).
 
-    Blank entries are dropped, duplicates (case-insensitively) removed, order kept. Raises
-    ValueError with a one-line message naming the first invalid address.
+    Blank entries are dropped, spaces around entries trimmed, duplicates (case-insensitively) removed,
+    order kept. Raises ValueError with a one-line message naming the first invalid address; a CR, LF
+    or other control character anywhere in an entry makes it invalid (no header injection).
     """
     if value is None:
         return ()
@@ -58,7 +61,8 @@ def parse_recipients(value: str | Iterable[str] | None) -> tuple[str, ...]:
     found: list[str] = []
     seen: set[str] = set()
     for part in parts:
-        address = part.strip()
+        # Trimmed unless it holds a control character: a CR/LF around an address is refused too.
+        address = part if CONTROL_CHARS.search(part) else part.strip()
         if not address:
             continue
         check_address(address)
