@@ -1,4 +1,4 @@
-"""SMTP settings and email address parsing: what to connect to and whom to write to (validated, no I/O)."""
+"""SMTP settings and recipient addresses: what to connect to and whom to write to, validated."""
 
 from __future__ import annotations
 

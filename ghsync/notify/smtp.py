@@ -1,9 +1,4 @@
-"""Delivering email: the only module that talks to smtplib, ssl and sockets; failures become one safe line.
-
-Everything here is built so that email can never harm a sync: `send_email` turns every failure into
-one precise `NotifyError` line that never contains the password; `notify_sync_result` renders and
-sends and never raises, returning a warning line instead; `send_test_email` backs `ghsync notify-test`.
-"""
+"""Delivering email: the only module using smtplib, ssl and sockets; every failure becomes one safe line."""
 
 from __future__ import annotations
 
