@@ -12,6 +12,9 @@ or, in pytest, import the fixtures into the test module (or a conftest.py):
     def test_x(smtp_server_factory):
         server = smtp_server_factory(security="ssl")   # started; stopped after the test
 
+A careless server can be imitated with `echo_credentials=True`: its error replies (535 at AUTH,
+550 at RCPT) quote the credentials it received, in clear and in base64 (`credential_forms`).
+
 Security modes: "none" (plain SMTP), "starttls" (STARTTLS offered and required before MAIL),
 "ssl" (implicit TLS from the first byte). TLS servers present a certificate for 127.0.0.1 and
 localhost issued by a throw-away trustme CA whose PEM is at `.ca_file`.
@@ -19,6 +22,7 @@ localhost issued by a throw-away trustme CA whose PEM is at `.ca_file`.
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import shutil
 import socket
@@ -42,6 +46,7 @@ __all__ = [
     "HOST",
     "ReceivedEnvelope",
     "SmtpTestServer",
+    "credential_forms",
     "smtp_ca",
     "smtp_server_factory",
     "unused_port",
@@ -49,6 +54,28 @@ __all__ = [
 
 HOST = "127.0.0.1"
 Security = Literal["none", "starttls", "ssl"]
+
+
+def credential_forms(user: str, password: str) -> dict[str, str]:
+    """The ways a password travels in an SMTP AUTH exchange, each of which must stay secret."""
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return {
+        "password": password,
+        "base64 password (AUTH LOGIN)": b64(password),
+        "AUTH PLAIN blob": b64(f"\0{user}\0{password}"),
+        "base64 user NUL password": b64(f"{user}\0{password}"),
+    }
+
+
+def _echo(auth_data: Any) -> str:
+    """A reply text quoting the credentials received, as a careless server or proxy might."""
+    if not isinstance(auth_data, LoginPassword):
+        return "no credentials"
+    user = auth_data.login.decode("utf-8", "replace")
+    return " ".join(credential_forms(user, auth_data.password.decode("utf-8", "replace")).values())
 
 
 def unused_port() -> int:
@@ -76,7 +103,11 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if address.lower() in self._server.reject_recipients:
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            reply = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            if self._server.echo_credentials:
+                reply += f" (you logged in with {_echo(session.auth_data)})"
+            self._server.error_replies.append(reply)
+            return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -151,6 +182,8 @@ class SmtpTestServer:
     cert: a trustme.LeafCert to present; by default one for 127.0.0.1/localhost is issued by `ca`.
     ca: the trustme.CA issuing the default cert (a fresh one if None); its PEM goes to `ca_file`.
     reject_recipients: addresses answered with `550 5.1.1 ... User unknown` at RCPT TO.
+    echo_credentials: quote the received credentials (`credential_forms`) in the 535 answering a
+        failed AUTH and in those 550s. `error_replies` keeps every such reply as sent.
     """
 
     host = HOST
@@ -163,6 +196,7 @@ class SmtpTestServer:
         cert: trustme.LeafCert | None = None,
         ca: trustme.CA | None = None,
         reject_recipients: Iterable[str] = (),
+        echo_credentials: bool = False,
         ready_timeout: float = 10.0,
     ) -> None:
         if security not in ("none", "starttls", "ssl"):
@@ -170,6 +204,8 @@ class SmtpTestServer:
         self.security: Security = security
         self.auth = auth
         self.reject_recipients = {address.lower() for address in reject_recipients}
+        self.echo_credentials = echo_credentials
+        self.error_replies: list[str] = []
         self.ready_timeout = ready_timeout
         self.messages: list[EmailMessage] = []
         self.envelopes: list[ReceivedEnvelope] = []
@@ -267,8 +303,12 @@ class SmtpTestServer:
             user, password = self.auth
             if auth_data.login == user.encode() and auth_data.password == password.encode():
                 return AuthResult(success=True, auth_data=auth_data)
-        # handled=False without a message: aiosmtpd answers "535 5.7.8 Authentication credentials invalid".
-        return AuthResult(success=False, handled=False)
+        reply = "535 5.7.8 Authentication credentials invalid"
+        if self.echo_credentials:
+            reply += f": AUTH {mechanism} {_echo(auth_data)}"
+        self.error_replies.append(reply)
+        # handled=False: aiosmtpd sends `message` as the reply.
+        return AuthResult(success=False, handled=False, message=reply)
 
     # -- received mail -----------------------------------------------------------------------
 

@@ -10,12 +10,13 @@ from ghsync.models import SyncReport
 from ghsync.notify import (
     SmtpSettings,
     notify_sync_result,
+    parse_recipients,
     render_sync_email,
     send_email,
     send_test_email,
     should_notify,
 )
-from tests.smtp_server import smtp_ca, smtp_server_factory, unused_port  # noqa: F401 - fixtures
+from tests.smtp_server import credential_forms, smtp_ca, smtp_server_factory, unused_port  # noqa: F401 - fixtures
 
 PASSWORD = "hunter2-Sup3rSecret"
 
@@ -138,7 +139,7 @@ def test_auth_with_wrong_credentials_names_the_user_not_the_password(smtp_server
         send_email(server.smtp_settings(password=PASSWORD), make_message())
 
     text = str(caught.value)
-    assert text.startswith("SMTP login refused for user 'bob' (535")
+    assert text.startswith("SMTP authentication failed for user 'bob' (535")
     assert PASSWORD not in text
     assert PASSWORD not in repr(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
@@ -265,6 +266,53 @@ def test_password_never_appears_in_repr_str_or_errors(smtp_server_factory):
             send_email(failing, make_message())
         assert PASSWORD not in str(caught.value)
         assert PASSWORD not in repr(caught.value)
+
+
+def assert_no_credentials(text: str, user: str = "bob", password: str = PASSWORD) -> None:
+    for form, secret in credential_forms(user, password).items():
+        assert secret.rstrip("=") not in text, f"{form} leaked"
+
+
+def test_a_failed_auth_is_reported_by_its_code_without_the_servers_text(smtp_server_factory):
+    server = smtp_server_factory(security="starttls", auth=("bob", "the-right-one"), echo_credentials=True)
+
+    with pytest.raises(NotifyError) as caught:
+        send_email(server.smtp_settings(password=PASSWORD), make_message())
+
+    assert str(caught.value) == "SMTP authentication failed for user 'bob' (535)"
+
+
+def test_credentials_echoed_by_a_failed_auth_stay_out_of_the_error(smtp_server_factory):
+    server = smtp_server_factory(security="starttls", auth=("bob", "the-right-one"), echo_credentials=True)
+
+    with pytest.raises(NotifyError) as caught:
+        send_email(server.smtp_settings(password=PASSWORD), make_message())
+
+    assert any(credential_forms("bob", PASSWORD)["AUTH PLAIN blob"] in reply for reply in server.error_replies)
+    assert_no_credentials(str(caught.value))
+    assert_no_credentials(repr(caught.value))
+
+
+def test_credentials_echoed_by_a_failed_auth_stay_out_of_the_warning(smtp_server_factory):
+    server = smtp_server_factory(security="none", auth=("bob", "the-right-one"), echo_credentials=True)
+
+    warning = notify_sync_result(server.smtp_settings(password=PASSWORD), make_report(), recipients=["a@example.com"])
+
+    assert warning is not None and server.error_replies
+    assert_no_credentials(warning)
+
+
+def test_credentials_echoed_in_a_later_reply_are_scrubbed_in_clear_and_base64(smtp_server_factory):
+    server = smtp_server_factory(
+        security="starttls", auth=("bob", PASSWORD), echo_credentials=True, reject_recipients=["gone@example.com"]
+    )
+
+    with pytest.raises(NotifyError) as caught:
+        send_email(server.smtp_settings(), make_message(to=["gone@example.com"]))
+
+    assert any(credential_forms("bob", PASSWORD)["base64 password (AUTH LOGIN)"] in r for r in server.error_replies)
+    assert str(caught.value).startswith("recipient rejected: gone@example.com (550 5.1.1")
+    assert_no_credentials(str(caught.value))
 
 
 def test_password_is_not_echoed_by_validation_errors():
@@ -438,6 +486,23 @@ def test_settings_reject_an_invalid_address_with_a_clear_message():
     [error] = caught.value.errors()
     assert error["loc"] == ("default_recipients",)
     assert error["msg"] == "invalid email address 'bob': expected name@domain, e.g. alice@example.com"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a@b.c\r\nBcc: x@y.z", "a@b.c\nBcc: x@y.z", "a@b.c\r\n", "a@b.c\x00", "a@b.c,\tb@c.d", "a@b.c\x7f"],
+)
+def test_parse_recipients_rejects_line_breaks_and_control_characters(value):
+    with pytest.raises(ValueError, match="it contains a line break or another control character$"):
+        parse_recipients(value)
+
+
+def test_parse_recipients_names_the_injected_address_on_one_line():
+    with pytest.raises(ValueError) as caught:
+        parse_recipients(["ok@example.com", "a@b.c\r\nBcc: x@y.z"])
+
+    message = str(caught.value)
+    assert message == "invalid email address 'a@b.c\\r\\nBcc: x@y.z': it contains a line break or another control character"
 
 
 @pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])

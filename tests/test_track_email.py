@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from ghsync.cli import app
-
 from ghsync_testing import REPO, TOKEN, current_job, database, invoke
-from smtp_server import SmtpTestServer, unused_port
+from smtp_server import SmtpTestServer, credential_forms, unused_port
 
 
 
@@ -46,6 +42,20 @@ def test_smtp_down_is_a_warning_that_changes_neither_exit_code_nor_data(fake, db
     assert database(db_path)["pull_requests"].count == 300
     job = current_job(db_path)
     assert job["email_status"].startswith("email not sent")
+
+
+def test_credentials_a_server_echoes_reach_neither_stderr_nor_the_stored_email_status(fake, db_path):
+    password = "hunter2-Sup3rSecret"
+    with SmtpTestServer(security="none", auth=("bob", "the-right-one"), echo_credentials=True) as smtp:
+        env = {**base_env(fake, db_path), **smtp.env(), "GHSYNC_SMTP_PASSWORD": password}
+        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", env=env)
+    assert result.exit_code == 0
+    assert smtp.error_replies  # the server did quote the credentials
+    email_status = current_job(db_path)["email_status"]
+    stderr = "".join(result.stderr.split())  # the terminal may wrap a long warning
+    for form, secret in credential_forms("bob", password).items():
+        assert secret.rstrip("=") not in stderr, f"{form} on stderr"
+        assert secret.rstrip("=") not in email_status, f"{form} in syncs.email_status"
 
 
 def test_incremental_sync_mails_only_when_asked(fake, db_path):
