@@ -217,3 +217,17 @@ def test_track_without_days_keeps_the_window_of_a_tracked_repository(fake, db_pa
     result = invoke("track", REPO, "--notify", "lead@example.com", *common(db_path, fake))
     assert result.exit_code == 0
     assert repository_row(db_path)["days_back"] is None
+
+
+def test_status_on_another_programs_database_is_one_line_and_changes_nothing(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "notes.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    result = invoke("status", "--db", path)
+    assert result.exit_code == 1 and "not a ghsync database" in result.stderr and result.stderr.count("\n") == 1
+    assert path.read_bytes() == before

@@ -196,3 +196,35 @@ def test_the_pull_request_table_has_a_column_for_every_registry_field(db):
     from ghsync.models import PULL_REQUEST_FIELDS
 
     assert {spec.name for spec in PULL_REQUEST_FIELDS} <= set(db["pull_requests"].columns_dict)
+
+
+def _foreign_database(path, *tables: str) -> bytes:
+    conn = sqlite3.connect(path)
+    for table in tables:
+        conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, note TEXT)")
+    conn.execute("INSERT INTO " + tables[0] + " (note) VALUES ('mine')")
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("tables", [("notes",), ("pull_requests",)], ids=["unrelated", "clashing"])
+def test_a_sqlite_file_of_another_program_is_refused_and_left_byte_identical(tmp_path, tables):
+    path = tmp_path / "notes.db"
+    before = _foreign_database(path, *tables)
+    with pytest.raises(StoreError, match="not a ghsync database"):
+        open_store(path)
+    assert path.read_bytes() == before
+
+
+def test_an_empty_file_becomes_a_ghsync_database(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    assert "repositories" in open_store(path).db.table_names()
+
+
+def test_a_ghsync_database_is_marked_as_such(tmp_path):
+    from ghsync.store.migrations import APPLICATION_ID
+
+    db = open_store(tmp_path / "new.db").db
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

@@ -138,8 +138,16 @@ def m002_weekly_metrics(db: sqlite_utils.Database) -> None:
     )
 
 
+# "ghsy": marks the file as ghsync's, so another program's SQLite file is never mistaken for one.
+APPLICATION_ID = 0x67687379
+
+
+def m003_application_id(db: sqlite_utils.Database) -> None:
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
 Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: tuple[Migration, ...] = (m001_create_tables, m002_weekly_metrics)
+MIGRATIONS: tuple[Migration, ...] = (m001_create_tables, m002_weekly_metrics, m003_application_id)
 
 
 def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:

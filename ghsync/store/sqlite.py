@@ -31,7 +31,7 @@ from ghsync.models import (
     SyncStatus,
     WeeklyMetrics,
 )
-from ghsync.store.migrations import apply_migrations, pending_migrations
+from ghsync.store.migrations import APPLICATION_ID, apply_migrations, pending_migrations
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -100,6 +100,7 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        _refuse_foreign(db, path)  # before anything writes, the journal mode included
         if str(path) != ":memory:":
             # WAL lets `status` read while a sync writes, and syncs of different repos share the file.
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -112,6 +113,19 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
     except BaseException:
         conn.close()
         raise
+
+
+def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
+    """A file that is neither empty nor ghsync's (by its application_id or, before m003, its migrations
+    table) belongs to another program: refuse it before changing a byte."""
+    application_id = db.execute("PRAGMA application_id").fetchone()[0]
+    if application_id == APPLICATION_ID:
+        return
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if application_id == 0 and (not tables or "_ghsync_migrations" in tables):
+        return
+    what = f"tables {', '.join(tables[:3])}" + (", …" if len(tables) > 3 else "") if tables else "another application id"
+    raise StoreError(f"{path} is not a ghsync database (it holds {what}); refusing to change it")
 
 
 def _migrate(db: sqlite_utils.Database) -> None:
