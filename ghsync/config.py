@@ -158,6 +158,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {default_config_path()} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {default_config_path()} is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {default_config_path()}: {error.strerror or error}") from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "settings"

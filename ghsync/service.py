@@ -90,7 +90,18 @@ def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
     inner = open_source(
         _require_tokens(settings), api_url=settings.api_url, threshold=settings.min_remaining, sleep=hooks.sleep
     )
-    return _LegacySource(inner, sleep=hooks.sleep)
+    source = _LegacySource(inner, sleep=hooks.sleep)
+    _check_threshold(settings, source.budget())
+    return source
+
+
+def _check_threshold(settings: Settings, budget: RateLimitBudget) -> None:
+    """A threshold above the bucket's size could never be met: every run would stop (or wait) forever."""
+    if budget.limit is not None and settings.min_remaining > budget.limit:
+        raise UsageError(
+            f"--min-remaining {settings.min_remaining} is above the GraphQL budget's limit ({budget.limit} points "
+            "an hour): choose a smaller threshold"
+        )
 
 
 class _LegacySource:
@@ -160,7 +171,13 @@ def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
 
 
 def _recipients(addresses: Sequence[str]) -> list[str]:
-    return [a.strip() for a in addresses if a.strip()]
+    """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
+    from ghsync.notify import parse_recipients
+
+    try:
+        return list(parse_recipients(list(addresses)))
+    except ValueError as error:
+        raise UsageError(f"--notify: {error}") from None
 
 
 def _window_widens(old: int | None, new: int | None) -> bool:
@@ -184,6 +201,7 @@ def track_repository(
     hooks = hooks or SyncHooks()
     full_name = parse_repository_slug(slug)
     days_back = parse_days(days)
+    recipients = _recipients(notify_to)
     _require_tokens(settings)
     store = _open_store(settings, create=True)
     # Everything happens under the repository's lock: a running sync's window and job must not
@@ -195,17 +213,16 @@ def track_repository(
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
             source.check_repository(full_name)
             repository = store.add_repository(
-                full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=_recipients(notify_to)
+                full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients
             )
             return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks))
 
         if days is None:
             days_back = existing.days_back
-        recipients = _recipients(notify_to) or None
         unchanged = (
             existing.sync_status != SyncStatus.UNTRACKED
             and existing.days_back == days_back
-            and (recipients is None or tuple(recipients) == existing.notify_to)
+            and (not recipients or tuple(recipients) == existing.notify_to)
         )
         if unchanged:
             window = "the whole history" if days_back is None else f"the last {days_back} days"
@@ -219,7 +236,7 @@ def track_repository(
         repository = store.retrack(
             existing,
             days_back=days_back,
-            notify_to=recipients,
+            notify_to=recipients or None,
             restart=_window_widens(existing.days_back, days_back),
         )
         return TrackResult(existing.full_name, _sync_one(settings, store, source, repository, hooks))

@@ -91,3 +91,13 @@ def test_malformed_config_file_is_a_config_error_naming_it(monkeypatch, tmp_path
     monkeypatch.setenv("GHSYNC_CONFIG", str(config))
     with pytest.raises(ConfigError, match="broken.toml"):
         load_settings()
+
+
+def test_a_config_file_that_is_not_utf8_is_a_one_line_usage_error(tmp_path, monkeypatch):
+    from ghsync_testing import invoke
+
+    config = tmp_path / "config.toml"
+    config.write_bytes(b'db = "\xff\xfe"\n')
+    monkeypatch.setenv("GHSYNC_CONFIG", str(config))
+    result = invoke("status", "--db", tmp_path / "x.db")
+    assert result.exit_code == 2 and "not UTF-8" in result.stderr and result.stderr.count("\n") == 1
