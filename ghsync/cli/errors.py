@@ -38,7 +38,7 @@ def reported_errors(*, debug: bool, interrupted: str = "interrupted") -> Iterato
         raise fail(interrupted, EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the edge: anything unforeseen still ends in one line
         _traceback_if(debug)
         hint = "" if debug else " (run with --debug for details)"
         raise fail(f"unexpected {type(error).__name__}: {error}{hint}", EXIT_FAILED) from None
