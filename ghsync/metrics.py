@@ -38,12 +38,56 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 from ghsync.errors import UsageError
 from ghsync.models import PullRequestRecord, WeeklyMetrics
 
-__all__ = ["compute_weekly_metrics", "week_start", "weekly_metrics_window"]
+__all__ = ["METRICS", "Metric", "compute_weekly_metrics", "week_start", "weekly_metrics_window"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One weekly metric: its field (and JSON/CSV key), its table header, its unit and what it counts."""
+
+    name: str
+    # Short on purpose: one space between columns keeps the whole table within 100 columns.
+    header: str
+    unit: Literal["count", "hours", "lines"]
+    definition: str
+
+
+# The one list of metrics, in column order: WeeklyMetrics has these fields after `week` (and
+# `author`); the table, CSV, JSON and the legend derive from it. Definitions: the module docstring.
+METRICS: tuple[Metric, ...] = (
+    Metric("prs_opened", "Opened", "count", "PRs created in the week, drafts included"),
+    Metric("authors_active", "Authors", "count", "distinct authors of the PRs opened in the week"),
+    Metric("prs_merged", "Merged", "count", "PRs merged in the week"),
+    Metric("prs_closed_unmerged", "Closed\nunmrgd", "count", "PRs closed in the week without being merged"),
+    Metric(
+        "cycle_time_p50_hours", "Cycle\np50 h", "hours", "median hours from creation to merge, PRs merged in the week"
+    ),
+    Metric("cycle_time_p75_hours", "Cycle\np75 h", "hours", "third quartile of the same"),
+    Metric(
+        "time_to_first_review_p50_hours",
+        "First\nreview\np50 h",
+        "hours",
+        "median hours from creation to the first review by someone else, reviewed in the week",
+    ),
+    Metric(
+        "review_to_merge_p50_hours",
+        "Review\n→merge\np50 h",
+        "hours",
+        "median hours from that first review to the merge, PRs merged in the week",
+    ),
+    Metric(
+        "reviews_submitted", "Re-\nviews", "count", "reviews submitted in the week by someone other than the author"
+    ),
+    Metric("reviewers_active", "Re-\nviewers", "count", "distinct authors of those reviews"),
+    Metric("pr_size_p50", "Size\np50", "lines", "median lines added + deleted, PRs merged in the week"),
+)
 
 _SECONDS_PER_DAY = 86400
 _SECONDS_PER_HOUR = 3600.0

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from typer.testing import CliRunner
+from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row
 
 from ghsync.models import STATUS_FIELDS
-from ghsync.cli import app
-
 from ghsync.store import open_store
-from ghsync_testing import REPO, TOKEN, database, invoke, repository_row
-
-
-
-def common(settings_db, fake):
-    return ["--db", settings_db, "--api-url", fake.url, "--token", TOKEN]
 
 
 def test_track_syncs_and_reports_on_stderr(fake, db_path):
-    result = invoke("track", REPO, "--days", "all", *common(db_path, fake))
+    result = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert "synced 300 PRs" in result.stderr
@@ -41,7 +34,7 @@ def test_gh_token_works_too(fake, db_path):
 
 @pytest.mark.parametrize("slug", ["foo", "a/b/c", "../x"])
 def test_malformed_slug_is_one_line_usage_error_and_writes_nothing(slug, fake, db_path):
-    result = invoke("track", slug, *common(db_path, fake))
+    result = invoke("track", slug, *cli_flags(fake, db_path))
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert not db_path.exists()
@@ -49,7 +42,7 @@ def test_malformed_slug_is_one_line_usage_error_and_writes_nothing(slug, fake, d
 
 
 def test_nonexistent_repository_is_one_line_error_and_writes_nothing(fake, db_path):
-    result = invoke("track", "acme/no-such-repo", *common(db_path, fake))
+    result = invoke("track", "acme/no-such-repo", *cli_flags(fake, db_path))
     assert result.exit_code == 1
     assert "not found" in result.stderr and result.stderr.count("\n") == 1
     db = database(db_path)
@@ -76,20 +69,20 @@ def test_missing_token_is_a_usage_error(fake, db_path):
 
 @pytest.mark.parametrize("days", ["0", "-5", "abc"])
 def test_bad_days_is_a_usage_error(days, fake, db_path):
-    result = invoke("track", REPO, "--days", days, *common(db_path, fake))
+    result = invoke("track", REPO, "--days", days, *cli_flags(fake, db_path))
     assert result.exit_code == 2
     assert "--days" in result.stderr
 
 
 def test_status_json_has_the_stored_progress_fields(fake, db_path):
-    invoke("track", REPO, "--days", "all", *common(db_path, fake))
+    invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     rows = json.loads(invoke("status", "--json", "--db", db_path).stdout)
     assert set(STATUS_FIELDS) <= set(rows[0])
     assert rows[0]["sync_progress"] == 100 and rows[0]["sync_prs_completed"] == 300
 
 
 def test_status_table_goes_to_stdout(fake, db_path):
-    invoke("track", REPO, "--days", "all", *common(db_path, fake))
+    invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     result = invoke("status", "--db", db_path)
     assert result.exit_code == 0
     assert REPO in result.stdout and "complete" in result.stdout
@@ -118,7 +111,7 @@ def test_corrupt_database_is_a_one_line_error(fake, tmp_path):
 
 
 def test_database_from_a_newer_ghsync_is_refused_untouched(fake, db_path):
-    invoke("track", REPO, "--days", "all", *common(db_path, fake))
+    invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     db = database(db_path)
     db["_ghsync_migrations"].insert({"name": "m999_future", "applied_at": "x"})
     db.close()
@@ -127,7 +120,7 @@ def test_database_from_a_newer_ghsync_is_refused_untouched(fake, db_path):
 
 
 def test_database_in_a_missing_directory_is_a_one_line_error(fake, tmp_path):
-    result = invoke("track", REPO, *common(tmp_path / "no" / "such" / "dir" / "g.db", fake))
+    result = invoke("track", REPO, *cli_flags(fake, tmp_path / "no" / "such" / "dir" / "g.db"))
     assert result.exit_code == 1
     assert "does not exist" in result.stderr and result.stderr.count("\n") == 1
 
@@ -140,7 +133,7 @@ def test_status_without_a_database_says_how_to_start(tmp_path):
 def test_github_answering_html_is_a_one_line_error(fake, db_path):
     fake.inject(200, body="<html><body>Unicorn! This page is taking too long</body></html>",
                 headers={"Content-Type": "text/html"}, times=10, path="/graphql")
-    result = invoke("track", REPO, *common(db_path, fake))
+    result = invoke("track", REPO, *cli_flags(fake, db_path))
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert errors == [result.stderr.splitlines()[-1]] and "not JSON" in errors[0]
@@ -159,12 +152,12 @@ def test_unreachable_github_is_a_one_line_error(db_path, tmp_path):
 
 
 def test_quiet_track_prints_nothing_on_success(fake, db_path):
-    result = invoke("track", REPO, "--quiet", *common(db_path, fake))
+    result = invoke("track", REPO, "--quiet", *cli_flags(fake, db_path))
     assert result.exit_code == 0 and result.stderr == "" and result.stdout == ""
 
 
 def test_untrack_purge_without_terminal_needs_yes(fake, db_path):
-    invoke("track", REPO, *common(db_path, fake))
+    invoke("track", REPO, *cli_flags(fake, db_path))
     refused = invoke("untrack", REPO, "--purge", "--db", db_path)
     assert refused.exit_code == 2 and "--yes" in refused.stderr
     done = invoke("untrack", REPO, "--purge", "--yes", "--db", db_path)
@@ -174,7 +167,7 @@ def test_untrack_purge_without_terminal_needs_yes(fake, db_path):
 
 
 def test_untrack_keeps_data_and_hides_the_repository(fake, db_path):
-    invoke("track", REPO, *common(db_path, fake))
+    invoke("track", REPO, *cli_flags(fake, db_path))
     assert invoke("untrack", REPO, "--db", db_path).exit_code == 0
     assert json.loads(invoke("status", "--json", "--db", db_path).stdout) == []
     assert database(db_path)["pull_requests"].count > 0
@@ -195,9 +188,9 @@ def test_help_lists_exit_codes():
 
 
 def test_tracking_an_untracked_repository_again_resumes_it(fake, db_path):
-    invoke("track", REPO, *common(db_path, fake))
+    invoke("track", REPO, *cli_flags(fake, db_path))
     invoke("untrack", REPO, "--db", db_path)
-    result = invoke("track", REPO, *common(db_path, fake))
+    result = invoke("track", REPO, *cli_flags(fake, db_path))
     assert result.exit_code == 0
     assert json.loads(invoke("status", "--json", "--db", db_path).stdout)[0]["sync_status"] == "complete"
 
@@ -207,14 +200,14 @@ def test_track_of_a_repository_another_process_holds_exits_75_and_writes_nothing
 
     open_store(db_path).close()
     with repository_lock(db_path, REPO):
-        result = invoke("track", REPO, *common(db_path, fake))
+        result = invoke("track", REPO, *cli_flags(fake, db_path))
     assert result.exit_code == 75 and "being synced by process" in result.stderr
     assert database(db_path)["repositories"].count == 0
 
 
 def test_track_without_days_keeps_the_window_of_a_tracked_repository(fake, db_path):
-    invoke("track", REPO, "--days", "all", *common(db_path, fake))
-    result = invoke("track", REPO, "--notify", "lead@example.com", *common(db_path, fake))
+    invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
+    result = invoke("track", REPO, "--notify", "lead@example.com", *cli_flags(fake, db_path))
     assert result.exit_code == 0
     assert repository_row(db_path)["days_back"] is None
 
@@ -231,3 +224,115 @@ def test_status_on_another_programs_database_is_one_line_and_changes_nothing(tmp
     result = invoke("status", "--db", path)
     assert result.exit_code == 1 and "not a ghsync database" in result.stderr and result.stderr.count("\n") == 1
     assert path.read_bytes() == before
+
+
+# --- shared options: declared once, before or after the command name ---------------------------
+
+COMMANDS = ["track", "sync", "status", "demo", "metrics", "untrack", "rate-limit", "notify-test"]
+
+
+def test_shared_options_before_the_command_name(fake, db_path):
+    assert invoke(*cli_flags(fake, db_path), "track", REPO, "--days", "all").exit_code == 0
+    rows = json.loads(invoke("--db", db_path, "status", "--json").stdout)
+    assert rows[0]["sync_prs_completed"] == 300
+
+
+def test_shared_options_on_both_sides_of_the_command_name(fake, db_path):
+    result = invoke("--db", db_path, "--api-url", fake.url, "track", REPO, "--token", TOKEN, "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert repository_row(db_path)["sync_status"] == "complete"
+
+
+def test_an_option_after_the_command_name_wins_over_the_same_option_before_it(fake, db_path, tmp_path):
+    invoke("track", REPO, *cli_flags(fake, db_path))
+    result = invoke("--db", tmp_path / "other.db", "status", "--json", "--db", db_path)
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["full_name"] == REPO
+
+
+def test_quiet_before_the_command_name_silences_the_report(fake, db_path):
+    result = invoke("-q", "track", REPO, *cli_flags(fake, db_path))
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize("args", [["--debug", "status"], ["status", "--debug"]], ids=["before", "after"])
+def test_debug_before_or_after_the_command_shows_the_traceback_then_the_error(args, tmp_path):
+    result = invoke(*args, "--db", tmp_path / "none.db")
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr and "StoreError" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("Error: no database")
+
+
+def test_without_debug_an_error_has_no_traceback(tmp_path):
+    result = invoke("status", "--db", tmp_path / "none.db")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_lists_the_shared_options_in_its_help(command):
+    text = invoke(command, "--help", env={"COLUMNS": "120"}).stdout
+    for option in ("--db", "--token", "--api-url", "--min-remaining", "--notify-on", "--quiet", "--debug"):
+        assert option in text
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_shows_no_python_types(command):
+    text = invoke(*([command] if command else []), "--help", env={"COLUMNS": "120"}).stdout
+    assert not re.search(r"<(str|int|float|bool|path|list\[\w+\])>", text, re.IGNORECASE), text
+
+
+def test_help_lists_each_shared_option_once():
+    text = invoke("--help", env={"COLUMNS": "120"}).stdout
+    assert text.count("--install-completion") == 1 and text.count("--db") == 1
+
+
+# --- interruptions --------------------------------------------------------------------------
+
+
+def interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_status_watch_says_only_interrupted(fake, db_path, monkeypatch):
+    invoke("track", REPO, *cli_flags(fake, db_path))
+    monkeypatch.setattr("ghsync.service.repository_statuses", interrupt)
+    result = invoke("status", "--watch", "--db", db_path)
+    assert result.exit_code == 130
+    assert result.stderr == "Error: interrupted\n"
+
+
+def test_ctrl_c_in_sync_says_that_sync_resumes(fake, db_path, monkeypatch):
+    invoke("track", REPO, *cli_flags(fake, db_path))
+    monkeypatch.setattr("ghsync.service.sync_tracked", interrupt)
+    result = invoke("sync", *cli_flags(fake, db_path))
+    assert result.exit_code == 130
+    assert "committed pages are kept and `ghsync sync` resumes" in result.stderr
+
+
+# --- exit codes -----------------------------------------------------------------------------
+
+
+def sync_report(outcome: str):
+    from ghsync.models import SyncReport
+
+    return SyncReport(
+        full_name=REPO, kind="initial", outcome=outcome, days_back=None, prs_synced=0, reviews_synced=0, prs_total=0,
+        started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:00Z", duration_seconds=0.0,
+        graphql_points_spent=0, rest_calls_spent=0,
+    )
+
+
+def test_a_rate_limited_stop_is_exit_75_and_a_complete_sync_or_nothing_to_do_is_0():
+    from ghsync.cli.errors import exit_code
+
+    assert exit_code([sync_report("rate_limited")]) == 75
+    assert exit_code([sync_report("complete")]) == 0
+    assert exit_code([None]) == 0
+
+
+def test_with_several_repositories_a_failure_outranks_bad_input_which_outranks_try_later():
+    from ghsync.cli.errors import exit_code
+    from ghsync.errors import GitHubError, NotTracked
+
+    assert exit_code([sync_report("rate_limited"), NotTracked("x"), GitHubError("y")]) == 1
+    assert exit_code([sync_report("rate_limited"), NotTracked("x")]) == 2
+    assert exit_code([sync_report("complete"), sync_report("rate_limited")]) == 75

@@ -6,17 +6,14 @@ import csv
 import io
 import json
 
-from typer.testing import CliRunner
+import pytest
+from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke
 
-from ghsync.cli import app
-from ghsync.metrics_render import metric_columns
-
-from ghsync_testing import REPO, TOKEN, database, invoke
-
+from ghsync.cli.metrics_render import metric_columns
 
 
 def tracked(fake, db_path):
-    result = invoke("track", REPO, "--days", "all", "--db", db_path, "--api-url", fake.url, "--token", TOKEN)
+    result = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert result.exit_code == 0, result.stderr
     return db_path
 
@@ -68,3 +65,39 @@ def test_metrics_of_an_untracked_repository_is_a_usage_error(fake, db_path):
     tracked(fake, db_path)
     result = invoke("metrics", "someone/else", "--db", db_path)
     assert result.exit_code == 2 and "not tracked" in result.stderr
+
+
+def test_json_flag_is_the_same_as_format_json(fake, db_path):
+    tracked(fake, db_path)
+    shorthand = invoke("metrics", REPO, "--db", db_path, "--json")
+    assert shorthand.exit_code == 0
+    assert shorthand.stdout == invoke("metrics", REPO, "--db", db_path, "--format", "json").stdout
+
+
+def test_json_flag_with_another_format_is_a_usage_error(fake, db_path):
+    result = invoke("metrics", REPO, "--db", tracked(fake, db_path), "--json", "--format", "csv")
+    assert result.exit_code == 2 and "--json means --format json" in result.stderr
+
+
+@pytest.mark.parametrize("option, value", [("--format", "xml"), ("--by", "reviewer")])
+def test_a_choice_outside_the_list_is_refused_naming_the_choices(option, value, fake, db_path):
+    result = invoke("metrics", REPO, "--db", tracked(fake, db_path), option, value)
+    assert result.exit_code == 2 and value in result.stderr
+
+
+def test_help_lists_the_format_and_breakdown_choices():
+    text = invoke("metrics", "--help", env={"COLUMNS": "120"}).stdout
+    assert "table|csv|json" in text and "--by [author]" in text
+
+
+def test_help_explains_every_column_from_the_metrics_registry():
+    from ghsync.metrics import METRICS
+
+    text = " ".join(invoke("metrics", "--help", env={"COLUMNS": "200"}).stdout.split())
+    for metric in METRICS:
+        assert metric.definition in text
+
+
+def test_an_absurd_number_of_weeks_is_a_usage_error(fake, db_path):
+    result = invoke("metrics", REPO, "--db", tracked(fake, db_path), "--weeks", "100000000")
+    assert result.exit_code == 2 and "unexpected" not in result.stderr

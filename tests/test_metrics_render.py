@@ -1,4 +1,4 @@
-"""Specification of ghsync.metrics_render: JSON, CSV, table and chart renderings of weekly rows."""
+"""Specification of ghsync.cli.metrics_render: JSON, CSV, table and chart renderings of weekly rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 from rich.console import Console
 
-from ghsync.metrics_render import (
+from ghsync.cli.metrics_render import (
     METRIC_COLUMNS,
     metric_columns,
     metrics_chart,
@@ -85,6 +85,21 @@ def test_metric_columns_are_the_documented_ordered_fields():
 def test_by_author_columns_put_author_right_after_week():
     assert metric_columns(by_author=True) == ("week", "author", *EXPECTED_COLUMNS[1:])
     assert metric_columns(by_author=False) == EXPECTED_COLUMNS
+
+
+def test_the_metrics_registry_names_every_weekly_metrics_field_but_week_and_author_in_order():
+    from ghsync.metrics import METRICS
+
+    fields = [name for name in WeeklyMetrics.model_fields if name not in ("week", "author")]
+    assert [metric.name for metric in METRICS] == fields
+
+
+def test_every_registry_header_line_is_short_and_every_unit_is_known():
+    from ghsync.metrics import METRICS
+
+    for metric in METRICS:
+        assert all(len(line) <= 7 for line in metric.header.splitlines()), metric.header
+        assert metric.unit in ("count", "hours", "lines") and metric.definition
 
 
 def test_columns_cover_every_weekly_metrics_field():

@@ -5,13 +5,8 @@ from __future__ import annotations
 import copy
 import time
 
-from typer.testing import CliRunner
-
-from ghsync.cli import app
-
 from ghsync_testing import REPO, TOKEN, FakeGitHub, invoke, repository_row
 from smtp_server import SmtpTestServer
-
 
 
 def flags(fake, db_path):

@@ -1,4 +1,4 @@
-"""Rendering of weekly metrics rows: JSON, CSV, a rich table and a terminal bar chart.
+"""Weekly metrics rows as JSON, CSV, a rich table and a terminal bar chart, columns from `metrics.METRICS`.
 
 Rendering only: no computation beyond formatting and scaling bars, no I/O (the CLI prints).
 """
@@ -16,6 +16,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from ghsync.cli.render import printable
+from ghsync.metrics import METRICS
 from ghsync.models import WeeklyMetrics
 
 __all__ = [
@@ -23,50 +25,26 @@ __all__ = [
     "MetricsChart",
     "metric_columns",
     "metrics_chart",
+    "metrics_legend",
     "metrics_table",
     "metrics_to_csv",
     "metrics_to_json",
 ]
 
-METRIC_COLUMNS: tuple[str, ...] = (
-    "week",
-    "prs_opened",
-    "authors_active",
-    "prs_merged",
-    "prs_closed_unmerged",
-    "cycle_time_p50_hours",
-    "cycle_time_p75_hours",
-    "time_to_first_review_p50_hours",
-    "review_to_merge_p50_hours",
-    "reviews_submitted",
-    "reviewers_active",
-    "pr_size_p50",
-)
+METRIC_COLUMNS: tuple[str, ...] = ("week", *(metric.name for metric in METRICS))
 
 NONE_CELL = "—"
 # Shown in the table's Author column for PRs without an author login: deleted ("ghost") accounts,
 # and bots when the recorded query only asked for users' logins.
 UNKNOWN_AUTHOR = "(unknown)"
 
-# Short header lines keep the table (one space between columns) at 86 columns, leaving 14 for an
-# Author column within 100; a longer login folds onto a second line rather than being cut.
-_HEADERS: dict[str, str] = {
-    "week": "Week",
-    "author": "Author",
-    "prs_opened": "Opened",
-    "authors_active": "Authors",
-    "prs_merged": "Merged",
-    "prs_closed_unmerged": "Closed\nunmrgd",
-    "cycle_time_p50_hours": "Cycle\np50 h",
-    "cycle_time_p75_hours": "Cycle\np75 h",
-    "time_to_first_review_p50_hours": "First\nreview\np50 h",
-    "review_to_merge_p50_hours": "Review\n→merge\np50 h",
-    "reviews_submitted": "Re-\nviews",
-    "reviewers_active": "Re-\nviewers",
-    "pr_size_p50": "Size\np50",
-}
+# The registry's short header lines keep the table (one space between columns) at 86 columns,
+# leaving 14 for an Author column within 100; a longer login folds onto a second line.
+_HEADERS: dict[str, str] = {"week": "Week", "author": "Author", **{m.name: m.header for m in METRICS}}
+_UNITS: dict[str, str] = {metric.name: metric.unit for metric in METRICS}
 
 # No frame, no vertical rules: a one-character gap between columns and a rule under each header.
+# fmt: off
 _TABLE_BOX = Box(
     "    \n"
     "    \n"
@@ -77,15 +55,7 @@ _TABLE_BOX = Box(
     "    \n"
     "    \n"
 )
-
-_HOUR_COLUMNS = frozenset(
-    {
-        "cycle_time_p50_hours",
-        "cycle_time_p75_hours",
-        "time_to_first_review_p50_hours",
-        "review_to_merge_p50_hours",
-    }
-)
+# fmt: on
 
 
 def metric_columns(*, by_author: bool = False) -> tuple[str, ...]:
@@ -115,10 +85,19 @@ def metrics_to_csv(rows: Iterable[WeeklyMetrics], *, by_author: bool = False) ->
     return buffer.getvalue()
 
 
+def metrics_legend() -> str:
+    """One line per column: its header on one line, then what it counts (for `metrics --help`)."""
+    return "\n".join(f"{_one_line(metric.header)}: {metric.definition}" for metric in METRICS)
+
+
+def _one_line(header: str) -> str:
+    return header.replace("-\n", "").replace("\n", " ")
+
+
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return UNKNOWN_AUTHOR if column == "author" else NONE_CELL
-    if column in _HOUR_COLUMNS:
+    if _UNITS.get(column) == "hours":
         # One decimal is noise beyond 100 hours; it keeps the columns narrow too.
         return f"{value:.1f}" if round(value, 1) < 100 else f"{value:.0f}"
     if isinstance(value, float):
@@ -130,7 +109,7 @@ def metrics_table(rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool 
     """A compact table that fits 100 columns; times in hours (1 decimal), "—" where no data."""
     columns = metric_columns(by_author=by_author)
     table = Table(
-        title=title,
+        title=Text(printable(title)),
         caption="h: hours · unmrgd: closed, not merged · size: lines added + deleted · —: no data",
         caption_justify="left",
         box=_TABLE_BOX,
@@ -149,7 +128,8 @@ def metrics_table(rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool 
             table.add_column(_HEADERS[column], justify="right", no_wrap=True)
     count = 0
     for row in rows:
-        table.add_row(*(_cell(column, getattr(row, column)) for column in columns))
+        # Text, never markup: an author's login is whatever GitHub sent.
+        table.add_row(*(Text(printable(_cell(column, getattr(row, column)))) for column in columns))
         count += 1
     if count == 0:
         table.caption = "no pull-request activity in this window"
@@ -185,7 +165,7 @@ class MetricsChart:
         self.title = title
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text(self.title, style="bold")
+        yield Text(printable(self.title), style="bold")
         if not self.rows:
             yield Text("no weeks to chart")
             return

@@ -1,0 +1,326 @@
+"""The typer app: each command parses its own options, calls one service function and renders the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ghsync import __version__
+from ghsync.cli import render
+from ghsync.cli.errors import exit_code, say
+from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
+from ghsync.errors import GhsyncError, UsageError
+from ghsync.models import Outcome
+
+if TYPE_CHECKING:
+    from ghsync.service import SyncHooks
+
+EPILOG = (
+    "Exit codes: 0 done, 1 failed, 2 bad usage or input, "
+    "75 try again later (rate-limited, or another process holds the repository)."
+)
+
+app = typer.Typer(
+    name="ghsync",
+    cls=Group,
+    help="Keep a local SQLite copy of GitHub pull-request history and turn it into weekly team metrics.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # tracebacks with locals could print the token
+    add_completion=True,
+    rich_markup_mode=None,
+)
+
+Slug = Annotated[str, typer.Argument(metavar="OWNER/REPO", help="The repository, e.g. octocat/hello-world.")]
+Slugs = Annotated[list[str] | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")]
+Wait = Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")]
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+class Breakdown(StrEnum):
+    AUTHOR = "author"
+
+
+def _choices(enum: type[StrEnum]) -> str:
+    return "[" + "|".join(enum) + "]"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ghsync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Keep a local SQLite copy of GitHub pull-request history and turn it into weekly team metrics.
+
+    The shared options (--db, --token, --api-url, --min-remaining, --notify-on, --quiet, --debug) go before
+    or after the command name.
+    """
+
+
+def warn(message: str) -> None:
+    say(f"Warning: {message}")
+
+
+def _progress() -> render.SyncProgressDisplay:
+    return render.SyncProgressDisplay(
+        render.stderr_console(), interactive=render.is_interactive(), quiet=shared().quiet
+    )
+
+
+def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
+    from ghsync.service import SyncHooks
+
+    def wait_for_reset(seconds: float, budget) -> None:  # type: ignore[no-untyped-def]
+        display.wait(seconds, budget.reset_iso())
+
+    # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.
+    return SyncHooks(on_progress=display.update, on_wait=wait_for_reset if wait else None, on_warning=warn)
+
+
+@app.command(cls=SyncCommand, epilog=EPILOG)
+def track(
+    repository: Slug,
+    days: Annotated[
+        str | None,
+        typer.Option(
+            "--days",
+            metavar="DAYS",
+            help="Window: PRs updated in the last N days, or 'all' "
+            "[default: 30 for a new repository, unchanged for a tracked one].",
+        ),
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option("--notify", metavar="EMAIL", help="Email this address when the sync completes; repeatable."),
+    ] = None,
+    wait: Wait = False,
+) -> None:
+    """Track a repository and sync its pull-request history now, in the foreground.
+
+    Example: ghsync track octocat/hello-world --days 60
+    """
+    from ghsync.service import track_repository
+
+    with _progress() as display:
+        result = track_repository(
+            settings(), repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait)
+        )
+    if not shared().quiet:
+        say(result.message if result.report is None else render.report_line(result.report))
+    raise typer.Exit(exit_code([result.report]))
+
+
+@app.command(cls=SyncCommand, epilog=EPILOG)
+def sync(repositories: Slugs = None, wait: Wait = False) -> None:
+    """Resume interrupted syncs and fetch what changed since the last one.
+
+    Example (crontab): */30 * * * * ghsync sync --quiet
+    """
+    from ghsync.service import sync_tracked
+
+    with _progress() as display:
+        outcomes = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
+    for outcome in outcomes:
+        if outcome.error is not None:
+            say(f"Error: {outcome.full_name}: {outcome.error}")
+        elif outcome.report is not None and (not shared().quiet or outcome.report.outcome != Outcome.COMPLETE):
+            say(render.report_line(outcome.report))
+    raise typer.Exit(exit_code(outcome.error or outcome.report for outcome in outcomes))
+
+
+@app.command(cls=Command, epilog=EPILOG)
+def status(
+    repository: Annotated[
+        str | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, metavar="SECONDS", help="Seconds between redraws with --watch.")
+    ] = 1.0,
+) -> None:
+    """Show every tracked repository's sync status, progress and rate limit.
+
+    Example: ghsync status --json | jq '.[].sync_progress'
+    """
+    from ghsync.service import repository_statuses
+
+    config = settings()
+    if as_json:
+        typer.echo(json.dumps([row.as_json() for row in repository_statuses(config, repository)], indent=2))
+        return
+    console = render.stdout_console()
+    if watch:
+        render.watch_status(console, lambda: repository_statuses(config, repository), interval=interval)
+        return
+    console.print(render.status_table(repository_statuses(config, repository), now=time.time(), width=console.width))
+
+
+@app.command(cls=SyncCommand, epilog=EPILOG)
+def demo(
+    prs: Annotated[
+        int, typer.Option("--prs", min=1, max=100000, metavar="N", help="Pull requests in the demo repository.")
+    ] = 500,
+) -> None:
+    """Sync a generated repository from the bundled fake GitHub: no token, no network.
+
+    Writes to --db if given, else to a new temporary directory. Example: ghsync demo --prs 2000
+    """
+    from ghsync.demo import run_demo
+
+    with render.SyncProgressDisplay(render.stderr_console(), interactive=render.is_interactive()) as display:
+        outcome = run_demo(prs=prs, db=shared().db, hooks=_hooks(display, wait=True))
+    say(render.report_line(outcome.report))
+    console = render.stdout_console()
+    console.print(render.status_table(outcome.statuses, now=time.time(), width=console.width))
+    typer.echo(render.printable(f"Database: {outcome.db_path}"))
+    typer.echo(render.printable(f"Try: ghsync status --db {outcome.db_path}"))
+
+
+def _metrics_epilog() -> str:
+    from ghsync.cli.metrics_render import metrics_legend
+
+    return "Columns:\n\n" + metrics_legend().replace("\n", "\n\n") + "\n\n" + EPILOG
+
+
+@app.command(cls=Command, epilog=_metrics_epilog())
+def metrics(
+    repository: Slug,
+    weeks: Annotated[
+        int | None, typer.Option("--weeks", min=1, max=5200, metavar="N", help="The last N weeks [default 12].")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="First week to show: YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="YYYY-MM-DD", help="Last week to show: YYYY-MM-DD (with --since)."),
+    ] = None,
+    by: Annotated[
+        Breakdown | None, typer.Option("--by", metavar=_choices(Breakdown), help="Break down by author.")
+    ] = None,
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", metavar=_choices(OutputFormat), help="Output format [default: table]."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
+    chart: Annotated[bool, typer.Option("--chart", help="Draw merged PRs and median cycle time per week.")] = False,
+) -> None:
+    """Weekly team metrics (UTC weeks from Monday) from the stored pull requests.
+
+    Example: ghsync metrics octocat/hello-world --weeks 8 --format csv > weeks.csv
+    """
+    from datetime import UTC, datetime
+
+    from ghsync.cli import metrics_render
+    from ghsync.service import weekly_metrics
+    from ghsync.validate import parse_day
+
+    if as_json and output_format not in (None, OutputFormat.JSON):
+        raise UsageError(f"--json means --format json, not --format {output_format}")
+    if until is not None and since is None:
+        raise UsageError("--until needs --since")
+    if weeks is not None and since is not None:
+        raise UsageError("use --weeks or --since, not both")
+    shown = OutputFormat.JSON if as_json else output_format or OutputFormat.TABLE
+    by_author = by == Breakdown.AUTHOR
+    result = weekly_metrics(
+        settings(),
+        repository,
+        weeks=weeks,
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
+        by_author=by_author,
+        today=datetime.now(UTC).date(),
+    )
+    if shown == OutputFormat.JSON:
+        typer.echo(metrics_render.metrics_to_json(result.rows, by_author=by_author), nl=False)
+    elif shown == OutputFormat.CSV:
+        typer.echo(metrics_render.metrics_to_csv(result.rows, by_author=by_author), nl=False)
+    else:
+        console = render.stdout_console()
+        title = f"{result.full_name}: weekly metrics"
+        console.print(metrics_render.metrics_table(result.rows, title=title, by_author=by_author))
+        if chart and not by_author:
+            title = f"{result.full_name}: merged PRs and median cycle time"
+            console.print(metrics_render.metrics_chart(result.rows, title=title))
+
+
+@app.command(cls=Command, epilog=EPILOG)
+def untrack(
+    repository: Slug,
+    purge: Annotated[bool, typer.Option("--purge", help="Also delete its stored PRs, reviews and metrics.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Stop tracking a repository (keeping its data unless --purge).
+
+    Example: ghsync untrack octocat/hello-world --purge --yes
+    """
+    from ghsync.service import untrack_repository
+
+    if purge and not yes:
+        if not render.is_interactive(sys.stdin):
+            raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")
+        typer.confirm(
+            render.printable(f"Delete every stored pull request and review of {repository}?"), abort=True, err=True
+        )
+    name = untrack_repository(settings(), repository, purge=purge)
+    say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
+
+
+@app.command("rate-limit", cls=Command, epilog=EPILOG)
+def rate_limit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Each token's remaining budget per bucket, shown by account (never the token).
+
+    Example: ghsync rate-limit --json
+    """
+    from ghsync.service import rate_limit_report
+
+    rows = rate_limit_report(settings())
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return
+    render.stdout_console().print(render.rate_limit_table(rows, now=time.time()))
+
+
+@app.command("notify-test", cls=Command, epilog=EPILOG)
+def notify_test(
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", metavar="ADDRESS", help="Recipient; repeatable [default GHSYNC_NOTIFY_TO]."),
+    ] = None,
+) -> None:
+    """Send a test email with the current SMTP settings and say exactly what failed, if anything.
+
+    Example: GHSYNC_SMTP_HOST=smtp.example.com ghsync notify-test --to me@example.com
+    """
+    from ghsync.service import send_test_notification
+
+    recipients = send_test_notification(settings(), to or [])
+    say(f"test email sent to {', '.join(recipients)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except GhsyncError as error:  # raised outside a command body (should not happen): still one line
+        say(f"Error: {error}")
+        sys.exit(error.exit_code)

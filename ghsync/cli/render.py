@@ -1,0 +1,334 @@
+"""Terminal output of syncs and status: progress, tables, report lines, and `printable` for foreign text."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus
+from ghsync.timefmt import parse_iso_or_none
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.progress import Progress
+
+# Terminal escape sequences, 7-bit (ESC ...) and 8-bit (C1) forms: CSI (colours, cursor moves),
+# OSC (window titles, OSC 8 links) up to BEL or ST, DCS/SOS/PM/APC strings, and two-byte escapes.
+_ESCAPE_SEQUENCE = re.compile(
+    r"""
+      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]
+    | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]) .*? (?:\x07|\x1b\\|\x9c)
+    | \x1b [\x20-\x2f]* [\x30-\x7e]
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_LINE_BREAK = re.compile(r"\r\n|[\t\n\v\f\r\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """Text from GitHub, SMTP, a file or a user, safe to print: escape sequences and control characters
+    removed, line breaks and tabs turned into spaces. Rich renderables take it as `Text`, never as markup."""
+    return _CONTROL.sub("", _LINE_BREAK.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text))))
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def humanize_delta(seconds: float) -> str:
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min" + (f" {rest} s" if rest and minutes < 10 else "")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
+
+
+def local_time(text: str | None) -> str:
+    moment = parse_iso_or_none(text)
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def relative(text: str | None, now: float) -> str:
+    moment = parse_iso_or_none(text)
+    if moment is None:
+        return ""
+    delta = moment.timestamp() - now
+    return f"in {humanize_delta(delta)}" if delta >= 0 else f"{humanize_delta(-delta)} ago"
+
+
+def window_label(days_back: int | None) -> str:
+    return "all" if days_back is None else f"{days_back} d"
+
+
+class SyncProgressDisplay:
+    """Shows a sync's stored progress fields: a rich bar on a terminal, timestamped lines otherwise."""
+
+    def __init__(self, console: Console, *, interactive: bool, quiet: bool = False, log_every: float = 2.0):
+        self.console = console
+        self.interactive = interactive and not quiet
+        self.quiet = quiet
+        self.log_every = log_every
+        self._progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+        self._last_log: dict[str, float] = {}
+        self._last_line: dict[str, str] = {}
+
+    def __enter__(self) -> Self:
+        if self.interactive:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                # markup=False: the description is a repository name read from the database.
+                TextColumn("{task.description}", style="bold", markup=False),
+                BarColumn(),
+                TaskProgressColumn(),
+                MofNCompleteColumn(),
+                TextColumn("PRs"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[note]}", markup=False),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        for name, line in self._last_line.items():
+            if not self.interactive and not self.quiet and self._last_log.get(name) != -1:
+                self._log(line)
+
+    def update(self, row: Repository) -> None:
+        name = printable(row.full_name)
+        total = row.sync_prs_total
+        completed = row.sync_prs_completed
+        note = ""
+        if row.rate_limit_remaining is not None:
+            note = f"budget {row.rate_limit_remaining}"
+        if self._progress is not None:
+            if name not in self._tasks:
+                self._tasks[name] = self._progress.add_task(name, total=total or None, note=note)
+            if row.sync_status == SyncStatus.COMPLETE and max(total, completed) == 0:
+                # Nothing to sync (an unchanged repository): no bar at all rather than a stuck one.
+                self._progress.remove_task(self._tasks.pop(name))
+                return
+            self._progress.update(
+                self._tasks[name], total=max(total, completed) or None, completed=completed, note=note
+            )
+            return
+        line = f"{name}: {row.sync_status} {row.sync_progress}% ({completed}/{total} PRs)" + (
+            f", GraphQL budget left {row.rate_limit_remaining}" if note else ""
+        )
+        self._last_line[name] = line
+        now = time.monotonic()
+        last = self._last_log.get(name)
+        if not self.quiet and (last is None or now - last >= self.log_every or row.sync_status != SyncStatus.SYNCING):
+            self._log(line)
+            self._last_log[name] = now
+            self._last_line.pop(name, None)
+
+    def wait(self, seconds: float, reset_at: str | None) -> None:
+        """Sleep until a rate-limit reset, showing a countdown (or one log line without a terminal)."""
+        message = f"rate limit reached: waiting {humanize_delta(seconds)} until {local_time(reset_at)}"
+        if self._progress is None:
+            if not self.quiet:
+                self._log(message)
+            time.sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            for task in self._tasks.values():
+                self._progress.update(task, note=f"waiting for rate-limit reset: {humanize_delta(left)}")
+            time.sleep(min(1.0, left))
+
+    def _log(self, line: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.console.print(f"{stamp} {printable(line)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def short_time(text: str | None, now: float) -> str:
+    """Local HH:MM for today, the date otherwise: a table cell, not a log line."""
+    moment = parse_iso_or_none(text)
+    if moment is None:
+        return "—"
+    local = moment.astimezone()
+    today = datetime.fromtimestamp(now).astimezone().date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d")
+
+
+STATUS_TABLE_MIN_WIDTH = 120
+
+
+def _status_cells(status: RepositoryStatus, now: float) -> dict[str, str]:
+    row = status.repository
+    percent = row.sync_progress
+    filled = percent // 10
+    budget = "—"
+    if row.rate_limit_remaining is not None:
+        budget = f"{row.rate_limit_remaining} left"
+        if row.rate_limit_reset_at:
+            budget += f", resets {short_time(row.rate_limit_reset_at, now)} ({relative(row.rate_limit_reset_at, now)})"
+    return {
+        "Repository": row.full_name,
+        "Status": status.label,
+        "Progress": "█" * filled + "░" * (10 - filled) + f" {percent:>3}%",
+        # Done/total while a sync is under way or stopped; once complete, what the database holds
+        # (an incremental sync's own total is only the PRs that changed).
+        "PRs": (
+            f"{status.prs_stored:,}"
+            if row.sync_status == SyncStatus.COMPLETE
+            else f"{row.sync_prs_completed}/{row.sync_prs_total}"
+        ),
+        "Window": window_label(row.days_back),
+        "Started": short_time(row.sync_started_at, now),
+        "Last synced": relative(row.last_synced_at, now) or "never",
+        "Rate limit": budget,
+        "Last error": row.last_error or "",
+    }
+
+
+def status_table(rows: list[RepositoryStatus], *, now: float, width: int = STATUS_TABLE_MIN_WIDTH):
+    """One row per repository on a wide terminal; one block per repository on a narrow one."""
+    from rich import box
+    from rich.console import Group
+
+    cells = [_status_cells(row, now) for row in rows]
+    if width >= STATUS_TABLE_MIN_WIDTH:
+        table = Table(title="Tracked repositories", title_justify="left", box=box.SIMPLE_HEAD)
+        for header in (
+            "Repository",
+            "Status",
+            "Progress",
+            "PRs",
+            "Window",
+            "Started",
+            "Last synced",
+            "Rate limit",
+            "Last error",
+        ):
+            table.add_column(header, justify="right" if header == "PRs" else "left", no_wrap=header != "Last error")
+        for cell in cells:
+            table.add_row(*(Text(printable(value)) for value in cell.values()))
+        return table
+    blocks: list[RenderableType] = []
+    for cell in cells:
+        block = Table.grid(padding=(0, 2))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for key, value in cell.items():
+            if key == "Last error" and not value:
+                continue
+            block.add_row(key, Text(printable(value)))
+        blocks.append(block)
+        blocks.append("")
+    if not blocks:
+        return "No repositories are tracked. Start with: ghsync track OWNER/REPO"
+    return Group(*blocks[:-1])
+
+
+def status_line(status: RepositoryStatus) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = status.repository
+    return printable(
+        f"{stamp} {row.full_name} {status.label} {row.sync_progress}% {row.sync_prs_completed}/{row.sync_prs_total} PRs"
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def report_line(report: SyncReport) -> str:
+    """One line for people saying what a sync did, printable as it is."""
+    return printable(_report_text(report))
+
+
+def _report_text(report: SyncReport) -> str:
+    from ghsync.notify import format_duration  # one wording for durations, in mail and on the terminal
+
+    cost = plural(report.graphql_points_spent, "GraphQL point")
+    if report.outcome == "complete":
+        if report.kind == "incremental" and report.prs_synced == 0:
+            return f"{report.full_name}: up to date, nothing changed ({cost})"
+        what = "updated" if report.kind == "incremental" else "synced"
+        return (
+            f"{report.full_name}: {what} {plural(report.prs_synced, 'PR')} and {plural(report.reviews_synced, 'review')} "
+            f"in {format_duration(report.duration_seconds)} using {cost}"
+        )
+    if report.outcome == "rate_limited":
+        return (
+            f"{report.full_name}: stopped at the rate-limit threshold ({report.rate_limit_remaining} left) "
+            f"after {report.prs_synced} PRs; resets at {local_time(report.rate_limit_reset_at)}. "
+            "Run `ghsync sync` then (or `ghsync sync --wait` now) to resume."
+        )
+    return f"{report.full_name}: {report.outcome}"
+
+
+def rate_limit_table(rows: list[AccountRateLimit], *, now: float) -> Table:
+    """One row per account and bucket; the account is the login GitHub sent, shown as text."""
+    table = Table(title="GitHub rate limits", title_justify="left")
+    for header in ("Account", "Bucket", "Remaining", "Limit", "Resets"):
+        table.add_column(header)
+    for row in rows:
+        resets = f"{local_time(row.reset_at)} ({relative(row.reset_at, now)})" if row.reset_at else "no limit"
+        remaining = str(row.remaining) if row.remaining is not None else "∞"
+        cells = (row.account, row.resource, remaining, str(row.limit or "—"), resets)
+        table.add_row(*(Text(printable(cell)) for cell in cells))
+    return table
+
+
+def watch_status(console: Console, statuses: Callable[[], list[RepositoryStatus]], *, interval: float) -> None:
+    """Redraw the status table in place until no repository is syncing (a terminal); one line per
+    repository per redraw otherwise (piped or logged)."""
+    if not console.is_terminal:
+        while True:
+            rows = statuses()
+            for row in rows:
+                console.print(status_line(row), markup=False, highlight=False, soft_wrap=True)
+            if not any(row.label == "syncing" for row in rows):
+                return
+            time.sleep(interval)
+    from rich.live import Live
+
+    with Live(console=console, auto_refresh=False) as live:
+        while True:
+            rows = statuses()
+            live.update(status_table(rows, now=time.time(), width=console.width), refresh=True)
+            if not any(row.label == "syncing" for row in rows):
+                return
+            time.sleep(interval)
+
+
+def is_interactive(stream=None) -> bool:
+    stream = stream or sys.stderr
+    return hasattr(stream, "isatty") and stream.isatty()

@@ -1,0 +1,36 @@
+"""The command line's layout rules: rich only in the render modules, a one-line docstring per module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import ghsync
+
+PACKAGE = Path(ghsync.__file__).parent
+RENDER_MODULES = {PACKAGE / "cli" / "render.py", PACKAGE / "cli" / "metrics_render.py"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_render_modules_import_rich(path):
+    uses_rich = any(name == "rich" or name.startswith("rich.") for name in imported_modules(path))
+    assert uses_rich == (path in RENDER_MODULES)
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "cli").glob("*.py")), ids=lambda p: p.name)
+def test_every_cli_module_opens_with_a_one_line_summary(path):
+    docstring = ast.get_docstring(ast.parse(path.read_text()))
+    assert docstring, f"{path.name} has no docstring"
+    assert len(docstring.splitlines()[0]) <= 110
