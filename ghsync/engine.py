@@ -165,6 +165,13 @@ class _Run(Generic[R]):
         self.show()
         return job_report(self.store, self.job.id, outcome=outcome, finished=self.hooks.clock(), budget=budget)
 
+    def stop_after(self, error: GhsyncError, budget: RateLimitBudget) -> None:
+        """Record an error the store itself raised, if the store can still write at all."""
+        try:
+            self.stop(Outcome.ERROR, budget, error)
+        except GhsyncError:
+            pass  # the original error is the one to report; the row stays as the last commit left it
+
     def finish(self) -> SyncReport:
         finished = self.hooks.clock()
         budget = self.source.budget()
@@ -234,7 +241,11 @@ def sync_repository(
             spent=run.spent(),
             budget=source.budget(),
         )
-        job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)
+        try:
+            job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)
+        except GhsyncError as error:  # the store could not write (a full disk): the page is not committed
+            run.stop_after(error, budget)
+            raise
         run.show()
         if not pass_ended:
             continue

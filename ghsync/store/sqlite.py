@@ -31,7 +31,7 @@ from ghsync.models import (
     SyncStatus,
     WeeklyMetrics,
 )
-from ghsync.store.migrations import APPLICATION_ID, apply_migrations, pending_migrations
+from ghsync.store.migrations import APPLICATION_ID, apply_migrations, db_path_of, pending_migrations
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -142,6 +142,8 @@ def _describe_sqlite_error(path: Path, error: sqlite3.Error) -> str:
         return f"{path} is not a ghsync database (or it is corrupt): {text}"
     if "locked" in text or "busy" in text:
         return f"database {path} is locked by another program: {text}"
+    if "full" in text:
+        return f"cannot write database {path}: the disk (or the database's size limit) is full"
     if "readonly" in text or "unable to open" in text:
         return f"cannot write database {path}: {text} (check the directory exists and is writable)"
     return f"database {path}: {text}"
@@ -169,14 +171,22 @@ def _create_private_file(path: Path) -> None:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """One atomic write: everything inside commits together or not at all (kill -9 included)."""
-    db.execute("BEGIN IMMEDIATE")
+    """One atomic write: everything inside commits together or not at all (kill -9 included).
+
+    A write the file system refuses (disk full, I/O error, read-only) becomes a StoreError naming
+    the file, so the sync ends as an error with `last_error` set rather than as a crash.
+    """
     try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        raise StoreError(_describe_sqlite_error(Path(db_path_of(db)), error)) from error
 
 
 def sync_progress_percent(completed: int, total: int, *, finished: bool) -> int:
