@@ -13,7 +13,7 @@ from ghsync.config import Settings, default_db_path
 from ghsync.errors import GhsyncError, RateLimited, UsageError
 from ghsync.lock import is_locked, repository_lock
 from ghsync.models import SyncReport
-from ghsync.ratelimit import RateLimitBudget
+from ghsync.models import RateLimitBudget
 from ghsync.validate import parse_days, parse_repository_slug
 
 
@@ -44,10 +44,17 @@ def _require_tokens(settings: Settings) -> list[str]:
 
 
 def _open_source(settings: Settings, hooks: SyncHooks):
-    from ghsync.source import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
+    from ghsync.github.pulls import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
     return open_source(
-        _require_tokens(settings), api_url=settings.api_url, threshold=settings.min_remaining, sleep=hooks.sleep
+        _require_tokens(settings),
+        api_url=settings.api_url,
+        threshold=settings.min_remaining,
+        sleep=hooks.sleep,
+        clock=hooks.clock,
+        on_warning=hooks.on_warning,
+        request_timeout=settings.request_timeout,
+        allow_insecure_http=settings.allow_insecure_http,
     )
 
 
@@ -75,7 +82,7 @@ def track_repository(
         if existing is None:
             source = _open_source(settings, hooks)
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-            _check_repository_exists(source, full_name, sleep=hooks.sleep)
+            source.check_repository(full_name)
             store.add_repository(
                 db, full_name, days_back=days_back, now=_iso(hooks.clock()), notify_to=_recipients(notify_to)
             )
@@ -123,21 +130,6 @@ def _window_widens(old: int | None, new: int | None) -> bool:
 
 def _recipients(addresses: Sequence[str]) -> list[str]:
     return [a.strip() for a in addresses if a.strip()]
-
-
-def _check_repository_exists(source, full_name: str, *, sleep: Callable[[float], None]) -> None:
-    from ghsync.errors import GitHubError, RepositoryNotFound
-    from ghsync.ratelimit import retry_transient
-
-    client = source.pool.any_client()
-    try:
-        retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=sleep)
-    except GitHubError as error:
-        if getattr(error, "status", None) == 404:
-            raise RepositoryNotFound(
-                f"repository {full_name} not found on {client.api_url} (or the token cannot see it)"
-            ) from None
-        raise
 
 
 def sync_tracked(
@@ -308,34 +300,17 @@ def weekly_metrics(
 
 def rate_limit_report(settings: Settings) -> list[dict[str, Any]]:
     """Each token's buckets, by account login — never the token itself."""
-    from ghsync.github import GitHubClient
+    from dataclasses import asdict
 
-    report = []
-    for index, token in enumerate(_require_tokens(settings), start=1):
-        client = GitHubClient(token, api_url=settings.api_url)
-        states = client.rate_limits()
-        try:
-            _, user = client.rest_get("/user")
-            account = (user or {}).get("login") or f"token #{index}"
-        except GhsyncError:
-            account = f"token #{index}"
-        if states is None:
-            report.append({"account": account, "resource": "all", "limit": None, "remaining": None, "reset_at": None})
-            continue
-        for state in states.values():
-            from ghsync.ratelimit import epoch_to_iso
+    from ghsync.github.pulls import account_rate_limits
 
-            report.append(
-                {
-                    "account": account,
-                    "resource": state.resource,
-                    "limit": state.limit,
-                    "remaining": state.remaining,
-                    "used": state.used,
-                    "reset_at": epoch_to_iso(state.reset_at),
-                }
-            )
-    return report
+    rows = account_rate_limits(
+        _require_tokens(settings),
+        api_url=settings.api_url,
+        request_timeout=settings.request_timeout,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
+    return [asdict(row) for row in rows]
 
 
 def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:

@@ -9,10 +9,10 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from ghsync import store
-from ghsync.errors import GhsyncError, RateLimited, TransientGitHubError
-from ghsync.models import SyncReport
-from ghsync.queries import MAX_PAGE_SIZE, PageRequest, cheapest_page_size
-from ghsync.ratelimit import RateLimitBudget, epoch_to_iso, retry_transient, seconds_until
+from ghsync.engine import seconds_until
+from ghsync.errors import GhsyncError, RateLimited
+from ghsync.models import PageRequest, RateLimitBudget, SyncReport
+from ghsync.timefmt import iso as epoch_to_iso
 
 # The next incremental sync re-reads this much before the watermark: GitHub's updatedAt ordering
 # can lag a moment behind a write, and re-reading a few PRs is cheap and idempotent.
@@ -30,14 +30,11 @@ class FetchedPageLike(Protocol):
 class PullRequestSource(Protocol):
     """Where PRs come from (GitHub through the token pool, or anything a test provides)."""
 
-    points_spent: int
-
-    @property
-    def rest_calls(self) -> int: ...
+    def spent(self) -> Any: ...
 
     def budget(self) -> RateLimitBudget: ...
 
-    def fetch_page(self, request: PageRequest, *, wanted: Callable[[int, str], bool] | None = None) -> FetchedPageLike: ...
+    def fetch_page(self, request: PageRequest, *, wanted: Callable) -> FetchedPageLike: ...
 
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -92,15 +89,11 @@ def sync_repository_history(
 
     # What earlier runs of this job spent, plus what this run spends from here on.
     job_points, job_calls = job.graphql_points, job.rest_calls
-    points_before, rest_before = source.points_spent, source.rest_calls
-    # Halved for the rest of the run when GitHub times out on a page.
-    size_limit = page_size or MAX_PAGE_SIZE
+    before = source.spent()
 
     def spent() -> tuple[int, int]:
-        return (
-            job_points + source.points_spent - points_before,
-            job_calls + source.rest_calls - rest_before,
-        )
+        now = source.spent()
+        return (job_points + now.points - before.points, job_calls + now.rest_calls - before.rest_calls)
 
     while True:
         try:
@@ -118,12 +111,9 @@ def sync_repository_history(
         count = None
         if first_page_of_pass and job.phase == "main":
             count = job.pass_since or "all"
-        request = PageRequest(
-            owner=repository["owner"], name=repository["name"], page_size=1, after=job.cursor, count=count
-        )
-        request = _with_size(request, cheapest_page_size(extra_connections=request.extra_connections, limit=size_limit))
+        request = PageRequest(owner=repository["owner"], name=repository["name"], after=job.cursor, count=count)
         try:
-            page, fetched_size = _fetch_with_retries(source, request, sleep=sleep, wanted=_wanted(db, job))
+            page = source.fetch_page(request, wanted=_wanted(db, job))
         except RateLimited as error:
             stop_budget = RateLimitBudget(
                 resource="graphql", remaining=error.remaining or 0, reset_at=error.reset_at or budget.reset_at
@@ -137,8 +127,6 @@ def sync_repository_history(
             on_progress(store.repository_by_id(db, job.repository_id))
             raise
 
-        if fetched_size < request.page_size:
-            size_limit = fetched_size  # GitHub timed out on bigger pages: stay at the size that worked
         if first_page_of_pass and page.head_updated_at is not None:
             job = store.update_job(db, job, head_updated_at=page.head_updated_at)
         in_pass = [r for r in page.records if job.pass_since is None or r.updated_at >= job.pass_since]
@@ -176,47 +164,17 @@ def sync_repository_history(
         return _reported(db, job, on_progress, _finish(db, job, source, spent(), clock=clock, run_started=run_started))
 
 
-def _fetch_with_retries(source: PullRequestSource, request: PageRequest, *, sleep: Callable[[float], None], wanted):
-    """Retry transient faults with backoff; a page that times out is retried at half its size."""
-    size = request.page_size
-
-    def fetch():
-        nonlocal size
-        try:
-            return source.fetch_page(_with_size(request, size), wanted=wanted)
-        except TransientGitHubError as error:
-            if error.timed_out and size > 1:
-                size = max(1, size // 2)
-            raise
-
-    page = retry_transient(fetch, sleep=sleep)
-    return page, size
-
-
 def _wanted(db, job) -> Callable[[int, str], bool]:
     """Which PRs of a page will be written, so only they get follow-up queries for more reviews."""
 
-    def wanted(number: int, updated_at: str) -> bool:
+    def wanted_one(number: int, updated_at: str) -> bool:
         if job.pass_since is not None and updated_at < job.pass_since:
             return False
         if job.kind == "incremental":
             return store.stored_updated_at(db, job.repository_id, number) != updated_at
         return True
 
-    return wanted
-
-
-def _with_size(request: PageRequest, size: int) -> PageRequest:
-    if request.page_size == size:
-        return request
-    return PageRequest(
-        owner=request.owner,
-        name=request.name,
-        page_size=size,
-        after=request.after,
-        count=request.count,
-        with_head=request.with_head,
-    )
+    return lambda versions: {v.key for v in versions if wanted_one(v.key, v.updated_at)}
 
 
 def _reported(db, job, on_progress: ProgressCallback, report: SyncReport) -> SyncReport:

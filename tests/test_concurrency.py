@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from ghsync import store
 from ghsync.cli import app
-from ghsync.queries import cheapest_page_size
+from ghsync.github.graphql import cheapest_page_size
 
 from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, stored_records
 
