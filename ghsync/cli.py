@@ -39,6 +39,10 @@ TokenOption = Annotated[
 ApiUrlOption = Annotated[
     Optional[str], typer.Option("--api-url", metavar="URL", help="GitHub API URL [env GITHUB_API_URL; default https://api.github.com]")
 ]
+InsecureHttpOption = Annotated[
+    bool,
+    typer.Option("--allow-insecure-http", help="Allow a plain http:// API URL on another host (the token travels unencrypted) [env GHSYNC_ALLOW_INSECURE_HTTP]."),
+]
 MinRemainingOption = Annotated[
     Optional[int],
     typer.Option("--min-remaining", min=0, metavar="N", help="Stop when fewer GraphQL points remain [env GHSYNC_MIN_REMAINING; 100]"),
@@ -101,10 +105,14 @@ def _settings(
     api_url: str | None,
     min_remaining: int | None = None,
     notify_on: str | None = None,
+    allow_insecure_http: bool = False,
 ):
     from ghsync.config import load_settings
 
-    return load_settings(db=db, tokens=token or None, api_url=api_url, min_remaining=min_remaining, notify_on=notify_on)
+    return load_settings(
+        db=db, tokens=token or None, api_url=api_url, min_remaining=min_remaining, notify_on=notify_on,
+        allow_insecure_http=allow_insecure_http or None,
+    )
 
 
 def _hooks(display, *, wait: bool):
@@ -141,6 +149,7 @@ def track(
     db: DbOption = None,
     token: TokenOption = None,
     api_url: ApiUrlOption = None,
+    allow_insecure_http: InsecureHttpOption = False,
     min_remaining: MinRemainingOption = None,
     notify_on: NotifyOnOption = None,
     quiet: QuietOption = False,
@@ -153,7 +162,7 @@ def track(
     from ghsync.render import SyncProgressDisplay, is_interactive, report_line, stderr_console
     from ghsync.service import raise_for_report, track_repository
 
-    settings = _settings(db, token, api_url, min_remaining, notify_on)
+    settings = _settings(db, token, api_url, min_remaining, notify_on, allow_insecure_http)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
         result = track_repository(settings, repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait))
     if result.already_tracked:
@@ -174,6 +183,7 @@ def sync(
     db: DbOption = None,
     token: TokenOption = None,
     api_url: ApiUrlOption = None,
+    allow_insecure_http: InsecureHttpOption = False,
     min_remaining: MinRemainingOption = None,
     notify_on: NotifyOnOption = None,
     quiet: QuietOption = False,
@@ -186,7 +196,7 @@ def sync(
     from ghsync.render import SyncProgressDisplay, is_interactive, report_line, stderr_console
     from ghsync.service import sync_tracked
 
-    settings = _settings(db, token, api_url, min_remaining, notify_on)
+    settings = _settings(db, token, api_url, min_remaining, notify_on, allow_insecure_http)
     with SyncProgressDisplay(stderr_console(), interactive=is_interactive(), quiet=quiet) as display:
         hooks = _hooks(display, wait=wait)
         outcomes = sync_tracked(settings, repositories or (), hooks=hooks)
@@ -354,6 +364,7 @@ def rate_limit(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     token: TokenOption = None,
     api_url: ApiUrlOption = None,
+    allow_insecure_http: InsecureHttpOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Each token's remaining budget per bucket, shown by account (never the token).
@@ -365,7 +376,7 @@ def rate_limit(
     from ghsync.render import local_time, relative, stdout_console
     from ghsync.service import rate_limit_report
 
-    rows = rate_limit_report(_settings(None, token, api_url))
+    rows = rate_limit_report(_settings(None, token, api_url, allow_insecure_http=allow_insecure_http))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

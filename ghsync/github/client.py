@@ -357,8 +357,9 @@ class GitHubClient:
         if isinstance(error, _Redirected):
             return error
         if isinstance(error, _TooLarge):
-            limit = self.max_response_bytes / 1024 / 1024
-            return GitHubError(f"{api_url} sent an answer larger than the {limit:g} MB limit; refused")
+            return GitHubError(
+                f"{api_url} sent an answer larger than the {_size(self.max_response_bytes)} limit; refused"
+            )
         if isinstance(error, requests.exceptions.Timeout):
             return TransientGitHubError(f"GitHub at {api_url} did not answer in time", timed_out=True)
         if isinstance(error, requests.exceptions.SSLError):
@@ -390,6 +391,11 @@ def _message(data: Any) -> str:
         if "data" in data and isinstance(data["data"], str):
             return _snippet(data["data"])
     return _snippet(data)
+
+
+def _size(limit: int) -> str:
+    mb = 1024 * 1024
+    return f"{limit // mb} MB" if limit % mb == 0 else f"{limit:,}-byte"
 
 
 def _snippet(value: Any, limit: int = 120) -> str:

@@ -155,11 +155,20 @@ class GitHubPullRequestSource:
         )
 
 
-def _clients(tokens: Sequence[str], *, api_url: str, request_timeout: float, allow_insecure_http: bool) -> list[Any]:
+def _clients(
+    tokens: Sequence[str],
+    *,
+    api_url: str,
+    request_timeout: float,
+    allow_insecure_http: bool,
+    clock: Callable[[], float] = time.time,
+) -> list[Any]:
     from ghsync.github.client import GitHubClient
 
     def client(token: str | None) -> GitHubClient:
-        return GitHubClient(token, api_url=api_url, timeout=request_timeout, allow_insecure_http=allow_insecure_http)
+        return GitHubClient(
+            token, api_url=api_url, timeout=request_timeout, allow_insecure_http=allow_insecure_http, clock=clock
+        )
 
     return [client(token) for token in tokens] or [client(None)]
 
@@ -177,7 +186,7 @@ def open_source(
 ) -> GitHubPullRequestSource:
     """The PR source over a pool of `tokens` (none: anonymous)."""
     clients = _clients(
-        tokens, api_url=api_url, request_timeout=request_timeout, allow_insecure_http=allow_insecure_http
+        tokens, api_url=api_url, request_timeout=request_timeout, allow_insecure_http=allow_insecure_http, clock=clock
     )
     pool = TokenPool(clients, threshold=threshold, sleep=sleep, clock=clock, on_warning=on_warning)
     return GitHubPullRequestSource(pool, sleep=sleep)
