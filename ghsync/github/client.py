@@ -27,6 +27,7 @@ from ghsync.errors import (
     UsageError,
 )
 from ghsync.github.graphql import parse_rest_bucket
+from ghsync.github.pool import MAX_RETRY_AFTER_SECONDS
 from ghsync.models import RateLimitState
 
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -35,9 +36,8 @@ TRANSIENT_STATUSES = {500, 502, 503, 504}
 GRAPHQL_RATE_LIMIT_TYPES = {"RATE_LIMITED", "RATE_LIMIT"}
 # GitHub's answer when a query ran too long (usually HTTP 200 with this error): retry a smaller page.
 TIMEOUT_MESSAGE = "something went wrong while executing your query. this may be the result of a timeout"
-# GitHub asks for at least a minute when a secondary limit names no time; a longer wait is capped here.
+# GitHub asks for at least a minute when a secondary limit names no time.
 SECONDARY_LIMIT_DEFAULT_WAIT = 60.0
-SECONDARY_LIMIT_MAX_WAIT = 300.0
 _CHUNK = 64 * 1024
 
 
@@ -102,7 +102,7 @@ def retry_after_seconds(value: str | None, *, now: float) -> float | None:
             return None
     if math.isnan(seconds):
         return None
-    return max(1.0, min(seconds, SECONDARY_LIMIT_MAX_WAIT))
+    return max(1.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
 
 
 class _Redirected(Exception):
