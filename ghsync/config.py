@@ -14,6 +14,7 @@ from ghsync.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_MIN_REMAINING = 100
+DEFAULT_REQUEST_TIMEOUT = 60.0
 
 
 def default_db_path() -> Path:
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     tokens: str | None = Field(default=None, validation_alias="GHSYNC_TOKENS")
     api_url: str = Field(default=DEFAULT_API_URL, validation_alias="GITHUB_API_URL")
     min_remaining: int = Field(default=DEFAULT_MIN_REMAINING, ge=0, validation_alias="GHSYNC_MIN_REMAINING")
+    # Plain http:// is refused for any host but this machine unless this is set (the token would travel in clear).
+    allow_insecure_http: bool = Field(default=False, validation_alias="GHSYNC_ALLOW_INSECURE_HTTP")
+    # Seconds one GitHub request may take in all (connect + the whole answer); then it counts as a timeout.
+    request_timeout: float = Field(default=DEFAULT_REQUEST_TIMEOUT, gt=0, le=3600, validation_alias="GHSYNC_REQUEST_TIMEOUT")
 
     smtp_host: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_HOST")
     smtp_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="GHSYNC_SMTP_PORT")
@@ -141,6 +146,8 @@ _FIELD_NAMES = {
     "token": "--token / GITHUB_TOKEN",
     "api_url": "--api-url / GITHUB_API_URL",
     "min_remaining": "--min-remaining / GHSYNC_MIN_REMAINING",
+    "allow_insecure_http": "--allow-insecure-http / GHSYNC_ALLOW_INSECURE_HTTP",
+    "request_timeout": "GHSYNC_REQUEST_TIMEOUT",
     "notify_on": "--notify-on / GHSYNC_NOTIFY_ON",
 }
 

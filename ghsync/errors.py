@@ -36,13 +36,23 @@ class GitHubError(GhsyncError):
     """GitHub answered with something ghsync cannot use (a permanent fault)."""
 
 
-class TransientGitHubError(GitHubError):
-    """A fault worth retrying: 502/504, connection reset, timeout, secondary rate limit."""
+class GithubResponseError(GitHubError):
+    """GitHub answered with a malformed value (a wrong type, an impossible number or time); nothing is stored."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, timed_out: bool = False):
+
+class TransientGitHubError(GitHubError):
+    """A fault worth retrying: 502/504, connection reset, timeout, secondary rate limit.
+
+    timed_out: the server gave up on the work (retry a smaller page); status: the HTTP status, if any.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, timed_out: bool = False, status: int | None = None
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.timed_out = timed_out
+        self.status = status
 
 
 class RateLimited(GhsyncError):

@@ -85,12 +85,18 @@ def _require_tokens(settings: Settings) -> list[str]:
 
 
 def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
-    from ghsync.source import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
+    from ghsync.github.pulls import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
-    inner = open_source(
-        _require_tokens(settings), api_url=settings.api_url, threshold=settings.min_remaining, sleep=hooks.sleep
+    source = open_source(
+        _require_tokens(settings),
+        api_url=settings.api_url,
+        threshold=settings.min_remaining,
+        sleep=hooks.sleep,
+        clock=hooks.clock,
+        on_warning=hooks.on_warning,
+        request_timeout=settings.request_timeout,
+        allow_insecure_http=settings.allow_insecure_http,
     )
-    source = _LegacySource(inner, sleep=hooks.sleep)
     _check_threshold(settings, source.budget())
     return source
 
@@ -101,68 +107,6 @@ def _check_threshold(settings: Settings, budget: RateLimitBudget) -> None:
         raise UsageError(
             f"--min-remaining {settings.min_remaining} is above the GraphQL budget's limit ({budget.limit} points "
             "an hour): choose a smaller threshold"
-        )
-
-
-class _LegacySource:
-    """Throwaway adapter from today's source to the engine's Source port (replaced by ghsync.github)."""
-
-    def __init__(self, inner, *, sleep):
-        from ghsync.queries import MAX_PAGE_SIZE
-
-        self.inner, self.sleep, self.size_limit = inner, sleep, MAX_PAGE_SIZE
-
-    def budget(self) -> RateLimitBudget:
-        return self.inner.budget()
-
-    def spent(self):
-        from ghsync.models import Spend
-
-        return Spend(self.inner.points_spent, self.inner.rest_calls)
-
-    def check_repository(self, full_name: str) -> None:
-        from ghsync.errors import GitHubError, RepositoryNotFound
-        from ghsync.ratelimit import retry_transient
-
-        client = self.inner.pool.any_client()
-        try:
-            retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=self.sleep)
-        except GitHubError as error:
-            if getattr(error, "status", None) == 404:
-                raise RepositoryNotFound(
-                    f"repository {full_name} not found on {client.api_url} (or the token cannot see it)"
-                ) from None
-            raise
-
-    def fetch_page(self, request, *, wanted):
-        from ghsync.errors import TransientGitHubError
-        from ghsync.models import Page, Version
-        from ghsync.queries import PageRequest, cheapest_page_size
-        from ghsync.ratelimit import retry_transient
-
-        old = PageRequest(request.owner, request.name, page_size=1, after=request.after, count=request.count)
-        size = cheapest_page_size(extra_connections=old.extra_connections, limit=self.size_limit)
-
-        def fetch():
-            nonlocal size
-            try:
-                return self.inner.fetch_page(
-                    PageRequest(old.owner, old.name, page_size=size, after=old.after, count=old.count),
-                    wanted=lambda number, updated_at: number in wanted([Version(number, updated_at)]),
-                )
-            except TransientGitHubError as error:
-                if error.timed_out and size > 1:
-                    size = max(1, size // 2)
-                raise
-
-        page = retry_transient(fetch, sleep=self.sleep)
-        self.size_limit = min(self.size_limit, size)
-        return Page(
-            records=tuple(page.records),
-            has_next_page=page.has_next_page,
-            end_cursor=page.end_cursor,
-            total_count=page.total_count,
-            head_updated_at=page.head_updated_at,
         )
 
 
@@ -372,26 +316,14 @@ def weekly_metrics(
 
 def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
     """Each token's buckets, by account login — never the token itself."""
-    from ghsync.github import GitHubClient
-    from ghsync.timefmt import iso as to_iso
+    from ghsync.github.pulls import account_rate_limits
 
-    report = []
-    for index, token in enumerate(_require_tokens(settings), start=1):
-        client = GitHubClient(token, api_url=settings.api_url)
-        states = client.rate_limits()
-        try:
-            _, user = client.rest_get("/user")
-            account = (user or {}).get("login") or f"token #{index}"
-        except GhsyncError:
-            account = f"token #{index}"
-        if states is None:
-            report.append(AccountRateLimit(account, "all", None, None, None, None))
-            continue
-        for state in states.values():
-            report.append(
-                AccountRateLimit(account, state.resource, state.limit, state.remaining, state.used, to_iso(state.reset_at))
-            )
-    return report
+    return account_rate_limits(
+        _require_tokens(settings),
+        api_url=settings.api_url,
+        request_timeout=settings.request_timeout,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
 
 
 def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:

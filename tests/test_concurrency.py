@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from ghsync.store import open_store
 from ghsync.cli import app
-from ghsync.queries import cheapest_page_size
+from ghsync.github.graphql import cheapest_page_size
 
 from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, invoke, repository_row, stored_records
 

@@ -13,9 +13,10 @@ import pytest
 import vcr
 
 from ghsync.errors import AuthenticationError, RepositoryNotFound
-from ghsync.github import GitHubClient
-from ghsync.queries import PageRequest
-from ghsync.source import GitHubPullRequestSource, TokenPool
+from ghsync.github.client import GitHubClient
+from ghsync.github.pool import TokenPool
+from ghsync.github.pulls import GitHubPullRequestSource
+from ghsync.models import PageRequest
 
 from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
@@ -48,18 +49,22 @@ def source_for(api_url: str, token: str = TOKEN) -> GitHubPullRequestSource:
     return GitHubPullRequestSource(TokenPool([GitHubClient(token, api_url=api_url)], threshold=100))
 
 
+def every(versions):
+    return {version.key for version in versions}
+
+
 def test_pull_request_pages_are_parsed_into_complete_records(api_url, request):
     with recorder.use_cassette(f"{request.node.name}.yaml"):
         source = source_for(api_url)
-        first = source.fetch_page(PageRequest("cassette-org", "gadgets", 49, count="all"))
-        second = source.fetch_page(PageRequest("cassette-org", "gadgets", 49, after=first.end_cursor))
+        first = source.fetch_page(PageRequest("cassette-org", "gadgets", count="all"), wanted=every)
+        second = source.fetch_page(PageRequest("cassette-org", "gadgets", after=first.end_cursor), wanted=every)
     numbers = [r.number for r in first.records + second.records]
     assert sorted(numbers) == list(range(1, 61))
     assert first.total_count == 60 and first.has_next_page and not second.has_next_page
     assert first.records[0].updated_at >= first.records[-1].updated_at
     # Two pages, plus one follow-up for the PR with 150 reviews (more than a page's nested 100).
     assert max(len(r.reviews) for r in first.records + second.records) == 150
-    assert source.points_spent == 3
+    assert source.spent().points == 3
     assert source.budget().remaining is not None
 
 
@@ -73,7 +78,7 @@ def test_unknown_repository_is_repository_not_found(api_url, request):
     with recorder.use_cassette(f"{request.node.name}.yaml"):
         source = source_for(api_url)
         with pytest.raises(RepositoryNotFound):
-            source.fetch_page(PageRequest("cassette-org", "missing", 49, count="all"))
+            source.fetch_page(PageRequest("cassette-org", "missing", count="all"), wanted=every)
 
 
 def test_cassettes_hold_no_token_and_no_authorization_header():

@@ -1,13 +1,13 @@
 """GraphQL page planning: GitHub's cost formula and the page size that spends least per PR."""
 
-from ghsync.queries import (
-    PageRequest,
+from ghsync.github.graphql import (
     cheapest_page_size,
     floor_points,
     graphql_cost,
     page_requests,
     pull_request_page_query,
 )
+from ghsync.models import PageRequest
 
 
 def test_cost_is_requests_over_100_rounded_at_least_one():
@@ -38,10 +38,10 @@ def test_floor_for_a_thousand_prs_is_21_points():
 
 
 def test_window_count_asks_github_search_for_updated_since():
-    _, variables = pull_request_page_query(PageRequest("o", "r", 48, count="2026-01-01T00:00:00Z"))
+    _, variables = pull_request_page_query(PageRequest("o", "r", count="2026-01-01T00:00:00Z"), 48)
     assert variables["countQuery"] == "repo:o/r is:pr updated:>=2026-01-01T00:00:00Z"
 
 
 def test_full_history_count_uses_total_count_not_search():
-    query, variables = pull_request_page_query(PageRequest("o", "r", 49, count="all"))
+    query, variables = pull_request_page_query(PageRequest("o", "r", count="all"), 49)
     assert "search" not in query and "countQuery" not in variables

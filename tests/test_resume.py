@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from ghsync.cli import app
 from ghsync.config import load_settings
-from ghsync.queries import cheapest_page_size
+from ghsync.github.graphql import cheapest_page_size
 from ghsync.service import SyncHooks, repository_statuses, sync_tracked, track_repository
 
 from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, current_job, expected_records, generate_repository, invoke, repository_row, stored_records
@@ -79,7 +79,7 @@ def _never_wait_for_a_reset(monkeypatch):
     def wait(self, seconds, reset_at):
         raise AssertionError(f"the command waited {seconds:.0f} s for the rate-limit reset instead of exiting 75")
 
-    monkeypatch.setattr("ghsync.render.SyncProgressDisplay.wait", wait)
+    monkeypatch.setattr("ghsync.cli.render.SyncProgressDisplay.wait", wait)
 
 
 def cli_flags(fake: FakeGitHub, db: Path) -> list:
@@ -521,18 +521,6 @@ def test_incremental_sync_of_an_unchanged_complete_repository_costs_at_most_one_
     assert error is None and (report.kind, report.outcome) == ("incremental", "complete")
     assert fake600.stats["graphql_points"] <= 1
     assert report.prs_synced == 0
-
-
-INCREMENTAL_FETCHES_FOLLOW_UPS = (
-    "ghsync/source.py GitHubPullRequestSource.fetch_page fetches follow-up pages (reviews/labels beyond "
-    "100) for every PR of the page, and sync.py drops the unchanged ones only afterwards (store.save_page "
-    "skip_unchanged): when a PR with more than 100 reviews is among the most recently updated, an "
-    "incremental sync with nothing changed spends 2 points (page + follow-up), not 1 -- this is also why "
-    "tests/test_sync.py::test_incremental_sync_with_nothing_changed_costs_one_point fails now and then "
-    "(the fixture's data depend on the session's start time). Fix: tell fetch_page which PRs are wanted "
-    "(updatedAt >= pass_since and, for incremental jobs, != the stored updated_at) and request follow-ups "
-    "only for those"
-)
 
 
 def test_incremental_sync_with_nothing_changed_costs_one_point_even_if_the_newest_pr_has_150_reviews(

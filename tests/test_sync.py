@@ -9,7 +9,7 @@ import pytest
 
 from ghsync.store import SqliteStore
 from ghsync.config import load_settings
-from ghsync.queries import floor_points
+from ghsync.github.graphql import floor_points
 from ghsync.service import SyncHooks, sync_tracked, track_repository
 
 from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, load_dataset, real_dataset_paths, repository_row, stored_records

@@ -45,7 +45,7 @@ def _never_wait_for_a_reset(monkeypatch):
     def wait(self, seconds, reset_at):
         raise AssertionError(f"the command waited {seconds:.0f} s for the rate-limit reset instead of exiting 75")
 
-    monkeypatch.setattr("ghsync.render.SyncProgressDisplay.wait", wait)
+    monkeypatch.setattr("ghsync.cli.render.SyncProgressDisplay.wait", wait)
 
 
 def track(fake: FakeGitHub, db: Path, tokens: list[str], **settings):
@@ -89,15 +89,6 @@ def test_pool_adds_up_what_its_accounts_have_above_the_threshold(pool_fake, tmp_
     assert min(graphql(pool_fake, "alice")["remaining"], graphql(pool_fake, "bob")["remaining"]) >= THRESHOLD - 1
 
 
-REPOSITORY_CHECK_NEEDS_GRAPHQL_BUDGET = (
-    "ghsync/service.py _check_repository_exists() picks its client with source.pool.client(), which applies "
-    "the GraphQL threshold (source.py TokenPool.client raises RateLimited) to a REST call on the core bucket: "
-    "`track` with every account below the GraphQL threshold raises before add_repository, so nothing is "
-    "recorded (no rate_limited status, no reset) and the message has no reset time; the check should use "
-    "any client (e.g. self._clients[0]) and let sync_repository_history stop as rate_limited"
-)
-
-
 def test_track_with_every_account_below_the_threshold_records_rate_limited_at_the_earliest_reset(pool_fake, tmp_path):
     now = time.time()
     pool_fake.set_remaining("graphql", THRESHOLD - 50, login="alice", reset_at=now + 1800)
@@ -138,14 +129,6 @@ def test_two_tokens_of_one_account_stop_where_one_token_would(pool_fake, tmp_pat
     assert alone.report.outcome == pair.report.outcome == "rate_limited"
     assert pair.report.prs_synced == alone.report.prs_synced
     assert graphql(pool_fake, "alice")["remaining"] >= THRESHOLD - 1
-
-
-DRAINED_TOKEN_STOPS_THE_POOL = (
-    "ghsync/source.py GitHubPullRequestSource._query: a RATE_LIMITED answer for one token propagates as "
-    "RateLimited and sync.py stops the whole sync as rate_limited, although TokenPool has another account "
-    "with budget; _query should record the exhausted state for that key (pool.record with remaining 0 "
-    "and the answer's reset) and retry through pool.client(), raising only when no account is left"
-)
 
 
 def test_an_account_drained_by_another_program_mid_sync_hands_over_to_the_other(pool_fake, tmp_path):

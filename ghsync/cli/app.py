@@ -16,7 +16,7 @@ from ghsync.cli import render
 from ghsync.cli.errors import exit_code, say
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
 from ghsync.errors import GhsyncError, UsageError
-from ghsync.models import Outcome
+from ghsync.models import Outcome, RateLimitBudget
 
 if TYPE_CHECKING:
     from ghsync.service import SyncHooks
@@ -88,7 +88,7 @@ def _progress() -> render.SyncProgressDisplay:
 def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
     from ghsync.service import SyncHooks
 
-    def wait_for_reset(seconds: float, budget) -> None:  # type: ignore[no-untyped-def]
+    def wait_for_reset(seconds: float, budget: RateLimitBudget) -> None:
         display.wait(seconds, budget.reset_iso())
 
     # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.

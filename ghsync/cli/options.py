@@ -25,6 +25,7 @@ class SharedOptions:
     api_url: str | None = None
     min_remaining: int | None = None
     notify_on: str | None = None
+    allow_insecure_http: bool = False
     quiet: bool = False
     debug: bool = False
 
@@ -37,6 +38,7 @@ class SharedOptions:
             api_url=self.api_url,
             min_remaining=self.min_remaining,
             notify_on=self.notify_on,
+            allow_insecure_http=self.allow_insecure_http or None,
         )
 
 
@@ -99,6 +101,14 @@ def _declaration(
             help="Also email on: update, rate_limited, error (comma-separated) [env GHSYNC_NOTIFY_ON]",
         ),
     ] = None,
+    allow_insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-http",
+            help="Allow a plain http:// API URL on another host: the token travels unencrypted "
+            "[env GHSYNC_ALLOW_INSECURE_HTTP].",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:

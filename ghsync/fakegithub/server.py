@@ -9,8 +9,10 @@
 * Rate limits per account (tokens sharing a login share quotas), with GitHub's ``x-ratelimit-*``
   headers on every response; a bucket's window starts at its first use and refills an hour later
   (per the injectable ``clock``).
-* Faults: random (``fault_rate``, seeded) 502/504/secondary-rate-limit answers, big-page timeouts
-  (``timeout_page_size``), and a programmable queue (`FakeGitHub.inject`).
+* Faults: random (``fault_rate``, seeded; ``fault_statuses`` picks which) 502/504/secondary-rate-limit
+  answers, big-page timeouts (``timeout_page_size``), a programmable queue (`FakeGitHub.inject`),
+  malformed answers (`FakeGitHub.tamper`: edit the next real JSON answer) and slow ones
+  (`FakeGitHub.trickle`: the next answer's body one byte at a time).
 
 One deliberate deviation from GitHub, off by default: ``relax_nullability=True`` makes
 ``PullRequest.additions/deletions/changedFiles`` and ``PullRequest.commits.totalCount`` nullable so
@@ -185,6 +187,7 @@ class FakeGitHub:
         latency: float = 0.0,
         fault_rate: float = 0.0,
         fault_seed: int = 0,
+        fault_statuses: tuple[int, ...] = (502, 504, 403),
         timeout_page_size: int | None = None,
         relax_nullability: bool = False,
         rate_limiting: bool = True,
@@ -195,6 +198,7 @@ class FakeGitHub:
         self.core_limit = core_limit
         self.latency = latency
         self.fault_rate = fault_rate
+        self.fault_statuses = tuple(fault_statuses)
         self.timeout_page_size = timeout_page_size
         self.relax_nullability = relax_nullability
         # False acts like GitHub Enterprise Server with rate limiting switched off: no x-ratelimit-*
@@ -209,6 +213,8 @@ class FakeGitHub:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._fault_rng = random.Random(fault_seed)
         self._injections: deque[_Injection] = deque()
+        self._tampers: deque[tuple[str, Callable[[Any], None]]] = deque()
+        self._trickles: deque[tuple[str, float]] = deque()
         self._log: deque[dict[str, Any]] = deque(maxlen=100)
         self._doc_cache: OrderedDict[str, tuple[DocumentNode | None, list[dict[str, Any]]]] = OrderedDict()
         self._server: ThreadingHTTPServer | None = None
@@ -492,6 +498,26 @@ class FakeGitHub:
         with self._lock:
             self._injections.append(_Injection(status, body, dict(headers or {}), times, path))
 
+    def tamper(self, edit: Callable[[Any], None], *, path: str = "/graphql") -> None:
+        """Pass the next real JSON answer on a path starting with `path` through `edit`, which changes it
+        in place: malformed values in GitHub's own shapes."""
+        with self._lock:
+            self._tampers.append((path, edit))
+
+    def trickle(self, seconds_per_byte: float, *, path: str = "/graphql") -> None:
+        """Send the next answer on `path` with its headers at once, then its body one byte every
+        `seconds_per_byte` (a stalled proxy); the client giving up ends it."""
+        with self._lock:
+            self._trickles.append((path, seconds_per_byte))
+
+    def _take(self, queue: deque[Any], path: str) -> Any:
+        with self._lock:
+            for item in queue:
+                if path.startswith(item[0]):
+                    queue.remove(item)
+                    return item[1]
+        return None
+
     def reset_stats(self) -> None:
         with self._lock:
             self._stats: dict[str, Any] = {
@@ -594,6 +620,12 @@ class FakeGitHub:
             traceback.print_exc(file=sys.stderr)
             resp, resource, account = _rest_error(500, f"FakeGitHub internal error: {exc!r}"), "core", "anon:127.0.0.1"
 
+        edit = self._take(self._tampers, path) if self._tampers else None
+        if edit is not None and resp.content_type.startswith("application/json"):
+            answer = json.loads(resp.body)
+            edit(answer)
+            resp.body = json.dumps(answer).encode("utf-8")
+        delay = self._take(self._trickles, path) if self._trickles else None
         with self._lock:
             snap = self._snapshot(account, resource)
             by_status = self._stats["requests_by_status"]
@@ -607,8 +639,19 @@ class FakeGitHub:
         for k, v in headers.items():
             handler.send_header(k, v)
         handler.end_headers()
-        if method != "HEAD":
+        if method == "HEAD":
+            return
+        if delay is None:
             handler.wfile.write(resp.body)
+            return
+        handler.wfile.flush()
+        try:
+            for index in range(len(resp.body)):
+                handler.wfile.write(resp.body[index : index + 1])
+                handler.wfile.flush()
+                time.sleep(delay)
+        except OSError:  # the client gave up
+            handler.close_connection = True
 
     def _authenticate(self, handler: "_Handler") -> tuple[str | None, bool]:
         """(login, bad): login None and bad False = no credentials."""
@@ -661,7 +704,7 @@ class FakeGitHub:
         if self.fault_rate:
             with self._lock:
                 hit = self._fault_rng.random() < self.fault_rate
-                kind = self._fault_rng.choice((502, 504, 403)) if hit else 0
+                kind = self._fault_rng.choice(self.fault_statuses) if hit else 0
                 if hit:
                     self._stats["faults_injected"] += 1
             if hit:

@@ -37,7 +37,7 @@ from typing import Any
 
 from ghsync.fakegithub import FakeGitHub, generate_repository
 from ghsync.fakegithub.data import iso
-from ghsync.queries import MAX_PAGE_SIZE, cheapest_page_size, floor_points
+from ghsync.github.graphql import MAX_PAGE_SIZE, cheapest_page_size, floor_points
 
 TOKEN = "bench-token"
 OWNER = "bench"
@@ -728,7 +728,7 @@ def floor_text(result: dict[str, Any]) -> str:
     sizes = sorted({s.prs_needed for s in result["scenarios"] if s.floor is not None})
     parts = ", ".join(f"floor_points({n:,}) = {floor_points(n)}" for n in sizes)
     return (
-        f"Cost-formula floor for the fields fetched (ghsync.queries.floor_points): {size} PRs per 1-point page "
+        f"Cost-formula floor for the fields fetched (ghsync.github.graphql.floor_points): {size} PRs per 1-point page "
         f"→ {1000 / size:.1f} pts per 1,000 PRs asymptotically; {parts}."
     )
 

@@ -1,0 +1,1 @@
+"""Everything that talks to GitHub: client, GraphQL, token pool and the pull-request Source."""
