@@ -13,7 +13,7 @@ import typer
 
 from ghsync import __version__
 from ghsync.cli import render
-from ghsync.cli.errors import exit_code, say
+from ghsync.cli.errors import exit_code, say, stop_cleanly_on_sigterm
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
 from ghsync.errors import GhsyncError, UsageError
 from ghsync.models import Outcome, RateLimitBudget
@@ -319,6 +319,7 @@ def notify_test(
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     try:
         app()
     except GhsyncError as error:  # raised outside a command body (should not happen): still one line

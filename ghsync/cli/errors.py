@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Iterable, Iterator
@@ -14,6 +15,20 @@ from ghsync.errors import EXIT_FAILED, EXIT_TEMPFAIL, EXIT_USAGE, GhsyncError
 from ghsync.models import Outcome, SyncReport
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, `timeout`, cron's kill) unwinds like Ctrl-C: locks released,
+    the open page transaction rolled back, committed pages kept."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def stop_cleanly_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def say(message: str) -> None:
@@ -34,6 +49,8 @@ def reported_errors(*, debug: bool, interrupted: str = "interrupted") -> Iterato
     except GhsyncError as error:
         _traceback_if(debug)
         raise fail(str(error), error.exit_code) from None
+    except Terminated:
+        raise fail(interrupted.replace("interrupted", "terminated (SIGTERM)", 1), EXIT_TERMINATED) from None
     except KeyboardInterrupt:
         raise fail(interrupted, EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort, typer.BadParameter):
