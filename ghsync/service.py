@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from ghsync.config import Settings, default_db_path
 from ghsync.engine import EngineHooks, Source, job_report, sync_repository
@@ -17,6 +17,7 @@ from ghsync.errors import GhsyncError, UsageError
 from ghsync.models import (
     AccountRateLimit,
     Outcome,
+    PullRequestRecord,
     RateLimitBudget,
     Repository,
     RepositoryStatus,
@@ -29,11 +30,8 @@ from ghsync.store.lock import is_locked, repository_lock
 from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_repository_slug
 
-if TYPE_CHECKING:
-    from ghsync.models import PullRequestRecord
 
-
-class PullRequestSource(Source["PullRequestRecord"], Protocol):
+class PullRequestSource(Source[PullRequestRecord], Protocol):
     """The engine's Source for pull requests, plus the one REST check `track` makes first."""
 
     def check_repository(self, full_name: str) -> None: ...
@@ -243,7 +241,9 @@ def refresh_weekly_metrics(store: SqliteStore, repository_id: int) -> int:
     return len(rows)
 
 
-def _notify(settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks) -> None:
+def _notify(
+    settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
+) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
     from ghsync.notify import notify_sync_result, should_notify
 

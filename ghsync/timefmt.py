@@ -45,7 +45,7 @@ def duration(seconds: float) -> str:
         seconds = 0.0
     if seconds < 1:
         return f"{seconds:.1f} s"
-    total = int(round(seconds))
+    total = round(seconds)
     if total < 60:
         return f"{total} s"
     if total < 3600:

@@ -5,9 +5,7 @@
         [received] = server.messages              # email.message.EmailMessage, policy=default
         server.envelopes[0].rcpt_tos              # what the client said in RCPT TO
 
-or, in pytest, import the fixtures into the test module (or a conftest.py):
-
-    from tests.smtp_server import smtp_ca, smtp_server_factory  # noqa: F401
+or, in pytest, through the fixtures tests/conftest.py makes available to every module:
 
     def test_x(smtp_server_factory):
         server = smtp_server_factory(security="ssl")   # started; stopped after the test
@@ -35,7 +33,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import pytest
 import trustme
@@ -219,7 +217,7 @@ class SmtpTestServer:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def __enter__(self) -> SmtpTestServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

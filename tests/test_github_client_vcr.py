@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 import vcr
+from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
 from ghsync.errors import AuthenticationError, RepositoryNotFound
 from ghsync.github.client import GitHubClient
 from ghsync.github.pool import TokenPool
 from ghsync.github.pulls import GitHubPullRequestSource
 from ghsync.models import PageRequest
-
-from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
 CASSETTES = Path(__file__).parent / "cassettes"
 FIXED_NOW = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
@@ -69,9 +68,11 @@ def test_pull_request_pages_are_parsed_into_complete_records(api_url, request):
 
 
 def test_bad_token_is_an_authentication_error(api_url, request):
-    with recorder.use_cassette(f"{request.node.name}.yaml"):
-        with pytest.raises(AuthenticationError, match="rejected the token"):
-            source_for(api_url, token="not-a-valid-token")
+    with (
+        recorder.use_cassette(f"{request.node.name}.yaml"),
+        pytest.raises(AuthenticationError, match="rejected the token"),
+    ):
+        source_for(api_url, token="not-a-valid-token")
 
 
 def test_unknown_repository_is_repository_not_found(api_url, request):

@@ -16,27 +16,27 @@ from ghsync.notify import (
     send_test_email,
     should_notify,
 )
-from tests.smtp_server import credential_forms, smtp_ca, smtp_server_factory, unused_port  # noqa: F401 - fixtures
+from tests.smtp_server import credential_forms, unused_port
 
 PASSWORD = "hunter2-Sup3rSecret"
 
 
 def make_report(**overrides) -> SyncReport:
-    values = dict(
-        full_name="apache/devlake",
-        kind="initial",
-        outcome="complete",
-        days_back=90,
-        prs_synced=1234,
-        reviews_synced=5678,
-        prs_total=1234,
-        started_at="2024-05-01T13:00:00Z",
-        finished_at="2024-05-01T13:03:12Z",
-        duration_seconds=192.4,
-        graphql_points_spent=1020,
-        rest_calls_spent=3,
-        rate_limit_remaining=3980,
-    )
+    values = {
+        "full_name": "apache/devlake",
+        "kind": "initial",
+        "outcome": "complete",
+        "days_back": 90,
+        "prs_synced": 1234,
+        "reviews_synced": 5678,
+        "prs_total": 1234,
+        "started_at": "2024-05-01T13:00:00Z",
+        "finished_at": "2024-05-01T13:03:12Z",
+        "duration_seconds": 192.4,
+        "graphql_points_spent": 1020,
+        "rest_calls_spent": 3,
+        "rate_limit_remaining": 3980,
+    }
     values.update(overrides)
     return SyncReport(**values)
 
@@ -502,7 +502,10 @@ def test_parse_recipients_names_the_injected_address_on_one_line():
         parse_recipients(["ok@example.com", "a@b.c\r\nBcc: x@y.z"])
 
     message = str(caught.value)
-    assert message == "invalid email address 'a@b.c\\r\\nBcc: x@y.z': it contains a line break or another control character"
+    assert (
+        message
+        == "invalid email address 'a@b.c\\r\\nBcc: x@y.z': it contains a line break or another control character"
+    )
 
 
 @pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])

@@ -39,7 +39,10 @@ def test_sigterm_stops_a_sync_like_ctrl_c_and_the_next_sync_resumes(tmp_path):
         env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db)}
         child = subprocess.Popen(
             [sys.executable, "-m", "ghsync", "track", REPO, "--days", "all"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 60
         while _committed_prs(db) == 0 and time.monotonic() < deadline and child.poll() is None:
@@ -75,4 +78,3 @@ def test_a_full_disk_ends_the_sync_as_an_error_with_last_error_and_the_cursor_ke
     monkeypatch.undo()
     assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
     assert repository_row(db_path)["sync_status"] == "complete"
-

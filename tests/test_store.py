@@ -6,36 +6,35 @@ import stat
 
 import pytest
 
-from ghsync.models import PageProgress, RateLimitBudget, Spend, SyncKind
+from ghsync.errors import NotTracked, StoreError
+from ghsync.models import PageProgress, PullRequestRecord, RateLimitBudget, ReviewRecord, Spend, SyncKind
 from ghsync.store import open_store
 from ghsync.store.migrations import MIGRATIONS, m001_create_tables
 from ghsync.store.sqlite import sync_progress_percent
-from ghsync.errors import NotTracked, StoreError
-from ghsync.models import PullRequestRecord, ReviewRecord
 
 
 def make_pr(number: int, **changes) -> PullRequestRecord:
-    fields = dict(
-        number=number,
-        title=f"PR {number}",
-        state="MERGED",
-        is_draft=False,
-        author="alice",
-        created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-02T00:00:00Z",
-        closed_at="2026-01-02T00:00:00Z",
-        merged_at="2026-01-02T00:00:00Z",
-        merged_by="bob",
-        additions=10,
-        deletions=2,
-        changed_files=1,
-        commits=1,
-        base_ref="main",
-        head_ref=f"feature-{number}",
-        labels=("bug",),
-        url=f"https://github.com/o/r/pull/{number}",
-        reviews=(ReviewRecord(author="bob", state="APPROVED", submitted_at="2026-01-01T12:00:00Z"),),
-    )
+    fields = {
+        "number": number,
+        "title": f"PR {number}",
+        "state": "MERGED",
+        "is_draft": False,
+        "author": "alice",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-02T00:00:00Z",
+        "closed_at": "2026-01-02T00:00:00Z",
+        "merged_at": "2026-01-02T00:00:00Z",
+        "merged_by": "bob",
+        "additions": 10,
+        "deletions": 2,
+        "changed_files": 1,
+        "commits": 1,
+        "base_ref": "main",
+        "head_ref": f"feature-{number}",
+        "labels": ("bug",),
+        "url": f"https://github.com/o/r/pull/{number}",
+        "reviews": (ReviewRecord(author="bob", state="APPROVED", submitted_at="2026-01-01T12:00:00Z"),),
+    }
     fields.update(changes)
     return PullRequestRecord(**fields)
 
@@ -76,7 +75,9 @@ def test_database_from_first_release_is_upgraded_keeping_its_rows(tmp_path):
     old["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
     m001_create_tables(old)
     old["_ghsync_migrations"].insert({"name": "m001_create_tables", "applied_at": "2026-01-01T00:00:00Z"})
-    old["repositories"].insert({"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"})
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
     old.close()
     store = open_store(path)
     assert "weekly_metrics" in store.db.table_names()
@@ -158,7 +159,9 @@ def test_a_pr_fetched_again_replaces_its_reviews(store, db):
 def test_a_failing_page_leaves_nothing_half_written(store, db):
     job = new_job(store)
     save(store, job, [make_pr(1)], cursor="first")
-    db.execute("CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    )
     bad = make_pr(3, reviews=(ReviewRecord(author="crash", state="APPROVED", submitted_at=None),))
     with pytest.raises(sqlite3.IntegrityError):
         save(store, job, [make_pr(2), bad], cursor="second")
