@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
 
 if TYPE_CHECKING:
+    from ghsync.config import Settings
     from ghsync.models import PullRequestRecord
+    from ghsync.service import SyncHooks, TrackResult
 
 TOKEN = "test-token-0123456789"
 REPO = "acme/rockets"
@@ -46,6 +48,8 @@ __all__ = [
     "real_dataset_paths",
     "repository_row",
     "stored_records",
+    "track",
+    "tracked",
 ]
 
 
@@ -59,6 +63,20 @@ def invoke(*args: object, env: dict[str, str] | None = None) -> Result:
 def cli_flags(fake: FakeGitHub, db_path: Path, token: str = TOKEN) -> list[str]:
     """The options that point a command at the fake GitHub and a test database."""
     return ["--db", str(db_path), "--api-url", fake.url, "--token", token]
+
+
+def tracked(fake: FakeGitHub, db_path: Path, *args: object) -> Path:
+    """`ghsync track REPO --days all` through the command line; fails the test if it does not succeed."""
+    result = invoke("track", REPO, "--days", "all", *args, *cli_flags(fake, db_path))
+    assert result.exit_code == 0, result.stderr
+    return db_path
+
+
+def track(settings: Settings, *, days: str = "all", hooks: SyncHooks | None = None) -> TrackResult:
+    """`track_repository` for REPO through the service, never sleeping for real."""
+    from ghsync.service import SyncHooks, track_repository
+
+    return track_repository(settings, REPO, days=days, hooks=hooks or SyncHooks(sleep=lambda seconds: None))
 
 
 def database(db_path: Path) -> sqlite_utils.Database:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, cli_flags, database, invoke, repository_row
+from ghsync_testing import REPO, TOKEN, FakeGitHub, cli_flags, database, invoke, repository_row, tracked
 
 # Closes a markup tag that was never opened (rich raises MarkupError), paints the background red,
 # retitles the terminal window and hides a link: all from one string a server chose.
@@ -20,12 +20,6 @@ def assert_shown_literally(output: str) -> None:
     assert "\x1b" not in output and "\x07" not in output and "\r" not in output
     assert "PWNED" not in output and "evil.example" not in output
     assert "[/]oops [bold red]x[/]" in output
-
-
-def tracked(fake, db_path):
-    result = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
-    assert result.exit_code == 0, result.stderr
-    return db_path
 
 
 def write(db_path, sql: str, *params: str) -> None:

@@ -7,15 +7,9 @@ import io
 import json
 
 import pytest
-from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke
+from ghsync_testing import REPO, TOKEN, database, invoke, tracked
 
 from ghsync.cli.metrics_render import metric_columns
-
-
-def tracked(fake, db_path):
-    result = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
-    assert result.exit_code == 0, result.stderr
-    return db_path
 
 
 def test_a_completed_sync_stores_weekly_metrics(fake, db_path):

@@ -30,11 +30,12 @@ from ghsync_testing import (
     invoke,
     repository_row,
     stored_records,
+    track,
 )
 
 from ghsync.config import load_settings
 from ghsync.github.graphql import cheapest_page_size
-from ghsync.service import SyncHooks, repository_statuses, sync_tracked, track_repository
+from ghsync.service import SyncHooks, repository_statuses, sync_tracked
 
 THRESHOLD = 100
 SIZE = 600
@@ -68,10 +69,6 @@ def settings_for(fake: FakeGitHub, db: Path, **overrides):
 
 def no_sleep() -> SyncHooks:
     return SyncHooks(sleep=lambda seconds: None)
-
-
-def track(settings, *, hooks=None):
-    return track_repository(settings, REPO, days="all", hooks=hooks or no_sleep())
 
 
 def sync(settings):

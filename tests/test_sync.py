@@ -16,6 +16,7 @@ from ghsync_testing import (
     real_dataset_paths,
     repository_row,
     stored_records,
+    track,
 )
 
 from ghsync.config import load_settings
@@ -27,10 +28,6 @@ from ghsync.store import SqliteStore
 @pytest.fixture(scope="module")
 def large_repository():
     return generate_repository(REPO, 2000, seed=11)
-
-
-def track(settings, *, days="all", hooks=None):
-    return track_repository(settings, REPO, days=days, hooks=hooks or SyncHooks(sleep=lambda s: None))
 
 
 def test_every_pr_and_review_of_a_2000_pr_repository_is_stored_exactly(large_repository, tmp_path):
