@@ -44,3 +44,13 @@ def db_path(tmp_path) -> Path:
 @pytest.fixture
 def settings(fake, db_path):
     return load_settings(db=db_path, tokens=[TOKEN], api_url=fake.url)
+
+
+@pytest.fixture
+def never_wait_for_a_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No command may sleep until a rate-limit reset (only `sync --wait` does): fail at once instead."""
+
+    def wait(self: object, seconds: float, reset_at: str | None) -> None:
+        raise AssertionError(f"the command waited {seconds:.0f} s for the rate-limit reset instead of exiting 75")
+
+    monkeypatch.setattr("ghsync.cli.render.SyncProgressDisplay.wait", wait)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +49,7 @@ __all__ = [
     "load_dataset",
     "real_dataset_paths",
     "repository_row",
+    "start_ghsync",
     "stored_records",
     "track",
     "tracked",
@@ -77,6 +80,21 @@ def track(settings: Settings, *, days: str = "all", hooks: SyncHooks | None = No
     from ghsync.service import SyncHooks, track_repository
 
     return track_repository(settings, REPO, days=days, hooks=hooks or SyncHooks(sleep=lambda seconds: None))
+
+
+SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
+
+
+def start_ghsync(fake: FakeGitHub, db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """ghsync in a child process (tests/sync_subprocess.py), pointed at the fake and `db`; kill it at will."""
+    environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, str(SYNC_SCRIPT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def database(db_path: Path) -> sqlite_utils.Database:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import copy
 import json
 import multiprocessing
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from ghsync_testing import (
     generate_repository,
     invoke,
     repository_row,
+    start_ghsync,
     stored_records,
 )
 
@@ -32,7 +31,6 @@ from ghsync.github.graphql import cheapest_page_size
 from ghsync.store import open_store
 
 OTHER = "acme/engines"
-SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
@@ -53,17 +51,6 @@ def fake(repositories):
 @pytest.fixture
 def db(tmp_path) -> Path:
     return tmp_path / "g.db"
-
-
-def start(fake: FakeGitHub, db: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **(env or {})}
-    return subprocess.Popen(
-        [sys.executable, str(SYNC_SCRIPT), *args],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
@@ -110,7 +97,7 @@ def snapshot(db: Path) -> dict[str, list]:
 def paused_sync(fake, db):
     """A child `ghsync track` of REPO holding its lock, paused mid-sync waiting for a GraphQL answer."""
     pause = PauseAtRequest(fake, 3)
-    child = start(fake, db, "track", REPO, "--days", "all")
+    child = start_ghsync(fake, db, "track", REPO, "--days", "all")
     try:
         assert pause.reached.wait(30), "the child never got to its third GraphQL request"
         yield child, pause
@@ -171,7 +158,7 @@ def test_status_json_keeps_answering_while_a_sync_writes(fake, db):
     # trip over its migrations (the race of test_two_processes_creating_one_new_database_...).
     syncing = threading.Event()
     fake.before_request = lambda path, payload: syncing.set() if path == "/graphql" else None
-    child = start(fake, db, "track", REPO, "--days", "all")
+    child = start_ghsync(fake, db, "track", REPO, "--days", "all")
     rows = []
     try:
         assert syncing.wait(30), "the child never started syncing"
@@ -193,7 +180,7 @@ def test_status_json_keeps_answering_while_a_sync_writes(fake, db):
 
 def test_status_answers_while_a_page_write_is_open(fake, db, tmp_path):
     marker = tmp_path / "inside-page-2"
-    child = start(
+    child = start_ghsync(
         fake,
         db,
         "track",
@@ -247,7 +234,7 @@ class BothRepositoriesInFlight:
 def run_both(fake: FakeGitHub, db: Path) -> None:
     meeting = BothRepositoriesInFlight(fake)
     together = {"GHSYNC_TEST_START_AT": str(time.time() + 1.5)}  # both open the database at once
-    children = [start(fake, db, "track", name, "--days", "all", env=together) for name in (REPO, OTHER)]
+    children = [start_ghsync(fake, db, "track", name, "--days", "all", env=together) for name in (REPO, OTHER)]
     results = [finish(child) for child in children]
     fake.before_request = None
     assert [code for code, _ in results] == [0, 0], results

@@ -8,11 +8,9 @@ import base64
 import copy
 import json
 import math
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from ghsync_testing import (
     generate_repository,
     invoke,
     repository_row,
+    start_ghsync,
     stored_records,
     track,
 )
@@ -41,7 +40,6 @@ THRESHOLD = 100
 SIZE = 600
 # PRs per page of a full-history sync (the page query also reads the newest updatedAt).
 PAGE = cheapest_page_size(extra_connections=1)
-SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
@@ -76,14 +74,7 @@ def sync(settings):
     return outcome
 
 
-@pytest.fixture(autouse=True)
-def _never_wait_for_a_reset(monkeypatch):
-    """No command here may sleep until a rate-limit reset (only `sync --wait` does): fail at once instead."""
-
-    def wait(self, seconds, reset_at):
-        raise AssertionError(f"the command waited {seconds:.0f} s for the rate-limit reset instead of exiting 75")
-
-    monkeypatch.setattr("ghsync.cli.render.SyncProgressDisplay.wait", wait)
+pytestmark = pytest.mark.usefixtures("never_wait_for_a_reset")
 
 
 def cli_flags(fake: FakeGitHub, db: Path) -> list:
@@ -357,17 +348,6 @@ def uninterrupted(kill_fake, tmp_path_factory):
     return db
 
 
-def start_cli(fake: FakeGitHub, db: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **(env or {})}
-    return subprocess.Popen(
-        [sys.executable, str(SYNC_SCRIPT), *args],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def wait_until(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -399,7 +379,7 @@ def run_and_kill(fake: FakeGitHub, db: Path, args: list[str], how: str, at: int,
             child["proc"].wait(10)
 
     fake.before_request = hook
-    proc = child["proc"] = start_cli(fake, db, *args, env=env)
+    proc = child["proc"] = start_ghsync(fake, db, *args, env=env)
     try:
         if how == "delay_ms":
             assert first_request.wait(30), "the child never sent a GraphQL request"
@@ -483,7 +463,7 @@ def test_kill_9_during_every_resume_still_converges_to_the_uninterrupted_tables(
         run_and_kill(shared_fake, db, ["sync"], "delay_ms", delay, tmp_path)
         kept.append(assert_consistent_after_kill(db, shared_fake, settings))
     assert kept == sorted(kept), "a resumed run lost committed pages"
-    proc = start_cli(shared_fake, db, "sync")
+    proc = start_ghsync(shared_fake, db, "sync")
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert_same_tables(db, uninterrupted)

@@ -43,12 +43,7 @@ def pool_fake(repository):
         yield fake
 
 
-@pytest.fixture(autouse=True)
-def _never_wait_for_a_reset(monkeypatch):
-    def wait(self, seconds, reset_at):
-        raise AssertionError(f"the command waited {seconds:.0f} s for the rate-limit reset instead of exiting 75")
-
-    monkeypatch.setattr("ghsync.cli.render.SyncProgressDisplay.wait", wait)
+pytestmark = pytest.mark.usefixtures("never_wait_for_a_reset")
 
 
 def track(fake: FakeGitHub, db: Path, tokens: list[str], **settings):
