@@ -105,14 +105,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("smtp_security")
-    @classmethod
-    def _known_security(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value not in {"starttls", "ssl", "none"}:
-            raise ValueError("must be one of starttls, ssl, none")
-        return value
-
     @classmethod
     def settings_customise_sources(
         cls,

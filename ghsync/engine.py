@@ -1,5 +1,7 @@
-"""The sync loop over two ports it defines: fetch a page from a Source, write it with the cursor and
-progress through a JobStore in one transaction, decide whether to go on, stop or wait.
+"""The sync loop, over the two ports it defines: a Source of pages and a JobStore that keeps them.
+
+Fetch a page from the Source, write it with the cursor and progress through the JobStore in one
+transaction, decide whether to go on, stop or wait.
 
 It knows records only as things with a `key` and an `updated_at`: pull requests today, issues or
 deployments tomorrow. It never retries (the Source does), never sleeps (the caller's `on_wait`

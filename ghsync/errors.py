@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: cron wrappers retry later

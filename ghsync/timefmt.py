@@ -50,7 +50,8 @@ def duration(seconds: float) -> str:
         return f"{total} s"
     if total < 3600:
         minutes, secs = divmod(total, 60)
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+        # Seconds are noise beyond ten minutes (a countdown, a reset "in 47 min").
+        return f"{minutes} min {secs} s" if secs and minutes < 10 else f"{minutes} min"
     hours, rest = divmod(total, 3600)
     if hours >= 48:
         return f"{hours // 24} days"

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus
-from ghsync.timefmt import parse_iso_or_none
+from ghsync.timefmt import duration, parse_iso_or_none
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -48,19 +48,6 @@ def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def humanize_delta(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, rest = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min" + (f" {rest} s" if rest and minutes < 10 else "")
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} days"
-
-
 def local_time(text: str | None) -> str:
     moment = parse_iso_or_none(text)
     if moment is None:
@@ -73,7 +60,7 @@ def relative(text: str | None, now: float) -> str:
     if moment is None:
         return ""
     delta = moment.timestamp() - now
-    return f"in {humanize_delta(delta)}" if delta >= 0 else f"{humanize_delta(-delta)} ago"
+    return f"in {duration(delta)}" if delta >= 0 else f"{duration(-delta)} ago"
 
 
 def window_label(days_back: int | None) -> str:
@@ -159,7 +146,7 @@ class SyncProgressDisplay:
 
     def wait(self, seconds: float, reset_at: str | None) -> None:
         """Sleep until a rate-limit reset, showing a countdown (or one log line without a terminal)."""
-        message = f"rate limit reached: waiting {humanize_delta(seconds)} until {local_time(reset_at)}"
+        message = f"rate limit reached: waiting {duration(seconds)} until {local_time(reset_at)}"
         if self._progress is None:
             if not self.quiet:
                 self._log(message)
@@ -168,7 +155,7 @@ class SyncProgressDisplay:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             for task in self._tasks.values():
-                self._progress.update(task, note=f"waiting for rate-limit reset: {humanize_delta(left)}")
+                self._progress.update(task, note=f"waiting for rate-limit reset: {duration(left)}")
             time.sleep(min(1.0, left))
 
     def _log(self, line: str) -> None:

@@ -1,5 +1,7 @@
-"""The SQLite store: opening and migrating the file, the engine's JobStore, and typed reads for status
-and metrics. The only module that runs SQL; it hands out records from ghsync.models, never rows."""
+"""The SQLite store: opening and migrating the file, the engine's JobStore, typed reads for the rest.
+
+The only module that runs SQL; it hands out records from ghsync.models, never rows.
+"""
 
 from __future__ import annotations
 
