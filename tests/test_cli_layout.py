@@ -34,3 +34,14 @@ def test_every_cli_module_opens_with_a_one_line_summary(path):
     docstring = ast.get_docstring(ast.parse(path.read_text()))
     assert docstring, f"{path.name} has no docstring"
     assert len(docstring.splitlines()[0]) <= 110
+
+
+def test_starting_the_command_line_loads_neither_rich_nor_pydantic_nor_pygithub():
+    # `ghsync --help` and every command pay for what `import ghsync.cli` loads; the heavy
+    # libraries are imported by the commands that use them.
+    import subprocess
+    import sys
+
+    probe = "import sys, ghsync.cli; print(sorted(m for m in ('rich', 'pydantic', 'github') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -7,18 +7,19 @@ import json
 import sys
 import time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ghsync import __version__
-from ghsync.cli import render
 from ghsync.cli.errors import exit_code, say, stop_cleanly_on_sigterm
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
+from ghsync.cli.text import printable
 from ghsync.errors import GhsyncError, UsageError
-from ghsync.models import Outcome, RateLimitBudget
 
 if TYPE_CHECKING:
+    from ghsync.cli import render
+    from ghsync.models import RateLimitBudget
     from ghsync.service import SyncHooks
 
 EPILOG = (
@@ -80,6 +81,8 @@ def warn(message: str) -> None:
 
 
 def _progress() -> render.SyncProgressDisplay:
+    from ghsync.cli import render
+
     return render.SyncProgressDisplay(
         render.stderr_console(), interactive=render.is_interactive(), quiet=shared().quiet
     )
@@ -117,6 +120,7 @@ def track(
 
     Example: ghsync track octocat/hello-world --days 60
     """
+    from ghsync.cli import render
     from ghsync.service import track_repository
 
     with _progress() as display:
@@ -134,6 +138,8 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
 
     Example (crontab): */30 * * * * ghsync sync --quiet
     """
+    from ghsync.cli import render
+    from ghsync.models import Outcome
     from ghsync.service import sync_tracked
 
     with _progress() as display:
@@ -161,6 +167,7 @@ def status(
 
     Example: ghsync status --json | jq '.[].sync_progress'
     """
+    from ghsync.cli import render
     from ghsync.service import repository_statuses
 
     config = settings()
@@ -184,6 +191,7 @@ def demo(
 
     Writes to --db if given, else to a new temporary directory. Example: ghsync demo --prs 2000
     """
+    from ghsync.cli import render
     from ghsync.demo import run_demo
 
     with render.SyncProgressDisplay(render.stderr_console(), interactive=render.is_interactive()) as display:
@@ -191,17 +199,22 @@ def demo(
     say(render.report_line(outcome.report))
     console = render.stdout_console()
     console.print(render.status_table(outcome.statuses, now=time.time(), width=console.width))
-    typer.echo(render.printable(f"Database: {outcome.db_path}"))
-    typer.echo(render.printable(f"Try: ghsync status --db {outcome.db_path}"))
+    typer.echo(printable(f"Database: {outcome.db_path}"))
+    typer.echo(printable(f"Try: ghsync status --db {outcome.db_path}"))
 
 
-def _metrics_epilog() -> str:
-    from ghsync.cli.metrics_render import metrics_legend
+class MetricsCommand(Command):
+    """`metrics --help` ends with every column's definition, built only when help is asked for
+    (the registry imports pydantic, which every other command's start-up would pay for)."""
 
-    return "Columns:\n\n" + metrics_legend().replace("\n", "\n\n") + "\n\n" + EPILOG
+    def format_epilog(self, ctx: Any, formatter: Any) -> None:
+        from ghsync.cli.metrics_render import metrics_legend
+
+        self.epilog = "Columns:\n\n" + metrics_legend().replace("\n", "\n\n") + "\n\n" + EPILOG
+        super().format_epilog(ctx, formatter)
 
 
-@app.command(cls=Command, epilog=_metrics_epilog())
+@app.command(cls=MetricsCommand, epilog=EPILOG)
 def metrics(
     repository: Slug,
     weeks: Annotated[
@@ -230,7 +243,7 @@ def metrics(
     """
     from datetime import UTC, datetime
 
-    from ghsync.cli import metrics_render
+    from ghsync.cli import metrics_render, render
     from ghsync.service import weekly_metrics
     from ghsync.validate import parse_day
 
@@ -274,14 +287,13 @@ def untrack(
 
     Example: ghsync untrack octocat/hello-world --purge --yes
     """
+    from ghsync.cli import render
     from ghsync.service import untrack_repository
 
     if purge and not yes:
         if not render.is_interactive(sys.stdin):
             raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")
-        typer.confirm(
-            render.printable(f"Delete every stored pull request and review of {repository}?"), abort=True, err=True
-        )
+        typer.confirm(printable(f"Delete every stored pull request and review of {repository}?"), abort=True, err=True)
     name = untrack_repository(settings(), repository, purge=purge)
     say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
 
@@ -292,6 +304,7 @@ def rate_limit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
 
     Example: ghsync rate-limit --json
     """
+    from ghsync.cli import render
     from ghsync.service import rate_limit_report
 
     rows = rate_limit_report(settings())

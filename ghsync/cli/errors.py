@@ -7,12 +7,15 @@ import sys
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
-from ghsync.cli.render import printable
+from ghsync.cli.text import printable
 from ghsync.errors import EXIT_FAILED, EXIT_TEMPFAIL, EXIT_USAGE, GhsyncError
-from ghsync.models import Outcome, SyncReport
+
+if TYPE_CHECKING:
+    from ghsync.models import SyncReport
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -73,6 +76,8 @@ def exit_code(results: Iterable[SyncReport | GhsyncError | None]) -> int:
     A stop at the rate-limit threshold is 75 (cron retries later); an error is its own code; with
     several repositories a failure outranks bad input, which outranks "try again later".
     """
+    from ghsync.models import Outcome
+
     codes = []
     for result in results:
         if isinstance(result, GhsyncError):

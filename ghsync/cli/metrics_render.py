@@ -16,7 +16,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from ghsync.cli.render import printable
+from ghsync.cli.text import printable
 from ghsync.metrics import METRICS
 from ghsync.models import WeeklyMetrics
 

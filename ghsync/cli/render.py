@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -13,31 +12,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ghsync.cli.text import printable
 from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus
 from ghsync.timefmt import duration, parse_iso_or_none
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.progress import Progress
-
-# Terminal escape sequences, 7-bit (ESC ...) and 8-bit (C1) forms: CSI (colours, cursor moves),
-# OSC (window titles, OSC 8 links) up to BEL or ST, DCS/SOS/PM/APC strings, and two-byte escapes.
-_ESCAPE_SEQUENCE = re.compile(
-    r"""
-      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]
-    | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]) .*? (?:\x07|\x1b\\|\x9c)
-    | \x1b [\x20-\x2f]* [\x30-\x7e]
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_LINE_BREAK = re.compile(r"\r\n|[\t\n\v\f\r\x85\u2028\u2029]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: object) -> str:
-    """Text from GitHub, SMTP, a file or a user, safe to print: escape sequences and control characters
-    removed, line breaks and tabs turned into spaces. Rich renderables take it as `Text`, never as markup."""
-    return _CONTROL.sub("", _LINE_BREAK.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text))))
 
 
 def stderr_console() -> Console:
