@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -208,11 +209,33 @@ def _graphql_path(spec: FieldSpec) -> str:
     return ".".join(spec.source.path or (spec.source.selection,))
 
 
+@cache
+def _store_checks(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, bool, str], ...]:
+    """(field, is an ISO time, GitHub's path) for each field the store needs more of than its type:
+    `*_at` fields must be ISO times, integers must fit SQLite. Worked out once per record type."""
+    return tuple(
+        (spec.name, spec.name.endswith("_at"), _graphql_path(spec))
+        for spec in specs
+        if spec.name.endswith("_at") or spec.column_type is int
+    )
+
+
+def _fits_the_store(value: Any, is_time: bool) -> bool:
+    if is_time:
+        try:
+            parse_iso(value)
+        except (ValueError, OverflowError):
+            return False
+        return True
+    return isinstance(value, bool) or SQLITE_INT_MIN <= value <= SQLITE_INT_MAX
+
+
 def _record(
     model: type[PullRequestRecord | ReviewRecord], fields: dict[str, Any], where: str, specs: tuple[FieldSpec, ...]
 ) -> Any:
     """Validate strictly (no "12" for 12), plus what the store needs: ISO times (the `*_at` fields) and
-    integers SQLite can hold. The error names GitHub's field, not ours."""
+    integers SQLite can hold. The error names GitHub's field, not ours (built only on failure: this
+    runs for every PR and review)."""
     try:
         record = model.model_validate(fields, strict=True)
     except ValidationError as error:
@@ -221,14 +244,10 @@ def _record(
         spec = next((s for s in specs if s.name == name), None)
         path = _graphql_path(spec) if spec else name
         raise _invalid(f"{where}.{path}" if path else where, fields.get(name, first.get("input"))) from None
-    for spec in specs:
-        value = fields[spec.name]
-        if value is None:
-            continue
-        if spec.name.endswith("_at"):
-            _iso(value, f"{where}.{_graphql_path(spec)}")
-        elif spec.column_type is int and not isinstance(value, bool):
-            _int(value, f"{where}.{_graphql_path(spec)}", minimum=SQLITE_INT_MIN)
+    for name, is_time, path in _store_checks(specs):
+        value = fields[name]
+        if value is not None and not _fits_the_store(value, is_time):
+            raise _invalid(f"{where}.{path}", value)
     return record
 
 
@@ -316,7 +335,7 @@ def _labels(connection: Any, where: str) -> tuple[list[str], str | None]:
 class PartialPullRequest:
     """A PR parsed from a page, with the cursors of nested connections that need more pages."""
 
-    fields: dict[str, Any]
+    record: PullRequestRecord  # validated, without its connections
     reviews: list[ReviewRecord]
     labels: list[str]
     reviews_after: str | None
@@ -324,8 +343,7 @@ class PartialPullRequest:
 
     @property
     def number(self) -> int:
-        number: int = self.fields["number"]
-        return number
+        return self.record.number
 
     def follow_up(self) -> FollowUp | None:
         if self.reviews_after is None and self.labels_after is None:
@@ -333,7 +351,7 @@ class PartialPullRequest:
         return FollowUp(self.number, reviews_after=self.reviews_after, labels_after=self.labels_after)
 
     def to_record(self) -> PullRequestRecord:
-        return PullRequestRecord.model_construct(**self.fields, labels=tuple(self.labels), reviews=tuple(self.reviews))
+        return self.record.model_copy(update={"labels": tuple(self.labels), "reviews": tuple(self.reviews)})
 
 
 def parse_pull_request(node: Any, where: str) -> PartialPullRequest:
@@ -345,7 +363,7 @@ def parse_pull_request(node: Any, where: str) -> PartialPullRequest:
     reviews, reviews_after = _reviews(node.get("reviews"), f"{where}.reviews")
     labels, labels_after = _labels(node.get("labels"), f"{where}.labels")
     return PartialPullRequest(
-        fields=record.model_dump(exclude={"labels", "reviews"}),
+        record=record,
         reviews=reviews,
         labels=labels,
         reviews_after=reviews_after,
