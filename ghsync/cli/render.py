@@ -40,6 +40,11 @@ def printable(text: object) -> str:
     return _CONTROL.sub("", _LINE_BREAK.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text))))
 
 
+def printable_lines(text: str) -> str:
+    """Like `printable`, line by line: a multi-line text keeps its line breaks and loses everything else."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
