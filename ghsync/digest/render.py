@@ -9,6 +9,7 @@ characters in text and in Slack.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ NO_VALUE = "—"
 _TITLE_MAX = 90
 _BAR_WIDTH = 20
 _EIGHTHS = " ▏▎▍▌▋▊▉"
+_PLAIN_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f\"'<>`|\\]+")
 _WORDS = {"prs": "PRs", "pr": "PR", "p50": "p50", "p75": "p75"}
 
 
@@ -91,8 +93,8 @@ def _author(pr: WaitingPullRequest) -> str:
 
 
 def _safe_url(url: str) -> str | None:
-    url = one_line(url)
-    return url if url.startswith(("https://", "http://")) and " " not in url else None
+    """The URL if it is a plain http(s) URL (nothing that could close an attribute or a Slack link), else None."""
+    return url if _PLAIN_URL.fullmatch(url) else None
 
 
 def _week_span(digest: Digest) -> str:
