@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["SECRET_PATH", "SlackTestServer"]
 
@@ -45,11 +45,11 @@ class SlackTestServer:
     def env(self) -> dict[str, str]:
         return {"GHSYNC_SLACK_WEBHOOK": self.webhook_url}
 
-    def __enter__(self) -> SlackTestServer:
+    def __enter__(self) -> Self:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8")
                 owner.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
@@ -64,7 +64,7 @@ class SlackTestServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
+            def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

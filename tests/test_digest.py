@@ -22,7 +22,7 @@ FRESH = ScopeRepository(REPO, coverage_start=datetime(2026, 10, 1, tzinfo=UTC), 
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def digest_of(records, repositories=(FRESH,), *, weeks=8, now=NOW, scope="acme/rockets"):
@@ -199,8 +199,10 @@ def test_data_starting_after_the_week_before_began_is_said_instead_of_comparing_
     exact = ScopeRepository("acme/exact", coverage_start=at("2026-11-16T00:00:00Z"), last_synced_at=NOW)
     digest = digest_of(TWO_WEEKS, [late, exact])
     assert digest.notices == (
-        "acme/new: the stored data starts on 2026-11-18, after the start of the week of 2026-11-16: "
-        "the comparison is incomplete.",
+        (
+            "acme/new: the stored data starts on 2026-11-18, after the start of the week of 2026-11-16: "
+            "the comparison is incomplete."
+        ),
     )
     assert "! acme/new: the stored data starts on 2026-11-18" in digest_text(digest)
 

@@ -292,8 +292,10 @@ def test_a_window_that_starts_after_the_week_before_is_a_coverage_line(db_path):
     store_week(db_path, now=PINNED, days_back=10)
     result = send_digest(load_settings(db=db_path), dry_run=True, now=PINNED)
     assert result.digest.notices == (
-        "acme/rockets: the stored data starts on 2026-11-21, after the start of the week of 2026-11-16: "
-        "the comparison is incomplete.",
+        (
+            "acme/rockets: the stored data starts on 2026-11-21, after the start of the week of 2026-11-16: "
+            "the comparison is incomplete."
+        ),
     )
 
 
