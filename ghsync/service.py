@@ -31,7 +31,7 @@ from ghsync.models import (
     WeeklyMetrics,
 )
 from ghsync.store import SqliteStore, open_store
-from ghsync.store.lock import is_locked, repository_lock
+from ghsync.store.lock import digest_lock, is_locked, repository_lock
 from ghsync.timefmt import iso, parse_iso_or_none
 from ghsync.validate import parse_days, parse_repository_slug
 
@@ -583,9 +583,26 @@ def send_digest(
 
     store = _open_store(settings)
     week = digest.week.isoformat()
+    # Checked, sent and recorded under the scope's lock: an overlapping run waits for nothing and exits 75.
+    with digest_lock(settings.db, scope.key):
+        outcomes = _deliver(store, scope.key, week, plan, force=force, now=now, secrets=secrets)
+    return DigestResult(scope.key, digest, result.text, tuple(outcomes))
+
+
+def _deliver(
+    store: SqliteStore,
+    scope_key: str,
+    week: str,
+    plan: Sequence[tuple[DigestChannel, Callable[[], str]]],
+    *,
+    force: bool,
+    now: datetime,
+    secrets: Sequence[str],
+) -> list[ChannelOutcome]:
+    """Send on each channel that has not had this scope's week (all with `force`), recording every attempt."""
     outcomes = []
     for channel, send in plan:
-        if not force and store.digest_sent(scope.key, week, channel):
+        if not force and store.digest_sent(scope_key, week, channel):
             outcomes.append(ChannelOutcome(channel, ChannelStatus.SKIPPED))
             continue
         try:
@@ -598,7 +615,7 @@ def send_digest(
             status = DeliveryStatus.FAILED
         store.record_digest(
             DigestDelivery(
-                scope=scope.key,
+                scope=scope_key,
                 week=week,
                 channel=channel,
                 sent_at=iso(now.timestamp()),
@@ -611,4 +628,4 @@ def send_digest(
                 channel, ChannelStatus.SENT if status == DeliveryStatus.SENT else ChannelStatus.FAILED, detail
             )
         )
-    return DigestResult(scope.key, digest, result.text, tuple(outcomes))
+    return outcomes

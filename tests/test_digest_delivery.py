@@ -183,6 +183,16 @@ def test_another_scope_is_another_digest(db_path):
     assert len(slack.requests) == 3
 
 
+def test_a_run_overlapping_another_of_the_same_scope_sends_nothing_and_says_try_later(db_path):
+    from ghsync.store.lock import digest_lock
+
+    store_week(db_path)
+    with SlackTestServer() as slack, digest_lock(db_path, "all"):
+        result = invoke("digest", env=env_for(db_path, slack.env()))
+    assert result.exit_code == 75 and "is sending this digest; try again when it finishes" in result.stderr
+    assert slack.requests == [] and digests(db_path) == []
+
+
 def test_dry_run_prints_the_text_and_sends_and_records_nothing(db_path):
     store_week(db_path)
     with SmtpTestServer(security="none") as smtp, SlackTestServer() as slack:
