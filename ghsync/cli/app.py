@@ -321,9 +321,7 @@ def digest(
             show_default=False,
         ),
     ] = None,
-    weeks: Annotated[
-        int, typer.Option("--weeks", min=1, max=520, metavar="N", help="Weeks in the chart [default 8].")
-    ] = 8,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, metavar="N", help="Weeks in the chart.")] = 8,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plain-text digest; send and record nothing.")
     ] = False,
