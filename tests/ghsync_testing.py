@@ -147,7 +147,7 @@ class GraphQLRequests:
         return [p for p in self.payloads if "pullRequests(" in (p.get("query") or "")]
 
 
-def pull_request(number: int, *, created_at: str, **changes) -> "PullRequestRecord":
+def pull_request(number: int, *, created_at: str, **changes) -> PullRequestRecord:
     """A PR record for hand-computed tests: open, not a draft, by alice, no reviews, unless told otherwise.
 
     `reviews` may be given as (author, submitted_at) pairs (state APPROVED) or as ReviewRecords.
@@ -159,25 +159,25 @@ def pull_request(number: int, *, created_at: str, **changes) -> "PullRequestReco
         for r in changes.pop("reviews", ())
     )
     merged_at = changes.get("merged_at")
-    fields = dict(
-        number=number,
-        title=f"PR {number}",
-        state="MERGED" if merged_at else "OPEN",
-        is_draft=False,
-        author="alice",
-        created_at=created_at,
-        updated_at=merged_at or created_at,
-        closed_at=merged_at,
-        merged_at=None,
-        merged_by="bob" if merged_at else None,
-        additions=None,
-        deletions=None,
-        changed_files=None,
-        commits=None,
-        base_ref="main",
-        head_ref=f"topic-{number}",
-        url=f"https://github.com/acme/rockets/pull/{number}",
-    )
+    fields = {
+        "number": number,
+        "title": f"PR {number}",
+        "state": "MERGED" if merged_at else "OPEN",
+        "is_draft": False,
+        "author": "alice",
+        "created_at": created_at,
+        "updated_at": merged_at or created_at,
+        "closed_at": merged_at,
+        "merged_at": None,
+        "merged_by": "bob" if merged_at else None,
+        "additions": None,
+        "deletions": None,
+        "changed_files": None,
+        "commits": None,
+        "base_ref": "main",
+        "head_ref": f"topic-{number}",
+        "url": f"https://github.com/acme/rockets/pull/{number}",
+    }
     fields.update(changes)
     return PullRequestRecord(**fields, reviews=reviews)
 
