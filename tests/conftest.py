@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from ghsync_testing import REPO, TOKEN, FakeGitHub, generate_repository
 
 from ghsync.config import load_settings
-from ghsync_testing import REPO, TOKEN, FakeGitHub, generate_repository
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +17,11 @@ def _isolated_environment(monkeypatch, tmp_path):
     for name in ("GITHUB_TOKEN", "GH_TOKEN", "GHSYNC_TOKENS", "GHSYNC_DB", "GITHUB_API_URL", "GHSYNC_MIN_REMAINING"):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
-        if name.startswith(("GHSYNC_SMTP", "GHSYNC_SLACK")) or name in ("GHSYNC_NOTIFY_TO", "GHSYNC_NOTIFY_ON", "GHSYNC_CONFIG"):
+        if name.startswith(("GHSYNC_SMTP", "GHSYNC_SLACK")) or name in (
+            "GHSYNC_NOTIFY_TO",
+            "GHSYNC_NOTIFY_ON",
+            "GHSYNC_CONFIG",
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "no-config.toml"))
 
@@ -43,5 +47,3 @@ def db_path(tmp_path) -> Path:
 @pytest.fixture
 def settings(fake, db_path):
     return load_settings(db=db_path, tokens=[TOKEN], api_url=fake.url)
-
-

@@ -1,12 +1,12 @@
 """A stand-in for Slack's incoming webhooks on 127.0.0.1 (http.server in a thread), for tests.
 
-    with SlackTestServer() as slack:                      # answers 200 "ok"
-        ...POST to slack.webhook_url...
-        slack.payloads                                    # the JSON bodies received
+with SlackTestServer() as slack:                      # answers 200 "ok"
+    ...POST to slack.webhook_url...
+    slack.payloads                                    # the JSON bodies received
 
-    SlackTestServer(status=404, body="no_service")        # Slack's answer to a removed webhook
-    SlackTestServer(hang=True)                            # reads the request, never answers (until stopped)
-    SlackTestServer(echo_path=True, status=400)           # a careless server quoting the secret URL path back
+SlackTestServer(status=404, body="no_service")        # Slack's answer to a removed webhook
+SlackTestServer(hang=True)                            # reads the request, never answers (until stopped)
+SlackTestServer(echo_path=True, status=400)           # a careless server quoting the secret URL path back
 """
 
 from __future__ import annotations

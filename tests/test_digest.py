@@ -57,7 +57,11 @@ def test_a_pr_merged_in_the_last_second_of_sunday_counts_and_one_merged_at_monda
         ]
     )
     merged = digest.change("prs_merged")
-    assert (digest.week, digest.previous_week, digest.week_end) == (date(2026, 11, 23), date(2026, 11, 16), date(2026, 11, 29))
+    assert (digest.week, digest.previous_week, digest.week_end) == (
+        date(2026, 11, 23),
+        date(2026, 11, 16),
+        date(2026, 11, 29),
+    )
     assert (merged.current, merged.previous) == (1, 1)
 
 
@@ -141,7 +145,9 @@ WAITING = [
     pull_request(13, created_at="2026-11-02T09:00:00Z", reviews=[("alice", "2026-11-03T09:00:00Z")]),
     pull_request(14, created_at="2026-11-03T09:00:00Z", state="CLOSED", closed_at="2026-11-04T09:00:00Z"),
     pull_request(15, created_at="2026-11-30T21:00:00Z"),
-    pull_request(16, created_at="2026-11-25T09:00:00Z", reviews=[ReviewRecord(author="bob", state="PENDING", submitted_at=None)]),
+    pull_request(
+        16, created_at="2026-11-25T09:00:00Z", reviews=[ReviewRecord(author="bob", state="PENDING", submitted_at=None)]
+    ),
     pull_request(17, created_at="2026-11-26T09:00:00Z"),
     pull_request(18, created_at="2026-11-27T09:00:00Z", author=None),
 ]
@@ -226,7 +232,9 @@ def test_stale_and_coverage_lines_reach_html_and_slack_too():
     old = ScopeRepository("acme/old", coverage_start=FRESH.coverage_start, last_synced_at=at("2026-11-29T09:00:00Z"))
     digest = digest_of([], [old])
     assert "acme/old: last synced 2026-11-29 09:00 UTC" in digest_html(digest)
-    assert ":warning: acme/old: last synced 2026-11-29 09:00 UTC" in json.dumps(digest_blocks(digest), ensure_ascii=False)
+    assert ":warning: acme/old: last synced 2026-11-29 09:00 UTC" in json.dumps(
+        digest_blocks(digest), ensure_ascii=False
+    )
 
 
 # -- foreign text ----------------------------------------------------------------------------------------

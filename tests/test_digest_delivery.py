@@ -40,8 +40,12 @@ def store_week(db_path, full_name=REPO, *, now: datetime | None = None, days_bac
         pull_request(1, created_at=z(monday + timedelta(hours=1)), merged_at=z(monday + timedelta(hours=11))),
         pull_request(2, created_at=z(monday - timedelta(days=6)), merged_at=z(monday - timedelta(days=5))),
         pull_request(3, created_at=z(monday - timedelta(days=20)), title="Please review me"),
-        pull_request(4, created_at=z(monday + timedelta(hours=2)), author="dependabot[bot]",
-                     merged_at=z(monday + timedelta(hours=3))),
+        pull_request(
+            4,
+            created_at=z(monday + timedelta(hours=2)),
+            author="dependabot[bot]",
+            merged_at=z(monday + timedelta(hours=3)),
+        ),
     ]
     store_pull_requests(db_path, full_name, records, synced_at=synced_at or z(now), days_back=days_back)
     return db_path
@@ -68,7 +72,10 @@ def test_the_digest_is_emailed_with_a_text_and_an_html_part(db_path):
         assert result.exit_code == 0, result.stderr
         (message,) = smtp.wait_for_messages(1)
     assert list(smtp.envelopes[0].rcpt_tos) == ["lead@example.com"]
-    assert message["Subject"] == f"ghsync weekly — all repositories — week of {week_of()}: 1 merged (=), cycle p50 10.0 h (▼58%)"
+    assert (
+        message["Subject"]
+        == f"ghsync weekly — all repositories — week of {week_of()}: 1 merged (=), cycle p50 10.0 h (▼58%)"
+    )
     text = message.get_body(("plain",)).get_content()
     assert "1. acme/rockets#3 Please review me — alice, waiting" in text
     assert "<table" in message.get_body(("html",)).get_content()
@@ -101,7 +108,9 @@ def test_slack_gets_one_json_post_of_block_kit_sections(db_path):
     assert "|acme/rockets#3 Please review me>" in request["body"]
 
 
-@pytest.mark.parametrize(("status", "error"), [(400, "invalid_payload"), (404, "no_service"), (410, "channel_is_archived")])
+@pytest.mark.parametrize(
+    ("status", "error"), [(400, "invalid_payload"), (404, "no_service"), (410, "channel_is_archived")]
+)
 def test_a_slack_error_is_reported_with_slacks_text_and_email_still_goes_out(db_path, status, error):
     store_week(db_path)
     with SmtpTestServer(security="none") as smtp, SlackTestServer(status=status, body=error) as slack:
@@ -124,7 +133,9 @@ def test_slack_not_answering_in_time_is_a_clear_failure(db_path):
 
 def test_a_webhook_that_is_not_https_is_bad_usage_and_not_echoed(db_path):
     store_week(db_path)
-    result = invoke("digest", "--slack-webhook", "http://hooks.example.com/services/T0/B0/XyzSecret", env=env_for(db_path))
+    result = invoke(
+        "digest", "--slack-webhook", "http://hooks.example.com/services/T0/B0/XyzSecret", env=env_for(db_path)
+    )
     assert result.exit_code == 2
     assert "must start with https://" in result.stderr and "XyzSecret" not in result.stderr
 
@@ -164,7 +175,10 @@ def test_a_failed_channel_is_sent_by_the_next_run_and_the_delivered_one_is_not(d
     store_week(db_path)
     with SmtpTestServer(security="none") as smtp:
         with SlackTestServer(status=404, body="no_service") as broken:
-            assert invoke("digest", "--to", "lead@example.com", env=env_for(db_path, smtp.env(), broken.env())).exit_code == 1
+            assert (
+                invoke("digest", "--to", "lead@example.com", env=env_for(db_path, smtp.env(), broken.env())).exit_code
+                == 1
+            )
         smtp.wait_for_messages(1)
         with SlackTestServer() as slack:
             result = invoke("digest", "--to", "lead@example.com", env=env_for(db_path, smtp.env(), slack.env()))
@@ -272,7 +286,15 @@ def test_prs_by_bots_are_left_out_of_the_scope(db_path):
     records = [
         pull_request(n, created_at="2026-11-24T00:00:00Z", author=author)
         for n, author in enumerate(
-            ["alice", "dependabot[bot]", "Dependabot", "renovate-bot", "RENOVATE[bot]", "github-actions[bot]", "robert"],
+            [
+                "alice",
+                "dependabot[bot]",
+                "Dependabot",
+                "renovate-bot",
+                "RENOVATE[bot]",
+                "github-actions[bot]",
+                "robert",
+            ],
             start=1,
         )
     ]
