@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     smtp_from: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_FROM")
     smtp_ca_file: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_CA_FILE")
     notify_to: str | None = Field(default=None, validation_alias="GHSYNC_NOTIFY_TO")
+    # An incoming-webhook URL for `ghsync digest`: a secret (whoever has it can post to the channel).
+    slack_webhook: SecretStr | None = Field(default=None, validation_alias="GHSYNC_SLACK_WEBHOOK")
+    # Seconds the Slack POST may take in all before it counts as failed.
+    slack_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias="GHSYNC_SLACK_TIMEOUT")
     # Besides a completed initial sync (always mailed): any of update, rate_limited, error.
     notify_on: str = Field(default="", validation_alias="GHSYNC_NOTIFY_ON")
 
@@ -145,6 +149,8 @@ _FIELD_NAMES = {
     "allow_insecure_http": "--allow-insecure-http / GHSYNC_ALLOW_INSECURE_HTTP",
     "request_timeout": "GHSYNC_REQUEST_TIMEOUT",
     "notify_on": "--notify-on / GHSYNC_NOTIFY_ON",
+    "slack_webhook": "--slack-webhook / GHSYNC_SLACK_WEBHOOK",
+    "slack_timeout": "GHSYNC_SLACK_TIMEOUT",
 }
 
 

@@ -373,3 +373,25 @@ class WeeklyMetrics(Record):
     reviews_submitted: int
     reviewers_active: int
     pr_size_p50: float | None
+
+
+class DeliveryStatus(StrEnum):
+    """How one digest delivery to one channel ended (stored in `digests.status`)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DigestDelivery:
+    """One attempt to deliver a scope's weekly digest to one channel (`email` or `slack`).
+
+    scope: the scope's stable key; week: its Monday (YYYY-MM-DD); detail: the recipients, or why it failed.
+    """
+
+    scope: str
+    week: str
+    channel: str
+    sent_at: str
+    status: DeliveryStatus
+    detail: str | None = None

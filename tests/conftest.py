@@ -18,7 +18,11 @@ def _isolated_environment(monkeypatch, tmp_path):
     for name in ("GITHUB_TOKEN", "GH_TOKEN", "GHSYNC_TOKENS", "GHSYNC_DB", "GITHUB_API_URL", "GHSYNC_MIN_REMAINING"):
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
-        if name.startswith("GHSYNC_SMTP") or name in ("GHSYNC_NOTIFY_TO", "GHSYNC_NOTIFY_ON", "GHSYNC_CONFIG"):
+        if name.startswith(("GHSYNC_SMTP", "GHSYNC_SLACK")) or name in (
+            "GHSYNC_NOTIFY_TO",
+            "GHSYNC_NOTIFY_ON",
+            "GHSYNC_CONFIG",
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "no-config.toml"))
 

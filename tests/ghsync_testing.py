@@ -47,9 +47,11 @@ __all__ = [
     "generate_repository",
     "invoke",
     "load_dataset",
+    "pull_request",
     "real_dataset_paths",
     "repository_row",
     "start_ghsync",
+    "store_pull_requests",
     "stored_records",
     "track",
     "tracked",
@@ -181,3 +183,55 @@ class GraphQLRequests:
     def pages(self) -> list[dict]:
         """Requests for a page of the repository's PR list (not follow-ups for one PR's reviews)."""
         return [p for p in self.payloads if "pullRequests(" in (p.get("query") or "")]
+
+
+def pull_request(number: int, *, created_at: str, **changes) -> PullRequestRecord:
+    """A PR record for hand-computed tests: open, not a draft, by alice, no reviews, unless told otherwise.
+
+    `reviews` may be given as (author, submitted_at) pairs (state APPROVED) or as ReviewRecords.
+    """
+    from ghsync.models import PullRequestRecord, ReviewRecord
+
+    reviews = tuple(
+        r if isinstance(r, ReviewRecord) else ReviewRecord(author=r[0], state="APPROVED", submitted_at=r[1])
+        for r in changes.pop("reviews", ())
+    )
+    merged_at = changes.get("merged_at")
+    fields = {
+        "number": number,
+        "title": f"PR {number}",
+        "state": "MERGED" if merged_at else "OPEN",
+        "is_draft": False,
+        "author": "alice",
+        "created_at": created_at,
+        "updated_at": merged_at or created_at,
+        "closed_at": merged_at,
+        "merged_at": None,
+        "merged_by": "bob" if merged_at else None,
+        "additions": None,
+        "deletions": None,
+        "changed_files": None,
+        "commits": None,
+        "base_ref": "main",
+        "head_ref": f"topic-{number}",
+        "url": f"https://github.com/acme/rockets/pull/{number}",
+    }
+    fields.update(changes)
+    return PullRequestRecord(**fields, reviews=reviews)
+
+
+def store_pull_requests(db_path, full_name: str, records, *, synced_at: str | None, days_back: int | None = None):
+    """Write a repository and its PRs into a real ghsync database, as a sync that finished at `synced_at`
+    (None: a sync that never finished)."""
+    from ghsync.models import PageProgress, RateLimitBudget, Spend, SyncKind
+    from ghsync.store import open_store
+
+    store = open_store(db_path)
+    started = synced_at or "2026-01-01T00:00:00Z"
+    repository = store.add_repository(full_name, days_back=days_back, now=started)
+    job = store.start_job(repository, kind=SyncKind.INITIAL, since=None, started_at=started)
+    budget = RateLimitBudget.unlimited()
+    job = store.save_page(job, list(records), PageProgress(cursor=None, prs_total=0, spent=Spend(), budget=budget))
+    if synced_at is not None:
+        store.finish_job(job, finished_at=synced_at, spent=Spend(), budget=budget)
+    store.close()

@@ -231,3 +231,31 @@ def test_a_ghsync_database_is_marked_as_such(tmp_path):
 
     db = open_store(tmp_path / "new.db").db
     assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+def test_a_database_from_before_digests_gains_the_digests_table_keeping_its_rows(tmp_path):
+    import sqlite_utils
+
+    from ghsync.store.migrations import m002_weekly_metrics, m003_application_id
+
+    path = tmp_path / "before-digests.db"
+    old = sqlite_utils.Database(path)
+    old["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    for migration in (m001_create_tables, m002_weekly_metrics, m003_application_id):
+        migration(old)
+        old["_ghsync_migrations"].insert({"name": migration.__name__, "applied_at": "2026-01-01T00:00:00Z"})
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
+    old.close()
+    store = open_store(path)
+    assert store.db["digests"].columns_dict == {
+        "id": int,
+        "scope": str,
+        "week": str,
+        "channel": str,
+        "sent_at": str,
+        "status": str,
+        "detail": str,
+    }
+    assert store.digest_deliveries() == [] and store.get_repository("o/r").sync_status == "complete"

@@ -14,7 +14,7 @@ import typer
 from ghsync import __version__
 from ghsync.cli.errors import exit_code, say, stop_cleanly_on_sigterm
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
-from ghsync.cli.text import printable
+from ghsync.cli.text import printable, printable_lines
 from ghsync.errors import GhsyncError, UsageError
 
 if TYPE_CHECKING:
@@ -312,6 +312,76 @@ def rate_limit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
         typer.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
         return
     render.stdout_console().print(render.rate_limit_table(rows, now=time.time()))
+
+
+@app.command(cls=Command, epilog=EPILOG)
+def digest(
+    repositories: Slugs = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="ORG", help="Every tracked repository of this owner.")
+    ] = None,
+    team: Annotated[str | None, typer.Option("--team", metavar="NAME", help="A team's repositories.")] = None,
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", metavar="ADDRESS", help="Email recipient; repeatable [default GHSYNC_NOTIFY_TO]."),
+    ] = None,
+    slack_webhook: Annotated[
+        str | None,
+        typer.Option(
+            "--slack-webhook",
+            metavar="URL",
+            help="Slack incoming-webhook URL [env GHSYNC_SLACK_WEBHOOK, which keeps it out of the process list].",
+            show_default=False,
+        ),
+    ] = None,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, metavar="N", help="Weeks in the chart.")] = 8,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plain-text digest; send and record nothing.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Send even to channels that already got this week.")] = False,
+) -> None:
+    """Send last week's digest (Monday–Sunday UTC against the week before) by email and/or Slack.
+
+    Each channel gets a scope's week once: a retried cron job does not post twice (unless --force).
+    Exit 0 when every channel has it, 1 when any failed (the others still get theirs), 2 for bad input.
+
+    Example (crontab): 0 8 * * 1 ghsync sync --quiet && ghsync digest --team platform
+    """
+    from datetime import UTC, datetime
+
+    from pydantic import SecretStr
+
+    from ghsync.service import ChannelStatus, send_digest
+
+    result = send_digest(
+        settings(),
+        repositories or (),
+        owner=owner,
+        team=team,
+        to=to or (),
+        slack_webhook=SecretStr(slack_webhook) if slack_webhook is not None else None,
+        weeks=weeks,
+        dry_run=dry_run,
+        force=force,
+        now=datetime.now(UTC),
+    )
+    if dry_run:
+        typer.echo(printable_lines(result.text), nl=False)
+        return
+    week = result.digest.week.isoformat()
+    for outcome in result.outcomes:
+        if outcome.status == ChannelStatus.FAILED:
+            say(f"Error: {outcome.channel}: digest not sent: {outcome.detail}")
+        elif shared().quiet:
+            continue
+        elif outcome.status == ChannelStatus.SKIPPED:
+            say(f"{outcome.channel}: the week of {week} was already sent (--force sends it again)")
+        else:
+            say(
+                f"{outcome.channel}: digest of the week of {week} sent"
+                + (f" {outcome.detail}" if outcome.detail else "")
+            )
+    raise typer.Exit(1 if result.failed else 0)
 
 
 @app.command("notify-test", cls=Command, epilog=EPILOG)

@@ -22,3 +22,8 @@ def printable(text: object) -> str:
     """Text from GitHub, SMTP, a file or a user, safe to print: escape sequences and control characters
     removed, line breaks and tabs turned into spaces. Rich renderables take it as `Text`, never as markup."""
     return _CONTROL.sub("", _LINE_BREAK.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text))))
+
+
+def printable_lines(text: str) -> str:
+    """Like `printable`, line by line: a multi-line text keeps its line breaks and loses everything else."""
+    return "\n".join(printable(line) for line in text.split("\n"))

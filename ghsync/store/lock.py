@@ -1,4 +1,4 @@
-"""One sync per repository at a time: an advisory file lock per repository that dies with its process.
+"""One sync per repository (and one send per digest scope) at a time: advisory file locks that die with their process.
 
 The locks live in a private folder beside the database's real path (`<real db path>.locks/`), so a
 symlink or another spelling of the same file finds the same locks. The folder must belong to the
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,11 +71,31 @@ def _lock_name(full_name: str) -> str:
 
 @contextmanager
 def repository_lock(db_path: Path, full_name: str) -> Iterator[None]:
+    with _file_lock(
+        db_path,
+        _lock_name(full_name),
+        lambda holder: f"{full_name} is being synced by process {holder}; try again when it finishes",
+    ):
+        yield
+
+
+@contextmanager
+def digest_lock(db_path: Path, scope: str) -> Iterator[None]:
+    """Held while a scope's digest is checked, sent and recorded: two overlapping cron runs cannot both send."""
+    name = "digest--" + hashlib.sha256(scope.encode("utf-8")).hexdigest()[:24] + ".lock"
+    with _file_lock(
+        db_path, name, lambda holder: f"process {holder} is sending this digest; try again when it finishes"
+    ):
+        yield
+
+
+@contextmanager
+def _file_lock(db_path: Path, name: str, busy: Callable[[str], str]) -> Iterator[None]:
     folder = _open_lock_dir(db_path, create=True)
     assert folder is not None  # just created
-    path = lock_path(db_path, full_name)
+    path = lock_dir(db_path) / name
     try:
-        fd = os.open(_lock_name(full_name), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise StoreError(f"lock file {path} is a symlink: refusing to follow it (remove it)") from error
@@ -87,7 +108,7 @@ def repository_lock(db_path: Path, full_name: str) -> Iterator[None]:
             raise StoreError(f"lock file {path} is not a plain file of its own (a link?): remove it")
         if not _try_lock(fd):
             holder = os.pread(fd, _HOLDER_WIDTH, 0).decode(errors="replace").strip() or "another process"
-            raise RepositoryLocked(f"{full_name} is being synced by process {holder}; try again when it finishes")
+            raise RepositoryLocked(busy(holder))
         # Overwrite in place (never truncate): the file is ours only while we hold the lock.
         os.pwrite(fd, str(os.getpid()).encode().ljust(_HOLDER_WIDTH), 0)
         try:

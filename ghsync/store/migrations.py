@@ -146,8 +146,32 @@ def m003_application_id(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def m007_digests(db: sqlite_utils.Database) -> None:
+    # One row per delivery attempt of a weekly digest; a `sent` row keeps a retried cron job from
+    # sending the same scope's week to the same channel again. Never the webhook URL or a password.
+    db.table("digests").create(
+        {
+            "id": int,
+            "scope": str,
+            "week": str,
+            "channel": str,
+            "sent_at": str,
+            "status": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"scope", "week", "channel", "sent_at", "status"},
+    )
+    db.table("digests").create_index(["scope", "week", "channel"])
+
+
 Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: tuple[Migration, ...] = (m001_create_tables, m002_weekly_metrics, m003_application_id)
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_create_tables,
+    m002_weekly_metrics,
+    m003_application_id,
+    m007_digests,
+)
 
 
 def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:

@@ -20,6 +20,8 @@ import sqlite_utils
 from ghsync.errors import NotTracked, StoreError
 from ghsync.models import (
     PULL_REQUEST_FIELDS,
+    DeliveryStatus,
+    DigestDelivery,
     Outcome,
     PageProgress,
     Phase,
@@ -534,6 +536,44 @@ class SqliteStore:
     def weekly_metrics_rows(self, repository_id: int) -> list[WeeklyMetrics]:
         rows = self.db.table("weekly_metrics").rows_where("repository_id = ?", [repository_id], order_by="week")
         return [WeeklyMetrics(**{k: v for k, v in row.items() if k != "repository_id"}) for row in rows]
+
+    def first_created_at(self, repository_id: int) -> str | None:
+        """The creation time of the oldest stored PR of the repository (None: none stored)."""
+        sql = "SELECT min(created_at) FROM pull_requests WHERE repository_id = ?"
+        value = self.db.execute(sql, [repository_id]).fetchone()[0]
+        return str(value) if value is not None else None
+
+    # --- digests ----------------------------------------------------------------------------
+
+    def digest_sent(self, scope: str, week: str, channel: str) -> bool:
+        """Whether this scope's digest of this week already reached this channel."""
+        sql = "SELECT 1 FROM digests WHERE scope = ? AND week = ? AND channel = ? AND status = ? LIMIT 1"
+        return self.db.execute(sql, [scope, week, channel, DeliveryStatus.SENT]).fetchone() is not None
+
+    def record_digest(self, delivery: DigestDelivery) -> None:
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO digests (scope, week, channel, sent_at, status, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    delivery.scope,
+                    delivery.week,
+                    delivery.channel,
+                    delivery.sent_at,
+                    str(delivery.status),
+                    delivery.detail,
+                ],
+            )
+
+    def digest_deliveries(self, scope: str | None = None) -> list[DigestDelivery]:
+        """Every recorded delivery (of one scope), oldest first."""
+        where, params = ("WHERE scope = ?", [scope]) if scope is not None else ("", [])
+        rows = self.db.execute(
+            f"SELECT scope, week, channel, sent_at, status, detail FROM digests {where} ORDER BY id", params
+        ).fetchall()
+        return [
+            DigestDelivery(scope=r[0], week=r[1], channel=r[2], sent_at=r[3], status=DeliveryStatus(r[4]), detail=r[5])
+            for r in rows
+        ]
 
 
 def _budget_fields(budget: RateLimitBudget) -> dict[str, Any]:

@@ -1,0 +1,246 @@
+"""What the digest says, from typed inputs: the week's metrics against the week before, the trend, the
+PRs waiting for a first review, and what the data does not cover. Pure: no I/O, no clock (`now` is given).
+
+The digest's week is the last complete UTC week (Monday 00:00 to Sunday 24:00) before `now`; it is
+compared with the week before it. Metrics come from `compute_weekly_metrics` over the whole scope's
+pull requests pooled together, so a median is the median of every PR in the scope.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from ghsync.metrics import METRICS, Metric, compute_weekly_metrics, week_start
+from ghsync.models import PullRequestRecord, WeeklyMetrics
+from ghsync.timefmt import parse_iso_or_none
+
+__all__ = [
+    "ChartWeek",
+    "Digest",
+    "MetricChange",
+    "ScopeRepository",
+    "WaitingPullRequest",
+    "build_digest",
+    "digest_week",
+]
+
+DEFAULT_CHART_WEEKS = 8
+WAITING_LIMIT = 5
+TOP_CHANGES = 3
+# A last sync older than this is called out: the week's numbers may be missing its last days.
+STALE_AFTER = timedelta(days=1)
+
+Value = int | float | None
+
+
+@dataclass(frozen=True)
+class ScopeRepository:
+    """One repository of the scope as the digest needs it.
+
+    coverage_start: from when the stored data is complete (None: nothing stored);
+    last_synced_at: when its last sync completed (None: never).
+    """
+
+    full_name: str
+    coverage_start: datetime | None
+    last_synced_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """One metric in the digest's week and the week before."""
+
+    metric: Metric
+    current: Value
+    previous: Value
+
+    @property
+    def delta(self) -> float | None:
+        if self.current is None or self.previous is None:
+            return None
+        return self.current - self.previous
+
+    @property
+    def relative(self) -> float | None:
+        """The change as a fraction of the week before; None where a ratio means nothing (no data, or 0 before)."""
+        delta = self.delta
+        if delta is None or not self.previous:
+            return None
+        return delta / abs(self.previous)
+
+
+@dataclass(frozen=True)
+class ChartWeek:
+    week: date
+    merged: int
+    cycle_p50_hours: float | None
+
+
+@dataclass(frozen=True)
+class WaitingPullRequest:
+    """An open, non-draft PR without a review by anyone but its author."""
+
+    repository: str
+    number: int
+    title: str
+    author: str | None
+    created_at: datetime
+    url: str
+    age: timedelta
+
+
+@dataclass(frozen=True)
+class Digest:
+    scope_name: str
+    week: date
+    previous_week: date
+    changes: tuple[MetricChange, ...]  # in METRICS order
+    top_changes: tuple[MetricChange, ...]  # up to three, largest relative change first
+    chart: tuple[ChartWeek, ...]  # oldest first, ending with `week`
+    waiting: tuple[WaitingPullRequest, ...]  # waiting longest first
+    notices: tuple[str, ...]  # coverage and staleness, one line each
+
+    @property
+    def week_end(self) -> date:
+        """The Sunday that ends the digest's week."""
+        return self.week + timedelta(days=6)
+
+    def change(self, name: str) -> MetricChange:
+        return next(change for change in self.changes if change.metric.name == name)
+
+
+def digest_week(now: datetime) -> date:
+    """The Monday of the last complete UTC week before `now`."""
+    return week_start(now.astimezone(UTC).date()) - timedelta(weeks=1)
+
+
+def _empty_week(week: date) -> WeeklyMetrics:
+    values: dict[str, int | None] = {m.name: (0 if m.unit == "count" else None) for m in METRICS}
+    return WeeklyMetrics.model_validate({"week": week.isoformat(), **values})
+
+
+def _reviewed_by_someone_else(pr: PullRequestRecord) -> bool:
+    # As in metrics: pending or unsubmitted reviews do not count; a review is by someone else unless
+    # both logins are equal and known.
+    return any(
+        review.submitted_at is not None
+        and review.state != "PENDING"
+        and not (review.author is not None and review.author == pr.author)
+        for review in pr.reviews
+    )
+
+
+def _pull_request_url(full_name: str, pr: PullRequestRecord) -> str:
+    return pr.url or f"https://github.com/{full_name}/pull/{pr.number}"
+
+
+class _WaitingCollector:
+    """Watches the PR stream on its way to the metrics and keeps the PRs waiting for a first review."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.found: list[tuple[datetime, str, int, WaitingPullRequest]] = []
+
+    def watch(self, stream: Iterable[tuple[str, PullRequestRecord]]) -> Iterator[PullRequestRecord]:
+        for full_name, pr in stream:
+            if pr.state == "OPEN" and not pr.is_draft and not _reviewed_by_someone_else(pr):
+                created = parse_iso_or_none(pr.created_at)
+                if created is not None and created <= self.now:
+                    waiting = WaitingPullRequest(
+                        repository=full_name,
+                        number=pr.number,
+                        title=pr.title,
+                        author=pr.author,
+                        created_at=created,
+                        url=_pull_request_url(full_name, pr),
+                        age=self.now - created,
+                    )
+                    self.found.append((created, full_name.casefold(), pr.number, waiting))
+            yield pr
+
+    def longest(self, limit: int) -> tuple[WaitingPullRequest, ...]:
+        return tuple(entry[3] for entry in heapq.nsmallest(limit, self.found, key=lambda entry: entry[:3]))
+
+
+def _top_changes(changes: Sequence[MetricChange]) -> tuple[MetricChange, ...]:
+    moved = [c for c in changes if c.relative]  # None and 0 are not changes worth leading with
+    # sorted() is stable: equal changes keep the registry's order.
+    return tuple(sorted(moved, key=lambda c: -abs(c.relative or 0.0))[:TOP_CHANGES])
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ago(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
+
+
+def _notices(repositories: Sequence[ScopeRepository], *, previous_week: date, now: datetime) -> tuple[str, ...]:
+    """A line for each repository whose data does not cover both weeks or whose last sync is old."""
+    if not repositories:
+        return ("No repository is in this scope: every number below is zero.",)
+    needed_from = datetime.combine(previous_week, datetime.min.time(), tzinfo=UTC)
+    lines = []
+    for repository in repositories:
+        name = repository.full_name
+        if repository.coverage_start is None:
+            lines.append(f"{name}: no pull requests are stored, so its numbers are missing.")
+        elif repository.coverage_start > needed_from:
+            lines.append(
+                f"{name}: the stored data starts on {_day(repository.coverage_start)}, after the start of the "
+                f"week of {previous_week.isoformat()}: the comparison is incomplete."
+            )
+        synced = repository.last_synced_at
+        if synced is None:
+            lines.append(f"{name}: never synced to the end: the numbers may be incomplete.")
+        elif now - synced > STALE_AFTER:
+            lines.append(f"{name}: last synced {_when(synced)} ({_ago(now - synced)}): the numbers may be stale.")
+    return tuple(lines)
+
+
+def build_digest(
+    scope_name: str,
+    pull_requests: Iterable[tuple[str, PullRequestRecord]],
+    repositories: Sequence[ScopeRepository],
+    *,
+    now: datetime,
+    weeks: int = DEFAULT_CHART_WEEKS,
+) -> Digest:
+    """The digest of the scope's pull requests (each with its repository's full name) for the last
+    complete week before `now` (aware). `weeks`: how many weeks the chart shows, ending with that week.
+
+    The stream is read once. Raises ValueError when `weeks` < 1 or a PR's time is not ISO-8601.
+    """
+    if weeks < 1:
+        raise ValueError(f"the chart needs at least one week, not {weeks}")
+    week = digest_week(now)
+    previous_week = week - timedelta(weeks=1)
+    waiting = _WaitingCollector(now)
+    rows = {row.week: row for row in compute_weekly_metrics(waiting.watch(pull_requests))}
+
+    def row_of(day: date) -> WeeklyMetrics:
+        return rows.get(day.isoformat()) or _empty_week(day)
+
+    current, previous = row_of(week), row_of(previous_week)
+    changes = tuple(MetricChange(m, getattr(current, m.name), getattr(previous, m.name)) for m in METRICS)
+    chart_weeks = [week - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+    chart = tuple(ChartWeek(day, row_of(day).prs_merged, row_of(day).cycle_time_p50_hours) for day in chart_weeks)
+    return Digest(
+        scope_name=scope_name,
+        week=week,
+        previous_week=previous_week,
+        changes=changes,
+        top_changes=_top_changes(changes),
+        chart=chart,
+        waiting=waiting.longest(WAITING_LIMIT),
+        notices=_notices(repositories, previous_week=previous_week, now=now),
+    )
