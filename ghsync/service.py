@@ -80,7 +80,10 @@ class MetricsResult:
 def _require_tokens(settings: Settings) -> list[str]:
     tokens = settings.github_tokens()
     if not tokens:
-        raise UsageError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN) or pass --token")
+        raise UsageError(
+            "no GitHub token: run `gh auth login` (ghsync asks `gh auth token`), set GH_TOKEN or GITHUB_TOKEN, "
+            "or pass --token"
+        )
     return tokens
 
 

@@ -73,7 +73,7 @@ def _declaration(
         typer.Option(
             "--token",
             metavar="TOKEN",
-            help="GitHub token; repeat for a pool [env GITHUB_TOKEN, GH_TOKEN, GHSYNC_TOKENS]",
+            help="GitHub token; repeat for a pool [env GH_TOKEN, GITHUB_TOKEN, GHSYNC_TOKENS; else `gh auth token`]",
         ),
     ] = None,
     api_url: Annotated[
