@@ -202,7 +202,7 @@ def track_repository(
     `days` None means "the default (30) for a new repository, unchanged for a tracked one".
     """
     hooks = hooks or SyncHooks()
-    full_name = parse_repository_slug(slug)
+    full_name = parse_repository_slug(slug, settings.github_host())
     days_back = parse_days(days)
     recipients = _recipients(notify_to)
     _require_tokens(settings)
@@ -248,7 +248,7 @@ def track_repository(
 def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> list[SyncOutcome]:
     """Resume or update tracked repositories; every repository is tried, each outcome reported."""
     hooks = hooks or SyncHooks()
-    names = [parse_repository_slug(slug) for slug in slugs]
+    names = [parse_repository_slug(slug, settings.github_host()) for slug in slugs]
     store = _open_store(settings)
     repositories = [store.get_repository(name) for name in names] if names else store.list_repositories()
     repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
@@ -323,7 +323,7 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[Rep
     """The stored status of every tracked repository (or one), for `status` and its --json."""
     store = _open_store(settings)
     if slug is not None:
-        repositories = [store.get_repository(parse_repository_slug(slug))]
+        repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
     else:
         repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
     return [
@@ -339,7 +339,7 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[Rep
 
 def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
     store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug))
+    repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
     with repository_lock(settings.db, repository.full_name):
         store.untrack(repository, purge=purge)
     return repository.full_name
@@ -359,7 +359,7 @@ def weekly_metrics(
     from ghsync.metrics import compute_weekly_metrics, weekly_metrics_window
 
     store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug))
+    repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
     if by_author:
         rows = compute_weekly_metrics(store.iter_pull_requests(repository.id), by_author=True)
     else:

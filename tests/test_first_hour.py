@@ -64,3 +64,53 @@ def test_enterprise_tokens_for_an_enterprise_host_only(monkeypatch):
     assert load_settings().github_tokens() == ["dotcom"]
     monkeypatch.delenv("GH_ENTERPRISE_TOKEN")
     assert load_settings(api_url="https://ghe.example.com/api/v3").github_tokens() == ["ghe-2"]
+
+
+# --- item 5: repository names as people paste them ------------------------------------------------
+
+PASTED = [
+    "https://github.com/o/r",
+    "https://github.com/o/r/",
+    "http://github.com/o/r.git",
+    "github.com/o/r",
+    "www.github.com/o/r/pulls",
+    "o/r.git",
+    "o/r/",
+    "git@github.com:o/r.git",
+    "ssh://git@github.com/o/r.git",
+]
+
+
+@pytest.mark.parametrize("pasted", PASTED)
+def test_pasted_forms_of_a_repository_mean_owner_slash_name(pasted):
+    from ghsync.validate import parse_repository_slug
+
+    assert parse_repository_slug(pasted) == "o/r"
+
+
+@pytest.mark.parametrize(
+    "pasted", ["https://ghe.example.com/o/r", "ghe.example.com/o/r.git", "git@ghe.example.com:o/r.git"]
+)
+def test_pasted_forms_of_the_enterprise_host_mean_owner_slash_name(pasted):
+    from ghsync.validate import parse_repository_slug
+
+    assert parse_repository_slug(pasted, "ghe.example.com") == "o/r"
+
+
+@pytest.mark.parametrize("pasted", ["https://gitlab.com/o/r", "git@gitlab.com:o/r.git", "https://ghe.example.com/o/r"])
+def test_a_url_of_another_host_is_bad_usage_naming_both_hosts(pasted):
+    from ghsync.errors import UsageError
+    from ghsync.validate import parse_repository_slug
+
+    with pytest.raises(UsageError, match="github.com") as caught:
+        parse_repository_slug(pasted)
+    assert "--api-url" in str(caught.value)
+
+
+def test_track_with_a_pasted_url_tracks_owner_slash_name_without_asking_github_twice(fake, db_path):
+    result = invoke("track", f"https://127.0.0.1:{fake.url.rsplit(':', 1)[1]}/{REPO}.git", *cli_flags(fake, db_path))
+    assert result.exit_code == 0, result.stderr
+    assert repository_row(db_path)["full_name"] == REPO
+    other = invoke("track", f"https://gitlab.com/{REPO}", *cli_flags(fake, db_path))
+    assert other.exit_code == 2
+    assert "gitlab.com" in other.stderr
