@@ -173,6 +173,18 @@ def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
     return open_store(settings.db, create=create, create_parent=create and settings.db == default_db_path())
 
 
+def _existing_store(settings: Settings) -> SqliteStore | None:
+    """The database for a command that only reads (or has nothing to do without one): None if absent.
+
+    Nothing tracked yet is an empty state, not an error, and a read must not create the file."""
+    if str(settings.db) != ":memory:" and not settings.db.exists():
+        return None
+    return _open_store(settings)
+
+
+NOTHING_TRACKED = "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
+
+
 def _recipients(addresses: Sequence[str]) -> list[str]:
     """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
     from ghsync.notify import parse_recipients
@@ -249,11 +261,14 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
     """Resume or update tracked repositories; every repository is tried, each outcome reported."""
     hooks = hooks or SyncHooks()
     names = [parse_repository_slug(slug, settings.github_host()) for slug in slugs]
-    store = _open_store(settings)
+    store = _open_store(settings) if names else _existing_store(settings)
+    if store is None:
+        return []
     repositories = [store.get_repository(name) for name in names] if names else store.list_repositories()
     repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
     if not repositories:
-        raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
+        # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
+        return []
     source = _open_source(settings, hooks)
     outcomes = []
     for repository in repositories:
@@ -321,7 +336,9 @@ def _notify(settings: Settings, store: SqliteStore, repository: Repository, repo
 
 def repository_statuses(settings: Settings, slug: str | None = None) -> list[RepositoryStatus]:
     """The stored status of every tracked repository (or one), for `status` and its --json."""
-    store = _open_store(settings)
+    store = _open_store(settings) if slug is not None else _existing_store(settings)
+    if store is None:
+        return []
     if slug is not None:
         repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
     else:

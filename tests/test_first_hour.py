@@ -114,3 +114,35 @@ def test_track_with_a_pasted_url_tracks_owner_slash_name_without_asking_github_t
     other = invoke("track", f"https://gitlab.com/{REPO}", *cli_flags(fake, db_path))
     assert other.exit_code == 2
     assert "gitlab.com" in other.stderr
+
+
+# --- item 7: empty states are not errors ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["sync"]])
+def test_before_anything_is_tracked_read_only_commands_succeed_without_creating_the_database(
+    command, fake, db_path
+):
+    result = invoke(*command, *cli_flags(fake, db_path))
+    assert result.exit_code == 0, result.stderr
+    if "--json" in command:
+        assert result.stdout.strip() == "[]"
+    else:
+        assert result.stdout == ""
+        assert "No repositories tracked yet. Start with: ghsync track OWNER/REPO" in result.stderr
+    assert not db_path.exists()
+
+
+def test_metrics_of_an_untracked_repository_creates_no_database(fake, db_path):
+    result = invoke("metrics", REPO, *cli_flags(fake, db_path))
+    assert result.exit_code != 0
+    assert not db_path.exists()
+
+
+def test_sync_after_the_last_untrack_is_the_same_friendly_empty_state(fake, db_path):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    assert invoke("untrack", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    for command in (["sync"], ["status"]):
+        result = invoke(*command, *cli_flags(fake, db_path))
+        assert result.exit_code == 0, result.stderr
+        assert "No repositories tracked yet" in result.stderr

@@ -136,8 +136,12 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
     """
     from ghsync.service import sync_tracked
 
+    from ghsync.service import NOTHING_TRACKED
+
     with _progress() as display:
         outcomes = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
+    if not outcomes and not shared().quiet:
+        say(NOTHING_TRACKED)
     for outcome in outcomes:
         if outcome.error is not None:
             say(f"Error: {outcome.full_name}: {outcome.error}")
@@ -161,7 +165,7 @@ def status(
 
     Example: ghsync status --json | jq '.[].sync_progress'
     """
-    from ghsync.service import repository_statuses
+    from ghsync.service import NOTHING_TRACKED, repository_statuses
 
     config = settings()
     if as_json:
@@ -171,7 +175,11 @@ def status(
     if watch:
         render.watch_status(console, lambda: repository_statuses(config, repository), interval=interval)
         return
-    console.print(render.status_table(repository_statuses(config, repository), now=time.time(), width=console.width))
+    rows = repository_statuses(config, repository)
+    if not rows:
+        say(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
+        return
+    console.print(render.status_table(rows, now=time.time(), width=console.width))
 
 
 @app.command(cls=SyncCommand, epilog=EPILOG)

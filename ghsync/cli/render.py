@@ -222,6 +222,8 @@ def status_table(rows: list[RepositoryStatus], *, now: float, width: int = STATU
     from rich import box
     from rich.console import Group
 
+    if not rows:
+        return "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
     cells = [_status_cells(row, now) for row in rows]
     if width >= STATUS_TABLE_MIN_WIDTH:
         table = Table(title="Tracked repositories", title_justify="left", box=box.SIMPLE_HEAD)
@@ -251,8 +253,6 @@ def status_table(rows: list[RepositoryStatus], *, now: float, width: int = STATU
             block.add_row(key, Text(printable(value)))
         blocks.append(block)
         blocks.append("")
-    if not blocks:
-        return "No repositories are tracked. Start with: ghsync track OWNER/REPO"
     return Group(*blocks[:-1])
 
 
