@@ -128,10 +128,13 @@ def seconds_until(reset_at: int, now: float) -> float:
 class _Run(Generic[R]):
     """One process's run of a job: what it spent, and the stop/finish bookkeeping."""
 
-    def __init__(self, store: JobStore[R], source: Source[R], job: SyncJob, hooks: EngineHooks):
+    def __init__(
+        self, store: JobStore[R], source: Source[R], job: SyncJob, hooks: EngineHooks, spent_before: Spend = Spend()
+    ):
         self.store, self.source, self.job, self.hooks = store, source, job, hooks
-        # What earlier runs of this job spent, and where the source's own counter stood.
-        self._spent_earlier = job.spent
+        # What earlier runs of this job spent (or, for a new job, the caller's checks for it), and
+        # where the source's own counter stood.
+        self._spent_earlier = job.spent + spent_before
         self._source_before = source.spent()
 
     def spent(self) -> Spend:
@@ -174,17 +177,27 @@ class _Run(Generic[R]):
 
 
 def sync_repository(
-    store: JobStore[R], source: Source[R], repository: Repository, *, threshold: int, hooks: EngineHooks
+    store: JobStore[R],
+    source: Source[R],
+    repository: Repository,
+    *,
+    threshold: int,
+    hooks: EngineHooks,
+    spent_before: Spend = Spend(),
 ) -> SyncReport:
     """Sync one repository until complete or a rate-limit stop; raise GhsyncError after recording an error.
 
     Resumes the repository's unfinished job from its stored cursor; otherwise starts a new one.
+    `spent_before`: what the caller spent for a new job before it started (track's repository check),
+    counted in that job.
     """
     job = store.current_job(repository)
     if job is None:
         kind, since = plan_job(repository, now=hooks.clock())
         job = store.start_job(repository, kind=kind, since=since, started_at=iso(hooks.clock()))
-    run = _Run(store, source, store.resume_job(job), hooks)
+    else:
+        spent_before = Spend()
+    run = _Run(store, source, store.resume_job(job), hooks, spent_before)
     run.show()
     while True:
         try:

@@ -20,6 +20,7 @@ from ghsync.models import (
     RateLimitBudget,
     Repository,
     RepositoryStatus,
+    Spend,
     SyncReport,
     SyncStatus,
     WeeklyMetrics,
@@ -225,12 +226,15 @@ def track_repository(
         existing = store.find_repository(full_name)
         if existing is None:
             source = _open_source(settings, hooks)
+            before = source.spent()
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
             source.check_repository(full_name)
             repository = store.add_repository(
                 full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients
             )
-            return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks))
+            # The check is part of the first sync's cost (`syncs.rest_calls`), as the README says.
+            check = source.spent() - before
+            return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks, spent_before=check))
 
         if days is None:
             days_back = existing.days_back
@@ -288,11 +292,20 @@ def _sync_one(
     source: PullRequestSource,
     repository: Repository,
     hooks: SyncHooks,
+    *,
+    spent_before: Spend = Spend(),
 ) -> SyncReport:
     """Run the engine on one repository (its lock held), then refresh metrics and email as policy says."""
     engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)
     try:
-        report = sync_repository(store, source, repository, threshold=settings.min_remaining, hooks=engine_hooks)
+        report = sync_repository(
+            store,
+            source,
+            repository,
+            threshold=settings.min_remaining,
+            hooks=engine_hooks,
+            spent_before=spent_before,
+        )
     except GhsyncError as error:
         failed = store.repository(repository.id)
         if failed.sync_status == SyncStatus.ERROR and failed.current_sync_id is not None:

@@ -146,3 +146,47 @@ def test_sync_after_the_last_untrack_is_the_same_friendly_empty_state(fake, db_p
         result = invoke(*command, *cli_flags(fake, db_path))
         assert result.exit_code == 0, result.stderr
         assert "No repositories tracked yet" in result.stderr
+
+
+# --- item 11: the README path works as written ----------------------------------------------------
+
+
+def _demo_hint(tmp_path, monkeypatch, argv0: str, env: dict[str, str]) -> str:
+    import sys
+
+    monkeypatch.setattr(sys, "argv", [argv0])
+    result = invoke("demo", "--prs", 5, "--db", tmp_path / "demo.db", env=env)
+    assert result.exit_code == 0, result.stderr
+    return next(line for line in result.stdout.splitlines() if line.startswith("Try: "))
+
+
+def test_demo_hint_says_uv_run_when_ghsync_came_through_uv_and_is_not_on_path(tmp_path, monkeypatch):
+    hint = _demo_hint(tmp_path, monkeypatch, str(tmp_path / "venv" / "bin" / "ghsync"), {"UV": "/usr/bin/uv"})
+    assert hint == f"Try: uv run ghsync status --db {tmp_path / 'demo.db'}"
+
+
+def test_demo_hint_says_ghsync_when_that_is_what_is_on_path(tmp_path, monkeypatch):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "ghsync").write_text("#!/bin/sh\n")
+    (folder / "ghsync").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    hint = _demo_hint(tmp_path, monkeypatch, str(folder / "ghsync"), {"UV": "/usr/bin/uv"})
+    assert hint.startswith("Try: ghsync status --db ")
+
+
+def test_a_first_sync_counts_the_repository_check_as_its_rest_call(fake, db_path):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    from ghsync_testing import current_job
+
+    assert current_job(db_path)["rest_calls"] == fake.stats["rest_calls"] == 1
+
+
+def test_the_lock_message_names_the_repository_once(fake, db_path):
+    from ghsync.store.lock import repository_lock
+
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    with repository_lock(db_path, REPO):
+        result = invoke("sync", *cli_flags(fake, db_path))
+    assert result.exit_code == 75
+    assert result.stderr.count(REPO) == 1, result.stderr

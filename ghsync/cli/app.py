@@ -144,7 +144,9 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
         say(NOTHING_TRACKED)
     for outcome in outcomes:
         if outcome.error is not None:
-            say(f"Error: {outcome.full_name}: {outcome.error}")
+            message = str(outcome.error)
+            # Name the repository once (the lock's message already starts with it).
+            say(f"Error: {message}" if message.startswith(outcome.full_name) else f"Error: {outcome.full_name}: {message}")
         elif outcome.report is not None and (not shared().quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
     raise typer.Exit(exit_code(outcome.error or outcome.report for outcome in outcomes))
@@ -200,7 +202,9 @@ def demo(
     console = render.stdout_console()
     console.print(render.status_table(outcome.statuses, now=time.time(), width=console.width))
     typer.echo(render.printable(f"Database: {outcome.db_path}"))
-    typer.echo(render.printable(f"Try: ghsync status --db {outcome.db_path}"))
+    import shlex
+
+    typer.echo(render.printable(f"Try: {render.command_name()} status --db {shlex.quote(str(outcome.db_path))}"))
 
 
 def _metrics_epilog() -> str:

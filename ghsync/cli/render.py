@@ -40,6 +40,25 @@ def printable(text: object) -> str:
     return _CONTROL.sub("", _LINE_BREAK.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text))))
 
 
+def command_name() -> str:
+    """`ghsync` as the user can type it again: plain when it is on PATH, `uv run ghsync` when run through
+    uv from a checkout (uv sets UV), else `python -m ghsync` with this interpreter."""
+    import os
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    found = shutil.which("ghsync")
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if found and started is not None and started.name == "ghsync" and Path(found).resolve() == started.resolve():
+        return "ghsync"
+    if os.environ.get("UV"):
+        return "uv run ghsync"
+    if found and started is not None and started.name == "ghsync":
+        return "ghsync"
+    return f"{shlex.quote(sys.executable)} -m ghsync"
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
