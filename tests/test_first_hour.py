@@ -190,3 +190,19 @@ def test_the_lock_message_names_the_repository_once(fake, db_path):
         result = invoke("sync", *cli_flags(fake, db_path))
     assert result.exit_code == 75
     assert result.stderr.count(REPO) == 1, result.stderr
+
+
+def test_uv_run_is_not_told_to_recompile_bytecode_on_every_start():
+    # uv (astral-sh/uv#12202) re-compiles the whole environment on every `uv run` when the project sets
+    # compile-bytecode, printing "Bytecode compiled N files" on stderr even with --quiet.
+    import tomllib
+
+    from ghsync_testing import REPO_ROOT
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert "compile-bytecode" not in project.get("tool", {}).get("uv", {})
+
+
+def test_quiet_status_with_nothing_tracked_prints_nothing(fake, db_path):
+    result = invoke("status", "--quiet", *cli_flags(fake, db_path))
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""

@@ -179,7 +179,8 @@ def status(
         return
     rows = repository_statuses(config, repository)
     if not rows:
-        say(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
+        if not shared().quiet:
+            say(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
         return
     console.print(render.status_table(rows, now=time.time(), width=console.width))
 
