@@ -206,3 +206,124 @@ def test_uv_run_is_not_told_to_recompile_bytecode_on_every_start():
 def test_quiet_status_with_nothing_tracked_prints_nothing(fake, db_path):
     result = invoke("status", "--quiet", *cli_flags(fake, db_path))
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+
+
+# --- item 1: status readable at every width -------------------------------------------------------
+
+
+def _status(full_name="octo-org/octo-repo", *, status="syncing", completed=1470, total=3028, error=None, stored=0):
+    from ghsync.models import Repository, RepositoryStatus, SyncStatus
+
+    percent = completed * 100 // total if total else 100
+    repository = Repository(
+        id=1, full_name=full_name, owner=full_name.split("/")[0], name=full_name.split("/")[1], days_back=None,
+        sync_status=SyncStatus(status), sync_progress=percent, sync_prs_total=total, sync_prs_completed=completed,
+        sync_started_at="2026-12-01T13:00:00Z", sync_finished_at=None, rate_limit_remaining=2695,
+        rate_limit_reset_at="2026-12-01T14:08:34Z", last_synced_at="2026-11-30T10:00:00Z", last_error=error,
+        created_at="2026-11-01T00:00:00Z", sync_watermark=None, current_sync_id=1, notify_to=(),
+    )
+    return RepositoryStatus(repository=repository, process_alive=True, prs_stored=stored)
+
+
+def _rendered(renderable, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
+    console.print(renderable)
+    text = console.export_text()
+    assert all(len(line) <= width for line in text.splitlines()), text
+    return text
+
+
+ERROR = "GitHub answered 502 Bad Gateway three times for the page after cursor Y3Vyc29yOnYyOpK5MjAyNi0xMS0zMFQ"
+
+
+@pytest.mark.parametrize("width", range(60, 201, 5))
+def test_status_shows_repository_status_percentage_prs_and_error_in_full_at_every_width(width):
+    from ghsync.cli.render import status_table
+
+    rows = [_status(error=ERROR, status="rate_limited"), _status("acme/rockets", completed=12, total=40)]
+    text = _rendered(status_table(rows, now=1796220000.0, width=width), width)
+    flat = " ".join(text.split())
+    for expected in ("octo-org/octo-repo", "rate_limited", "48%", "1,470/3,028", "acme/rockets", "30%", "12/40"):
+        assert expected in text, f"{expected!r} missing at width {width}:\n{text}"
+    assert ERROR in flat, f"last error cut at width {width}:\n{text}"
+    assert "…" not in text
+
+
+def test_status_at_120_columns_through_the_cli_shows_the_last_error(fake, db_path):
+    import sqlite_utils
+
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    sqlite_utils.Database(db_path)["repositories"].update(repository_row(db_path)["id"], {"last_error": ERROR})
+    result = invoke("status", *cli_flags(fake, db_path), env={"COLUMNS": "120"})
+    assert ERROR in " ".join(result.stdout.split())
+    assert "…" not in result.stdout
+
+
+# --- item 3: labelled times, no 0/0 --------------------------------------------------------------
+
+
+def test_watch_line_without_a_total_shows_the_stored_prs():
+    from ghsync.cli.render import status_line
+
+    line = status_line(_status(status="complete", completed=0, total=0, stored=3028))
+    assert "0/0" not in line and "3,028 stored" in line
+
+
+def _row(**changes):
+    import dataclasses
+
+    return dataclasses.replace(_status().repository, **changes)
+
+
+def test_the_first_log_line_does_not_say_0_of_0():
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+
+    out = io.StringIO()
+    with SyncProgressDisplay(Console(file=out, width=200), interactive=False) as display:
+        display.update(_row(sync_prs_total=0, sync_prs_completed=0, sync_progress=0))
+    assert "0/0" not in out.getvalue() and "0%" not in out.getvalue()
+    assert "counting PRs" in out.getvalue()
+
+
+def _bar(row, width=200) -> str:
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=True, color_system=None)
+    with SyncProgressDisplay(console, interactive=True) as display:
+        display.update(row)
+    return out.getvalue()
+
+
+def test_the_bar_labels_its_two_times_and_shows_the_stored_percentage():
+    # 1470/3028 is 48.5%: the stored sync_progress (48) is the truth; rich alone would print 49%.
+    text = _bar(_row(sync_prs_completed=1470, sync_prs_total=3028, sync_progress=48))
+    assert "elapsed" in text and "left" in text
+    assert " 48%" in text and "49%" not in text
+
+
+# --- item 8: one message per rate-limit stop ----------------------------------------------------
+
+
+def test_a_rate_limit_stop_is_told_once_without_an_error_line(small_repository, db_path):
+    import copy
+
+    from ghsync_testing import FakeGitHub
+
+    with FakeGitHub([copy.deepcopy(small_repository)]) as fake:
+        fake.set_remaining("graphql", 103)
+        for command in (["track", REPO, "--days", "all"], ["sync"]):
+            result = invoke(*command, *cli_flags(fake, db_path))
+            assert result.exit_code == 75
+            assert result.stderr.count("resets at") == 1, result.stderr
+            assert "Error:" not in result.stderr and "resumes after" not in result.stderr
