@@ -186,6 +186,31 @@ def gh_cli_token(host: str) -> str | None:
     return token if done.returncode == 0 and token else None
 
 
+def config_file_warnings() -> list[str]:
+    """Keys of the config file that no setting reads (a typo is otherwise ignored silently), each with
+    the closest known key. Unreadable files are left to load_settings to report."""
+    import difflib
+
+    path = default_config_path()
+    try:
+        keys = list(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    # Keys are field names; the token variables are read under their own lower-case names (gh_token).
+    known = [
+        str(field.validation_alias).lower() if name.startswith("env_") else name
+        for name, field in Settings.model_fields.items()
+    ]
+    warnings = []
+    for key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+        warnings.append(f"config file {path}: unknown key '{key}' is ignored{hint}")
+    return warnings
+
+
 _FIELD_NAMES = {
     "db": "--db / GHSYNC_DB",
     "tokens": "--token / GHSYNC_TOKENS",

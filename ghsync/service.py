@@ -183,6 +183,7 @@ def _existing_store(settings: Settings) -> SqliteStore | None:
     return _open_store(settings)
 
 
+EMAIL_NOT_CONFIGURED = "email is not configured: set GHSYNC_SMTP_HOST (and GHSYNC_SMTP_FROM, ...; see `ghsync notify-test`)"
 NOTHING_TRACKED = "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
 
 
@@ -219,6 +220,8 @@ def track_repository(
     days_back = parse_days(days)
     recipients = _recipients(notify_to)
     _require_tokens(settings)
+    if recipients and not settings.smtp().enabled:
+        hooks.on_warning(f"--notify {', '.join(recipients)} is kept, but {EMAIL_NOT_CONFIGURED}")
     store = _open_store(settings, create=True)
     # Everything happens under the repository's lock: a running sync's window and job must not
     # change under it, and a second `track` (even of a new repository) hears that one is running.
@@ -338,7 +341,12 @@ def _notify(settings: Settings, store: SqliteStore, repository: Repository, repo
         return
     smtp = settings.smtp()
     recipients = list(repository.notify_to) or list(smtp.default_recipients)
-    if not smtp.enabled or not recipients:
+    if not recipients:
+        return
+    if not smtp.enabled:
+        # Someone asked for mail: the job says why none came (the warning was given at `track`).
+        if repository.current_sync_id is not None:
+            store.record_email_status(repository.current_sync_id, f"not sent: {EMAIL_NOT_CONFIGURED}")
         return
     warning = notify_sync_result(smtp, report, recipients=recipients, db_path=str(settings.db))
     if repository.current_sync_id is not None:

@@ -327,3 +327,36 @@ def test_a_rate_limit_stop_is_told_once_without_an_error_line(small_repository, 
             assert result.exit_code == 75
             assert result.stderr.count("resets at") == 1, result.stderr
             assert "Error:" not in result.stderr and "resumes after" not in result.stderr
+
+
+# --- item 9: --notify without email set up; unknown config keys ------------------------------------
+
+
+def test_track_notify_without_smtp_warns_and_the_job_says_why_no_mail_came(fake, db_path):
+    from ghsync_testing import current_job
+
+    result = invoke("track", REPO, "--notify", "me@example.com", *cli_flags(fake, db_path))
+    assert result.exit_code == 0, result.stderr
+    assert "Warning:" in result.stderr and "email is not configured: set GHSYNC_SMTP_HOST" in result.stderr
+    assert "email is not configured" in current_job(db_path)["email_status"]
+
+
+def test_an_unknown_config_key_is_warned_about_naming_the_closest_known_one(fake, db_path, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('smtp_hostt = "smtp.example.com"\nmin_remaining = 50\n')
+    monkeypatch.setenv("GHSYNC_CONFIG", str(config))
+    result = invoke("status", *cli_flags(fake, db_path))
+    assert result.exit_code == 0
+    assert result.stderr.count("smtp_hostt") == 1
+    assert "did you mean 'smtp_host'" in result.stderr
+    assert "min_remaining" not in result.stderr and result.stdout == ""
+
+
+def test_token_variables_are_known_config_keys(tmp_path, monkeypatch):
+    from ghsync.config import config_file_warnings
+
+    config = tmp_path / "config.toml"
+    config.write_text('gh_token = "x"\ntokens = "a,b"\nsmtp_host = "h"\n')
+    monkeypatch.setenv("GHSYNC_CONFIG", str(config))
+    assert config_file_warnings() == []
+    assert load_settings().github_tokens() == ["x", "a", "b"]

@@ -128,9 +128,21 @@ def shared() -> SharedOptions:
     return _current.get()
 
 
+_warned: set[str] = set()
+
+
 def settings() -> Settings:
-    """Settings from the shared options, the environment and the config file."""
-    return shared().settings()
+    """Settings from the shared options, the environment and the config file (its unknown keys
+    warned about on stderr, once per process)."""
+    from ghsync.cli.errors import say
+    from ghsync.config import config_file_warnings
+
+    loaded = shared().settings()
+    for warning in config_file_warnings():
+        if warning not in _warned:
+            _warned.add(warning)
+            say(f"Warning: {warning}")
+    return loaded
 
 
 class Group(TyperGroup):
