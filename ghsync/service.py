@@ -355,6 +355,13 @@ def _notify(settings: Settings, store: SqliteStore, repository: Repository, repo
         hooks.on_warning(f"{report.full_name}: {warning}")
 
 
+def tracked_repository_names(settings: Settings, prefix: str = "") -> list[str]:
+    """Tracked repository names for shell completion: read-only, cheap, never failing."""
+    from ghsync.store import tracked_names
+
+    return tracked_names(settings.db, prefix)
+
+
 def repository_statuses(settings: Settings, slug: str | None = None) -> list[RepositoryStatus]:
     """The stored status of every tracked repository (or one), for `status` and its --json."""
     store = _open_store(settings) if slug is not None else _existing_store(settings)

@@ -360,3 +360,63 @@ def test_token_variables_are_known_config_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("GHSYNC_CONFIG", str(config))
     assert config_file_warnings() == []
     assert load_settings().github_tokens() == ["x", "a", "b"]
+
+
+# --- item 6: options where people type them -------------------------------------------------------
+
+
+def _completions(args: list[str], incomplete: str, env: dict[str, str] | None = None) -> list[str]:
+    """What bash completion offers after `ghsync ARGS INCOMPLETE`, through the app's own completion hook."""
+    from typer.testing import CliRunner
+
+    from ghsync.cli import app
+
+    words = ["ghsync", *args, incomplete]
+    environment = {
+        "_GHSYNC_COMPLETE": "complete_bash",
+        "COMP_WORDS": " ".join(words),
+        "COMP_CWORD": str(len(words) - 1),
+        **(env or {}),
+    }
+    result = CliRunner().invoke(app, [], env=environment, prog_name="ghsync")
+    return [line.split(",", 1)[1] if "," in line else line for line in result.stdout.splitlines() if line]
+
+
+def test_completion_offers_tracked_repositories_from_the_database(fake, db_path, monkeypatch):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    assert _completions(["--db", str(db_path), "metrics"], "ac") == [REPO]
+    assert _completions(["status", "--db", str(db_path)], "") == [REPO]
+    monkeypatch.setenv("GHSYNC_DB", str(db_path))
+    assert _completions(["sync"], "acme/") == [REPO]
+    assert _completions(["untrack"], "zz") == []
+
+
+def test_completion_without_a_database_offers_nothing_and_creates_nothing(tmp_path):
+    missing = tmp_path / "none.db"
+    assert _completions(["--db", str(missing), "metrics"], "") == []
+    assert not missing.exists()
+    (tmp_path / "junk.db").write_text("not sqlite")
+    assert _completions(["--db", str(tmp_path / "junk.db"), "metrics"], "") == []
+
+
+def test_completion_offers_format_and_by_values():
+    assert set(_completions(["metrics", "o/r", "--format"], "")) == {"table", "csv", "json"}
+    assert _completions(["metrics", "o/r", "--by"], "") == ["author"]
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_shared_options_are_accepted_before_and_after_the_command(position, fake, db_path):
+    flags = cli_flags(fake, db_path)
+    args = [*flags, "status", "--json"] if position == "before" else ["status", "--json", *flags]
+    result = invoke(*args)
+    assert result.exit_code == 0 and result.stdout.strip() == "[]"
+
+
+def test_metrics_has_json_and_help_shows_no_python_types(fake, db_path):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    import json
+
+    assert isinstance(json.loads(invoke("metrics", REPO, "--json", *cli_flags(fake, db_path)).stdout), list)
+    for command in ("sync", "metrics", "track", "status"):
+        text = invoke(command, "--help", env={"COLUMNS": "120"}).stdout
+        assert "<list" not in text and "[str]" not in text

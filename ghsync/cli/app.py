@@ -37,8 +37,31 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-Slug = Annotated[str, typer.Argument(metavar="OWNER/REPO", help="The repository, e.g. octocat/hello-world.")]
-Slugs = Annotated[list[str] | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")]
+def _complete_repository(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of OWNER/REPO: the tracked names in the database (--db, GHSYNC_DB or the default)."""
+    try:
+        from ghsync.cli.options import SharedOptions, _given
+        from ghsync.service import tracked_repository_names
+
+        root = ctx.find_root()
+        options = _given(root) if isinstance(_given(root), SharedOptions) else SharedOptions()
+        return tracked_repository_names(options.settings(), incomplete)
+    except Exception:  # noqa: BLE001 - completion must never fail or print in the user's shell
+        return []
+
+
+Slug = Annotated[
+    str,
+    typer.Argument(
+        metavar="OWNER/REPO", help="The repository, e.g. octocat/hello-world.", autocompletion=_complete_repository
+    ),
+]
+Slugs = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="OWNER/REPO", help="Default: every tracked repository.", autocompletion=_complete_repository
+    ),
+]
 Wait = Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")]
 
 
@@ -155,7 +178,10 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
 @app.command(cls=Command, epilog=EPILOG)
 def status(
     repository: Annotated[
-        str | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")
+        str | None,
+        typer.Argument(
+            metavar="OWNER/REPO", help="Default: every tracked repository.", autocompletion=_complete_repository
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,

@@ -56,6 +56,25 @@ _SELECT_REVIEWS_SQL = (
 )
 
 
+def tracked_names(path: Path | str, prefix: str = "") -> list[str]:
+    """Tracked repository names starting with `prefix`, for shell completion: read-only (no file created,
+    no migration, no WAL switch), a short busy wait, and [] on any failure."""
+    try:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=0.2)
+        try:
+            rows = conn.execute(
+                "SELECT full_name FROM repositories WHERE sync_status != 'untracked' AND full_name LIKE ? "
+                "ESCAPE '\\' ORDER BY full_name",
+                [prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"],
+            ).fetchall()
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError, ValueError):
+        return []
+    return [row[0] for row in rows if isinstance(row[0], str)]
+
+
 def open_store(path: Path | str, *, create: bool = True, create_parent: bool = False) -> SqliteStore:
     """Open (and if needed create and migrate) the database; every failure becomes a StoreError.
 
