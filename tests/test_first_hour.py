@@ -420,3 +420,24 @@ def test_metrics_has_json_and_help_shows_no_python_types(fake, db_path):
     for command in ("sync", "metrics", "track", "status"):
         text = invoke(command, "--help", env={"COLUMNS": "120"}).stdout
         assert "<list" not in text and "[str]" not in text
+
+
+# --- item 2: metrics --by author keeps its key column -------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 140])
+@pytest.mark.parametrize("by", [[], ["--by", "author"]])
+def test_metrics_table_keeps_week_and_author_and_whole_headers_at_any_width(columns, by, fake, db_path):
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+    result = invoke("metrics", REPO, "--weeks", 520, *by, *cli_flags(fake, db_path), env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines), result.stdout
+    assert "…" not in result.stdout
+    header = next(i for i, line in enumerate(lines) if line.startswith("Week"))
+    assert "Week" in lines[header]
+    if by:
+        assert "Author" in lines[header]
+    assert "Opened" in lines[header] and "Merged" in lines[header]
+    if columns < 100:
+        assert "not shown at this width:" in result.stdout

@@ -297,7 +297,7 @@ def metrics(
     else:
         console = render.stdout_console()
         title = f"{result.full_name}: weekly metrics"
-        console.print(metrics_render.metrics_table(result.rows, title=title, by_author=by_author))
+        console.print(metrics_render.metrics_table(result.rows, title=title, by_author=by_author, width=console.width))
         if chart and not by_author:
             title = f"{result.full_name}: merged PRs and median cycle time"
             console.print(metrics_render.metrics_chart(result.rows, title=title))
