@@ -103,6 +103,10 @@ class ReviewRecord(Record):
     author: Annotated[str | None, GraphQL("author { login }", ("author", "login"))]
     state: Annotated[str, GraphQL("state")]
     submitted_at: Annotated[str | None, GraphQL("submittedAt")]
+    # GitHub's own ids, so rows join with other GitHub data: the node id, and the database id (a BigInt
+    # serialized as a string; `databaseId` is deprecated, Int-only). None in data recorded without them.
+    node_id: Annotated[str | None, GraphQL("id")] = None
+    database_id: Annotated[int | None, GraphQL("fullDatabaseId")] = None
 
 
 class PullRequestRecord(Record):
@@ -126,6 +130,8 @@ class PullRequestRecord(Record):
     base_ref: Annotated[str, GraphQL("baseRefName")]
     head_ref: Annotated[str, GraphQL("headRefName")]
     url: Annotated[str | None, GraphQL("url")] = None
+    node_id: Annotated[str | None, GraphQL("id")] = None
+    database_id: Annotated[int | None, GraphQL("fullDatabaseId")] = None
     # Connections: read with their own pagination, stored as JSON (labels) and a table (reviews).
     labels: tuple[str, ...] = ()
     reviews: tuple[ReviewRecord, ...] = ()

@@ -16,14 +16,15 @@ MAX_PAGE_SIZE = 100
 
 RATE_LIMIT_FIELDS = "rateLimit { cost limit remaining used resetAt }"
 
-REVIEW_FIELDS = "author { login } state submittedAt"
+REVIEW_FIELDS = "author { login } state submittedAt id fullDatabaseId"
 LABELS = f"labels(first: {NESTED_PAGE_SIZE}) {{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ name }} }}"
 REVIEWS = (
     f"reviews(first: {NESTED_PAGE_SIZE}) {{ totalCount pageInfo {{ hasNextPage endCursor }} "
     f"nodes {{ {REVIEW_FIELDS} }} }}"
 )
 PR_FIELDS = (
-    "number title state isDraft url createdAt updatedAt closedAt mergedAt additions deletions changedFiles "
+    "number title state isDraft url id fullDatabaseId createdAt updatedAt closedAt mergedAt additions deletions "
+    "changedFiles "
     "baseRefName headRefName author { login } mergedBy { login } commits { totalCount } "
     f"{LABELS} {REVIEWS}"
 )
@@ -180,7 +181,13 @@ def login_of(actor: dict[str, Any] | None) -> str | None:
 
 
 def parse_review(node: dict[str, Any]) -> ReviewRecord:
-    return ReviewRecord(author=login_of(node.get("author")), state=node["state"], submitted_at=node.get("submittedAt"))
+    return ReviewRecord(
+        author=login_of(node.get("author")),
+        state=node["state"],
+        submitted_at=node.get("submittedAt"),
+        node_id=node.get("id"),
+        database_id=node.get("fullDatabaseId"),
+    )
 
 
 def _continuation(connection: dict[str, Any] | None) -> str | None:
@@ -211,6 +218,8 @@ def parse_pull_request(node: dict[str, Any]) -> PartialPullRequest:
         "base_ref": node["baseRefName"],
         "head_ref": node["headRefName"],
         "url": node.get("url"),
+        "node_id": node.get("id"),
+        "database_id": node.get("fullDatabaseId"),  # BigInt: a string; the record makes it an int
     }
     return PartialPullRequest(
         fields=fields,

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 class PullRequestSource(Source["PullRequestRecord"], Protocol):
     """The engine's Source for pull requests, plus the one REST check `track` makes first."""
 
-    def check_repository(self, full_name: str) -> None: ...
+    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
+        """Raise if the repository cannot be read; else GitHub's (node_id, database id) for it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -124,19 +126,25 @@ class _LegacySource:
 
         return Spend(self.inner.points_spent, self.inner.rest_calls)
 
-    def check_repository(self, full_name: str) -> None:
+    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
         from ghsync.errors import GitHubError, RepositoryNotFound
         from ghsync.ratelimit import retry_transient
 
         client = self.inner.pool.any_client()
         try:
-            retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=self.sleep)
+            _, body = retry_transient(lambda: client.rest_get(f"/repos/{full_name}"), sleep=self.sleep)
         except GitHubError as error:
             if getattr(error, "status", None) == 404:
                 raise RepositoryNotFound(
                     f"repository {full_name} not found on {client.api_url} (or the token cannot see it)"
                 ) from None
             raise
+        body = body if isinstance(body, dict) else {}
+        node_id, database_id = body.get("node_id"), body.get("id")
+        return (
+            node_id if isinstance(node_id, str) else None,
+            database_id if isinstance(database_id, int) and not isinstance(database_id, bool) else None,
+        )
 
     def fetch_page(self, request, *, wanted):
         from ghsync.errors import TransientGitHubError
@@ -231,9 +239,14 @@ def track_repository(
             source = _open_source(settings, hooks)
             before = source.spent()
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-            source.check_repository(full_name)
+            node_id, database_id = source.check_repository(full_name)
             repository = store.add_repository(
-                full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients
+                full_name,
+                days_back=days_back,
+                now=iso(hooks.clock()),
+                notify_to=recipients,
+                node_id=node_id,
+                database_id=database_id,
             )
             # The check is part of the first sync's cost (`syncs.rest_calls`), as the README says.
             check = source.spent() - before
@@ -353,6 +366,11 @@ def _notify(settings: Settings, store: SqliteStore, repository: Repository, repo
         store.record_email_status(repository.current_sync_id, warning or f"sent to {', '.join(recipients)}")
     if warning:
         hooks.on_warning(f"{report.full_name}: {warning}")
+
+
+def database_path(settings: Settings) -> str:
+    """Where the database is (or would be created), for `ghsync db-path`."""
+    return str(settings.db)
 
 
 def tracked_repository_names(settings: Settings, prefix: str = "") -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ghsync.config import load_settings
-from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row
+from ghsync_testing import REPO, cli_flags, database, invoke, repository_row
 
 
 def _fake_gh(tmp_path: Path, monkeypatch, script: str) -> Path:
@@ -441,3 +441,107 @@ def test_metrics_table_keeps_week_and_author_and_whole_headers_at_any_width(colu
     assert "Opened" in lines[header] and "Merged" in lines[header]
     if columns < 100:
         assert "not shown at this width:" in result.stdout
+
+
+# --- item 12: for the analyst who opens the file ----------------------------------------------------
+
+
+def _m003_database(path: Path, fake_db_from: Path | None = None):
+    """A database as ghsync left it before m004: migrations m001..m003 only."""
+    import sqlite_utils
+
+    from ghsync.store.migrations import MIGRATIONS, apply_migrations
+
+    db = sqlite_utils.Database(path)
+    apply_migrations(db, [m for m in MIGRATIONS if m.__name__ < "m004"])
+    return db
+
+
+def _schema_facts(path: Path) -> dict:
+    import sqlite_utils
+
+    db = sqlite_utils.Database(path)
+    return {
+        "views": set(db.view_names()),
+        "pr_columns": set(db["pull_requests"].columns_dict),
+        "review_columns": set(db["reviews"].columns_dict),
+        "repository_columns": set(db["repositories"].columns_dict),
+        "pr_indexes": {tuple(index.columns) for index in db["pull_requests"].indexes},
+        "review_indexes": {tuple(index.columns) for index in db["reviews"].indexes},
+        "repository_fks": {(fk.column, fk.other_table) for fk in db["repositories"].foreign_keys},
+    }
+
+
+def _assert_m004(path: Path) -> None:
+    facts = _schema_facts(path)
+    assert {"pull_requests_view", "reviews_view"} <= facts["views"]
+    for columns in ("pr_columns", "review_columns", "repository_columns"):
+        assert {"node_id", "database_id"} <= facts[columns]
+    assert {("created_at",), ("merged_at",), ("author",)} <= facts["pr_indexes"]
+    assert {("author",), ("submitted_at",)} <= facts["review_indexes"]
+    assert ("current_sync_id", "syncs") in facts["repository_fks"]
+
+
+def test_a_blank_database_has_the_analyst_views_indexes_ids_and_foreign_key(fake, db_path):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    _assert_m004(db_path)
+
+
+def test_an_m003_database_with_data_upgrades_keeping_every_row(fake, db_path):
+    from ghsync.store import open_store
+
+    _m003_database(db_path)
+    import sqlite_utils
+
+    db = sqlite_utils.Database(db_path)
+    db["repositories"].insert(
+        {"id": 1, "full_name": REPO, "owner": "acme", "name": "rockets", "sync_status": "complete",
+         "created_at": "2026-11-01T00:00:00Z", "current_sync_id": 1}
+    )
+    db["syncs"].insert({"id": 1, "repository_id": 1, "kind": "initial", "started_at": "2026-11-01T00:00:00Z"})
+    db["pull_requests"].insert(
+        {"id": 1, "repository_id": 1, "number": 7, "title": "t", "state": "MERGED", "created_at": "2026-11-01T00:00:00Z",
+         "updated_at": "2026-11-02T00:00:00Z", "merged_at": "2026-11-02T00:00:00Z", "author": "alice"}
+    )
+    db["reviews"].insert({"pull_request_id": 1, "author": "bob", "state": "APPROVED", "submitted_at": "2026-11-01T05:00:00Z"})
+    db.conn.close()
+    open_store(db_path).close()
+    _assert_m004(db_path)
+    after = sqlite_utils.Database(db_path)
+    assert after["repositories"].get(1)["current_sync_id"] == 1
+    assert list(after.query("SELECT repository, number, author FROM pull_requests_view")) == [
+        {"repository": REPO, "number": 7, "author": "alice"}
+    ]
+    assert list(after.query("SELECT repository, pr_number, author FROM reviews_view")) == [
+        {"repository": REPO, "pr_number": 7, "author": "bob"}
+    ]
+    status = invoke("status", "--json", *cli_flags(fake, db_path))
+    assert status.exit_code == 0 and '"acme/rockets"' in status.stdout
+
+
+def test_github_ids_are_stored_for_repositories_prs_and_reviews(fake, db_path, small_repository):
+    from ghsync.fakegithub.graphql_api import node_id
+
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+    db = database(db_path)
+    repository = repository_row(db_path)
+    assert repository["database_id"] == small_repository.database_id
+    assert repository["node_id"] == node_id("R", small_repository.database_id)
+    pr = small_repository.pull_requests[0]
+    row = next(db.query("SELECT * FROM pull_requests_view WHERE number = ?", [pr.number]))
+    assert (row["database_id"], row["node_id"]) == (pr.database_id, node_id("PR", small_repository.database_id, pr.database_id))
+    reviews = list(db.query("SELECT node_id, database_id FROM reviews_view WHERE node_id IS NULL OR database_id IS NULL"))
+    assert reviews == []
+    assert db["reviews"].count > 0
+
+
+def test_purge_still_works_with_the_foreign_key_on_current_sync_id(fake, db_path):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    assert invoke("untrack", REPO, "--purge", "--yes", *cli_flags(fake, db_path)).exit_code == 0
+    assert database(db_path)["repositories"].count == 0
+
+
+def test_db_path_prints_the_database_location(tmp_path):
+    result = invoke("db-path", "--db", tmp_path / "here.db")
+    assert result.exit_code == 0 and result.stdout == f"{tmp_path / 'here.db'}\n"
+    assert not (tmp_path / "here.db").exists()

@@ -325,6 +325,17 @@ def untrack(
     say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
 
 
+@app.command("db-path", cls=Command, epilog=EPILOG)
+def db_path() -> None:
+    """Print the database's location (whether or not it exists yet), for sqlite3, Datasette or a backup.
+
+    Example: datasette "$(ghsync db-path)"
+    """
+    from ghsync.service import database_path
+
+    typer.echo(database_path(settings()))
+
+
 @app.command("rate-limit", cls=Command, epilog=EPILOG)
 def rate_limit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Each token's remaining budget per bucket, shown by account (never the token).

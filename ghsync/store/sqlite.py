@@ -51,7 +51,7 @@ _SELECT_PRS_SQL = (
     f"SELECT id, number, {', '.join((*_PR_SCALARS, 'labels'))} FROM pull_requests WHERE repository_id = ? ORDER BY number"
 )
 _SELECT_REVIEWS_SQL = (
-    "SELECT r.author, r.state, r.submitted_at, r.pull_request_id FROM reviews r "
+    "SELECT r.author, r.state, r.submitted_at, r.pull_request_id, r.node_id, r.database_id FROM reviews r "
     "JOIN pull_requests p ON p.id = r.pull_request_id WHERE p.repository_id = ? ORDER BY p.number, r.id"
 )
 
@@ -117,7 +117,6 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
     try:
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA foreign_keys = ON")
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         _refuse_foreign(db, path)  # before anything writes, the journal mode included
         if str(path) != ":memory:":
@@ -127,7 +126,10 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
                 raise StoreError(f"cannot use write-ahead logging on {path} (journal mode {mode})")
             # FULL: a committed page survives power loss, not only a killed process.
             db.execute("PRAGMA synchronous = FULL")
+        # Migrations run with foreign keys off (SQLite's way to rebuild a table that others reference,
+        # m004); every later transaction checks them.
         _migrate(db)
+        db.execute("PRAGMA foreign_keys = ON")
         return db
     except BaseException:
         conn.close()
@@ -289,12 +291,21 @@ class SqliteStore:
         return [_repository(row) for row in self.db.table("repositories").rows_where(order_by="full_name")]
 
     def add_repository(
-        self, full_name: str, *, days_back: int | None, now: str, notify_to: Sequence[str] = ()
+        self,
+        full_name: str,
+        *,
+        days_back: int | None,
+        now: str,
+        notify_to: Sequence[str] = (),
+        node_id: str | None = None,
+        database_id: int | None = None,
     ) -> Repository:
         owner, name = full_name.split("/")
         with transaction(self.db):
             self.db.table("repositories").insert(
                 {
+                    "node_id": node_id,
+                    "database_id": database_id,
                     "full_name": full_name,
                     "owner": owner,
                     "name": name,
@@ -333,6 +344,8 @@ class SqliteStore:
                 self.db.table("repositories").update(repository.id, {"sync_status": SyncStatus.UNTRACKED})
                 return
             for sql in (
+                # repositories.current_sync_id references syncs (m004): let go of the job first.
+                "UPDATE repositories SET current_sync_id = NULL WHERE id = ?",
                 "DELETE FROM reviews WHERE pull_request_id IN (SELECT id FROM pull_requests WHERE repository_id = ?)",
                 "DELETE FROM pull_requests WHERE repository_id = ?",
                 "DELETE FROM weekly_metrics WHERE repository_id = ?",
@@ -454,8 +467,12 @@ class SqliteStore:
         self.db.execute("DELETE FROM reviews WHERE pull_request_id = ?", [pull_request_id])
         if record.reviews:
             self.db.conn.executemany(
-                "INSERT INTO reviews (pull_request_id, author, state, submitted_at) VALUES (?, ?, ?, ?)",
-                [(pull_request_id, r.author, r.state, r.submitted_at) for r in record.reviews],
+                "INSERT INTO reviews (pull_request_id, author, state, submitted_at, node_id, database_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (pull_request_id, r.author, r.state, r.submitted_at, r.node_id, r.database_id)
+                    for r in record.reviews
+                ],
             )
 
     def _completed(self, job: SyncJob) -> int:
@@ -523,7 +540,15 @@ class SqliteStore:
             pr_id = row[0]
             own: list[ReviewRecord] = []
             while pending is not None and pending[3] == pr_id:
-                own.append(ReviewRecord.model_construct(author=pending[0], state=pending[1], submitted_at=pending[2]))
+                own.append(
+                    ReviewRecord.model_construct(
+                        author=pending[0],
+                        state=pending[1],
+                        submitted_at=pending[2],
+                        node_id=pending[4],
+                        database_id=pending[5],
+                    )
+                )
                 pending = reviews.fetchone()
             yield _record_from_row(row, tuple(own))
 
