@@ -68,7 +68,15 @@ class JobStore(Protocol[R_contra]):
 
     def current_job(self, repository: Repository) -> SyncJob | None: ...
 
-    def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob: ...
+    def start_job(
+        self,
+        repository: Repository,
+        *,
+        kind: SyncKind,
+        since: str | None,
+        started_at: str,
+        cursor: str | None = None,
+    ) -> SyncJob: ...
 
     def resume_job(self, job: SyncJob) -> SyncJob: ...
 
@@ -239,6 +247,7 @@ def sync_repository(
         pass_ended = not page.has_next_page or len(in_pass) < len(page.records)
         # Only a counting page's total is the window's; later pages carry the whole repository's.
         total = page.total_count if request.count is not None and page.total_count is not None else job.prs_total
+        reached_window_start = job.phase == Phase.MAIN and len(in_pass) < len(page.records)
         progress = PageProgress(
             # Kept at the end of a pass too: it is cleared in the same transaction that starts the
             # catch-up or finishes the job, so a crash in between re-reads one page, not the history.
@@ -246,6 +255,8 @@ def sync_repository(
             prs_total=total,
             spent=run.spent(),
             budget=source.budget(),
+            # Where a wider window's job will start: this page, asked again.
+            window_boundary=(request.after or "") if reached_window_start else None,
         )
         job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)
         run.show()

@@ -243,6 +243,9 @@ class PageProgress:
     prs_total: int
     spent: Spend
     budget: RateLimitBudget
+    # Set on the page where the main pass reached the window's start: the cursor that page was asked
+    # with ("" for the first page). A later, wider window resumes from there (see WindowCoverage).
+    window_boundary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,22 @@ class Repository:
     sync_watermark: str | None
     current_sync_id: int | None
     notify_to: tuple[str, ...]
+    coverage: WindowCoverage | None = None
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """Which PRs the store holds completely (as of the watermark): the whole history, or every PR updated
+    since `since`, the pass that read them having stopped at `cursor` ("" = the first page)."""
+
+    whole_history: bool
+    since: str | None = None
+    cursor: str | None = None
+
+    def covers(self, window_start: str | None) -> bool:
+        if self.whole_history:
+            return True
+        return window_start is not None and self.since is not None and self.since <= window_start
 
 
 # What `status --json` prints of a repository, in this order.

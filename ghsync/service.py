@@ -21,6 +21,7 @@ from ghsync.models import (
     Repository,
     RepositoryStatus,
     Spend,
+    SyncKind,
     SyncReport,
     SyncStatus,
     WeeklyMetrics,
@@ -267,14 +268,63 @@ def track_repository(
                 f"{existing.full_name} is already tracked ({window}, {existing.sync_status}); "
                 "nothing changed. Run `ghsync sync` to update it.",
             )
-        source = _open_source(settings, hooks)
-        repository = store.retrack(
-            existing,
-            days_back=days_back,
-            notify_to=recipients or None,
-            restart=_window_widens(existing.days_back, days_back),
+        return _change_window(settings, store, existing, days_back, recipients, hooks)
+
+
+def _change_window(
+    settings: Settings,
+    store: SqliteStore,
+    existing: Repository,
+    days_back: int | None,
+    recipients: Sequence[str],
+    hooks: SyncHooks,
+) -> TrackResult:
+    """A tracked repository's new window (or recipients), its lock held.
+
+    Narrowing keeps the stored PRs and fetches nothing. Widening fetches only the older part: a job that
+    starts where the stored window's pass stopped and stops at the new window's start, leaving the
+    watermark (and so the next incremental sync) alone. Without a recorded coverage (a database from
+    before m005, or a sync that never completed) the repository is synced again from the top.
+    """
+    from ghsync.engine import window_start
+
+    name = existing.full_name
+    settled = existing.sync_status == SyncStatus.COMPLETE and store.current_job(existing) is None
+    coverage = existing.coverage
+    if not _window_widens(existing.days_back, days_back):
+        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
+        if existing.days_back != days_back and settled:
+            kept = store.stored_pull_request_count(existing.id)
+            return TrackResult(
+                name,
+                None,
+                f"{name}: window narrowed to {_window_words(days_back)}; the {kept:,} stored PRs are kept "
+                "(metrics read every stored PR) and nothing was fetched",
+            )
+        return TrackResult(name, _sync_one(settings, store, _open_source(settings, hooks), repository, hooks))
+
+    start = window_start(days_back, hooks.clock())
+    if settled and coverage is not None and coverage.covers(start):
+        store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
+        return TrackResult(
+            name,
+            None,
+            f"{name}: window widened to {_window_words(days_back)}; its PRs are already stored, nothing to fetch",
         )
-        return TrackResult(existing.full_name, _sync_one(settings, store, source, repository, hooks))
+    source = _open_source(settings, hooks)
+    if settled and coverage is not None and coverage.cursor is not None:
+        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
+        store.start_job(
+            repository, kind=SyncKind.INITIAL, since=start, started_at=iso(hooks.clock()), cursor=coverage.cursor
+        )
+        repository = store.repository(existing.id)
+    else:
+        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=True)
+    return TrackResult(name, _sync_one(settings, store, source, repository, hooks))
+
+
+def _window_words(days_back: int | None) -> str:
+    return "the whole history" if days_back is None else f"the last {days_back} days"
 
 
 def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> list[SyncOutcome]:

@@ -545,3 +545,80 @@ def test_db_path_prints_the_database_location(tmp_path):
     result = invoke("db-path", "--db", tmp_path / "here.db")
     assert result.exit_code == 0 and result.stdout == f"{tmp_path / 'here.db'}\n"
     assert not (tmp_path / "here.db").exists()
+
+
+# --- item 10: changing the window does what it says ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def busy_repository():
+    from ghsync_testing import generate_repository
+
+    return generate_repository(REPO, 1500, seed=11, span_days=365)
+
+
+def _stored_numbers(db_path) -> set[int]:
+    return {row["number"] for row in database(db_path).query("SELECT number FROM pull_requests")}
+
+
+def _updated_since(repository, days: int | None) -> set[int]:
+    import time
+
+    from ghsync.timefmt import iso
+
+    start = None if days is None else iso(time.time() - days * 86400)
+    return {pr.number for pr in repository.pull_requests if start is None or pr.updated_at >= start}
+
+
+def _pages_and_points(fake, requests, action):
+    pages, points = len(requests.pages), fake.stats["graphql_points"]
+    result = action()
+    return result, requests.pages[pages:], fake.stats["graphql_points"] - points
+
+
+@pytest.mark.parametrize("wider", [60, None], ids=["60-days", "all"])
+def test_widening_the_window_fetches_only_the_older_part(busy_repository, db_path, wider):
+    import copy
+    import math
+
+    from ghsync_testing import FakeGitHub, GraphQLRequests
+
+    with FakeGitHub([copy.deepcopy(busy_repository)]) as fake:
+        requests = GraphQLRequests(fake)
+        flags = cli_flags(fake, db_path)
+        assert invoke("track", REPO, "--days", 30, *flags).exit_code == 0
+        watermark = repository_row(db_path)["sync_watermark"]
+        days = "all" if wider is None else wider
+        result, pages, points = _pages_and_points(fake, requests, lambda: invoke("track", REPO, "--days", days, *flags))
+    assert result.exit_code == 0, result.stderr
+    older = _updated_since(busy_repository, wider) - _updated_since(busy_repository, 30)
+    page_size = pages[0]["variables"]["pageSize"]
+    print(f"widening 30 -> {days}: {len(older)} older PRs, {len(pages)} pages of {page_size}, {points} points")
+    assert len(pages) <= math.ceil(len(older) / page_size) + 1
+    assert _stored_numbers(db_path) == _updated_since(busy_repository, wider)
+    row = repository_row(db_path)
+    assert row["sync_watermark"] == watermark and row["days_back"] == wider
+
+
+def test_widening_within_what_is_stored_fetches_nothing_and_narrowing_keeps_the_prs(busy_repository, db_path):
+    import copy
+    import json
+
+    from ghsync_testing import FakeGitHub, GraphQLRequests
+
+    with FakeGitHub([copy.deepcopy(busy_repository)]) as fake:
+        requests = GraphQLRequests(fake)
+        flags = cli_flags(fake, db_path)
+        assert invoke("track", REPO, "--days", 60, *flags).exit_code == 0
+        stored = _stored_numbers(db_path)
+        before = json.loads(invoke("status", "--json", *flags).stdout)[0]
+        narrowed, pages, points = _pages_and_points(fake, requests, lambda: invoke("track", REPO, "--days", 45, *flags))
+        assert narrowed.exit_code == 0 and pages == [] and points == 0
+        assert "narrowed" in narrowed.stderr and f"{len(stored):,} stored PRs are kept" in narrowed.stderr
+        assert len(narrowed.stderr.strip().splitlines()) == 1
+        after = json.loads(invoke("status", "--json", *flags).stdout)[0]
+        assert after["sync_prs_total"] == before["sync_prs_total"] == len(stored)
+        assert after["days_back"] == 45 and _stored_numbers(db_path) == stored
+        widened, pages, points = _pages_and_points(fake, requests, lambda: invoke("track", REPO, "--days", 60, *flags))
+        assert widened.exit_code == 0 and pages == [] and points == 0
+        assert "already stored" in widened.stderr

@@ -187,12 +187,23 @@ def m004_analyst_views_indexes_and_github_ids(db: sqlite_utils.Database) -> None
     )
 
 
+def m005_window_coverage(db: sqlite_utils.Database) -> None:
+    """What the stored PRs cover, so a wider window fetches only the older part: the whole history, or
+    every PR updated since `coverage_since`, the pass that read them having stopped at `coverage_cursor`."""
+    db.table("repositories").add_column("coverage_whole_history", int)
+    db.table("repositories").add_column("coverage_since", str)
+    db.table("repositories").add_column("coverage_cursor", str)
+    # Where a sync job's main pass reached the window's start (the cursor that page was asked with).
+    db.table("syncs").add_column("window_boundary", str)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: tuple[Migration, ...] = (
     m001_create_tables,
     m002_weekly_metrics,
     m003_application_id,
     m004_analyst_views_indexes_and_github_ids,
+    m005_window_coverage,
 )
 
 

@@ -30,6 +30,7 @@ from ghsync.models import (
     SyncKind,
     SyncStatus,
     WeeklyMetrics,
+    WindowCoverage,
 )
 from ghsync.store.migrations import APPLICATION_ID, apply_migrations, pending_migrations
 
@@ -230,7 +231,16 @@ def _repository(row: dict[str, Any]) -> Repository:
         sync_watermark=row["sync_watermark"],
         current_sync_id=row["current_sync_id"],
         notify_to=tuple(json.loads(row["notify_to"] or "[]")),
+        coverage=_coverage(row),
     )
+
+
+def _coverage(row: dict[str, Any]) -> WindowCoverage | None:
+    if row.get("coverage_whole_history"):
+        return WindowCoverage(whole_history=True)
+    if row.get("coverage_since") is not None and row.get("coverage_cursor") is not None:
+        return WindowCoverage(whole_history=False, since=row["coverage_since"], cursor=row["coverage_cursor"])
+    return None
 
 
 def _job(row: dict[str, Any]) -> SyncJob:
@@ -379,7 +389,17 @@ class SqliteStore:
         row = self.db.table("syncs").get(repository.current_sync_id)
         return None if row["finished_at"] is not None else _job(row)
 
-    def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob:
+    def start_job(
+        self,
+        repository: Repository,
+        *,
+        kind: SyncKind,
+        since: str | None,
+        started_at: str,
+        cursor: str | None = None,
+    ) -> SyncJob:
+        """A new job; `cursor` starts its main pass there instead of at the newest PR (a wider window's
+        job resumes where the previous window's pass stopped)."""
         with transaction(self.db):
             inserted = self.db.table("syncs").insert(
                 {
@@ -388,6 +408,7 @@ class SqliteStore:
                     "since": since,
                     "pass_since": since,
                     "phase": Phase.MAIN,
+                    "cursor": cursor or None,
                     "started_at": started_at,
                     "runs": 0,
                 }
@@ -449,6 +470,7 @@ class SqliteStore:
                     "prs_total": total,
                     "graphql_points": progress.spent.points,
                     "rest_calls": progress.spent.rest_calls,
+                    **({"window_boundary": progress.window_boundary} if progress.window_boundary is not None else {}),
                 },
                 {
                     "sync_prs_total": total,
@@ -492,6 +514,17 @@ class SqliteStore:
         with transaction(self.db):
             completed = self._completed(job)
             watermark = job.head_updated_at or self.repository(job.repository_id).sync_watermark
+            coverage: dict[str, Any] = {}
+            if job.kind == SyncKind.INITIAL:
+                # The window's PRs are all stored now: the whole history when the pass ran out of PRs
+                # (or had no window), else every PR updated since the window's start.
+                boundary = self.db.execute("SELECT window_boundary FROM syncs WHERE id = ?", [job.id]).fetchone()[0]
+                whole = job.since is None or boundary is None
+                coverage = {
+                    "coverage_whole_history": 1 if whole else 0,
+                    "coverage_since": None if whole else job.since,
+                    "coverage_cursor": None if whole else boundary,
+                }
             self._write_state(
                 job,
                 {
@@ -511,6 +544,7 @@ class SqliteStore:
                     "last_synced_at": finished_at,
                     "last_error": None,
                     "sync_watermark": watermark,
+                    **coverage,
                     **_budget_fields(budget),
                 },
             )
