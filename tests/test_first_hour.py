@@ -622,3 +622,22 @@ def test_widening_within_what_is_stored_fetches_nothing_and_narrowing_keeps_the_
         widened, pages, points = _pages_and_points(fake, requests, lambda: invoke("track", REPO, "--days", 60, *flags))
         assert widened.exit_code == 0 and pages == [] and points == 0
         assert "already stored" in widened.stderr
+
+
+def test_the_first_log_line_after_a_refill_does_not_show_the_stale_budget():
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+
+    out = io.StringIO()
+    # Stopped at 99 left with a reset in the past: the bucket has refilled since.
+    row = _row(rate_limit_remaining=99, rate_limit_reset_at="2020-01-01T00:00:00Z")
+    with SyncProgressDisplay(Console(file=out, width=200), interactive=False) as display:
+        display.update(row)
+    assert "budget left 99" not in out.getvalue()
+    fresh = io.StringIO()
+    with SyncProgressDisplay(Console(file=fresh, width=200), interactive=False) as display:
+        display.update(_row(rate_limit_remaining=99, rate_limit_reset_at="2999-01-01T00:00:00Z"))
+    assert "budget left 99" in fresh.getvalue()

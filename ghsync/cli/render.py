@@ -99,6 +99,12 @@ def window_label(days_back: int | None) -> str:
     return "all" if days_back is None else f"{days_back} d"
 
 
+def budget_is_stale(row: Repository, now: float) -> bool:
+    """The stored budget was read before its reset, which has passed: the bucket has refilled since."""
+    reset = parse_iso_or_none(row.rate_limit_reset_at)
+    return reset is not None and reset.timestamp() <= now
+
+
 def progress_words(row: Repository) -> str:
     """`syncing 48% (1470/3028 PRs)`; before the first page has told the total, no `0% (0/0 PRs)`."""
     if row.sync_prs_total == 0 and row.sync_prs_completed == 0:
@@ -163,7 +169,7 @@ class SyncProgressDisplay:
         total = row.sync_prs_total
         completed = row.sync_prs_completed
         note = ""
-        if row.rate_limit_remaining is not None:
+        if row.rate_limit_remaining is not None and not budget_is_stale(row, time.time()):
             note = f"budget {row.rate_limit_remaining}"
         if self._progress is not None:
             if name not in self._tasks:
@@ -234,7 +240,9 @@ def _status_cells(status: RepositoryStatus, now: float) -> dict[str, str]:
     percent = row.sync_progress
     filled = percent // 10
     budget = "—"
-    if row.rate_limit_remaining is not None:
+    if row.rate_limit_remaining is not None and budget_is_stale(row, now):
+        budget = f"refilled (reset {relative(row.rate_limit_reset_at, now)})"
+    elif row.rate_limit_remaining is not None:
         budget = f"{row.rate_limit_remaining} left"
         if row.rate_limit_reset_at:
             budget += f", resets {short_time(row.rate_limit_reset_at, now)} ({relative(row.rate_limit_reset_at, now)})"
