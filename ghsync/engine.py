@@ -33,6 +33,7 @@ from ghsync.timefmt import epoch, iso
 # The next incremental sync re-reads this much before the watermark: GitHub's updatedAt ordering
 # can lag a moment behind a write, and re-reading a few records is cheap and idempotent.
 WATERMARK_OVERLAP = timedelta(minutes=2)
+NOTHING_SPENT = Spend()
 
 
 class Versioned(Protocol):
@@ -137,7 +138,12 @@ class _Run(Generic[R]):
     """One process's run of a job: what it spent, and the stop/finish bookkeeping."""
 
     def __init__(
-        self, store: JobStore[R], source: Source[R], job: SyncJob, hooks: EngineHooks, spent_before: Spend = Spend()
+        self,
+        store: JobStore[R],
+        source: Source[R],
+        job: SyncJob,
+        hooks: EngineHooks,
+        spent_before: Spend = NOTHING_SPENT,
     ):
         self.store, self.source, self.job, self.hooks = store, source, job, hooks
         # What earlier runs of this job spent (or, for a new job, the caller's checks for it), and
@@ -191,7 +197,7 @@ def sync_repository(
     *,
     threshold: int,
     hooks: EngineHooks,
-    spent_before: Spend = Spend(),
+    spent_before: Spend = NOTHING_SPENT,
 ) -> SyncReport:
     """Sync one repository until complete or a rate-limit stop; raise GhsyncError after recording an error.
 
@@ -204,7 +210,7 @@ def sync_repository(
         kind, since = plan_job(repository, now=hooks.clock())
         job = store.start_job(repository, kind=kind, since=since, started_at=iso(hooks.clock()))
     else:
-        spent_before = Spend()
+        spent_before = NOTHING_SPENT
     run = _Run(store, source, store.resume_job(job), hooks, spent_before)
     run.show()
     while True:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ghsync.config import Settings, default_db_path
-from ghsync.engine import EngineHooks, Source, job_report, sync_repository
+from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, sync_repository
 from ghsync.errors import GhsyncError, UsageError
 from ghsync.models import (
     AccountRateLimit,
@@ -359,7 +359,7 @@ def _sync_one(
     repository: Repository,
     hooks: SyncHooks,
     *,
-    spent_before: Spend = Spend(),
+    spent_before: Spend = NOTHING_SPENT,
 ) -> SyncReport:
     """Run the engine on one repository (its lock held), then refresh metrics and email as policy says."""
     engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)

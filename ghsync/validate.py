@@ -13,7 +13,9 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 # How people paste a repository: a web or clone URL, with or without scheme, `.git` or a trailing slash.
-_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(?P<host>[^/:\s]+(?::\d+)?)[/:](?P<path>.*)$", re.I)
+_URL = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(?P<host>[^/:\s]+(?::\d+)?)[/:](?P<path>.*)$", re.IGNORECASE
+)
 _SCP = re.compile(r"^(?:[^@/\s]+@)(?P<host>[^/:\s]+):(?P<path>.*)$")
 
 
@@ -43,9 +45,7 @@ def parse_repository_slug(value: str, host: str = "github.com") -> str:
     text = text.removesuffix(".git")
     parts = text.split("/")
     if len(parts) != 2 or not all(parts):
-        raise UsageError(
-            f"'{value}' is not a repository: use OWNER/REPO (or its URL), e.g. octocat/hello-world"
-        )
+        raise UsageError(f"'{value}' is not a repository: use OWNER/REPO (or its URL), e.g. octocat/hello-world")
     owner, name = parts
     if not _OWNER.match(owner):
         raise UsageError(f"'{owner}' is not a valid GitHub owner name (letters, digits and single hyphens)")

@@ -79,9 +79,8 @@ def current_job(db_path: Path, full_name: str = REPO) -> dict:
 
 def expected_records(repository) -> dict[int, "PullRequestRecord"]:
     """What GitHub's GraphQL would hand ghsync for each of the fake's PRs, as records."""
-    from ghsync.models import PullRequestRecord, ReviewRecord
-
     from ghsync.fakegithub.graphql_api import node_id
+    from ghsync.models import PullRequestRecord, ReviewRecord
 
     owner, name = repository.owner, repository.name
     return {

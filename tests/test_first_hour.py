@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from ghsync_testing import REPO, cli_flags, database, invoke, repository_row
 
 from ghsync.config import load_settings
-from ghsync_testing import REPO, cli_flags, database, invoke, repository_row
 
 
 def _fake_gh(tmp_path: Path, monkeypatch, script: str) -> Path:
@@ -120,9 +120,7 @@ def test_track_with_a_pasted_url_tracks_owner_slash_name_without_asking_github_t
 
 
 @pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["sync"]])
-def test_before_anything_is_tracked_read_only_commands_succeed_without_creating_the_database(
-    command, fake, db_path
-):
+def test_before_anything_is_tracked_read_only_commands_succeed_without_creating_the_database(command, fake, db_path):
     result = invoke(*command, *cli_flags(fake, db_path))
     assert result.exit_code == 0, result.stderr
     if "--json" in command:
@@ -216,11 +214,25 @@ def _status(full_name="octo-org/octo-repo", *, status="syncing", completed=1470,
 
     percent = completed * 100 // total if total else 100
     repository = Repository(
-        id=1, full_name=full_name, owner=full_name.split("/")[0], name=full_name.split("/")[1], days_back=None,
-        sync_status=SyncStatus(status), sync_progress=percent, sync_prs_total=total, sync_prs_completed=completed,
-        sync_started_at="2026-12-01T13:00:00Z", sync_finished_at=None, rate_limit_remaining=2695,
-        rate_limit_reset_at="2026-12-01T14:08:34Z", last_synced_at="2026-11-30T10:00:00Z", last_error=error,
-        created_at="2026-11-01T00:00:00Z", sync_watermark=None, current_sync_id=1, notify_to=(),
+        id=1,
+        full_name=full_name,
+        owner=full_name.split("/")[0],
+        name=full_name.split("/")[1],
+        days_back=None,
+        sync_status=SyncStatus(status),
+        sync_progress=percent,
+        sync_prs_total=total,
+        sync_prs_completed=completed,
+        sync_started_at="2026-12-01T13:00:00Z",
+        sync_finished_at=None,
+        rate_limit_remaining=2695,
+        rate_limit_reset_at="2026-12-01T14:08:34Z",
+        last_synced_at="2026-11-30T10:00:00Z",
+        last_error=error,
+        created_at="2026-11-01T00:00:00Z",
+        sync_watermark=None,
+        current_sync_id=1,
+        notify_to=(),
     )
     return RepositoryStatus(repository=repository, process_alive=True, prs_stored=stored)
 
@@ -495,15 +507,33 @@ def test_an_m003_database_with_data_upgrades_keeping_every_row(fake, db_path):
 
     db = sqlite_utils.Database(db_path)
     db["repositories"].insert(
-        {"id": 1, "full_name": REPO, "owner": "acme", "name": "rockets", "sync_status": "complete",
-         "created_at": "2026-11-01T00:00:00Z", "current_sync_id": 1}
+        {
+            "id": 1,
+            "full_name": REPO,
+            "owner": "acme",
+            "name": "rockets",
+            "sync_status": "complete",
+            "created_at": "2026-11-01T00:00:00Z",
+            "current_sync_id": 1,
+        }
     )
     db["syncs"].insert({"id": 1, "repository_id": 1, "kind": "initial", "started_at": "2026-11-01T00:00:00Z"})
     db["pull_requests"].insert(
-        {"id": 1, "repository_id": 1, "number": 7, "title": "t", "state": "MERGED", "created_at": "2026-11-01T00:00:00Z",
-         "updated_at": "2026-11-02T00:00:00Z", "merged_at": "2026-11-02T00:00:00Z", "author": "alice"}
+        {
+            "id": 1,
+            "repository_id": 1,
+            "number": 7,
+            "title": "t",
+            "state": "MERGED",
+            "created_at": "2026-11-01T00:00:00Z",
+            "updated_at": "2026-11-02T00:00:00Z",
+            "merged_at": "2026-11-02T00:00:00Z",
+            "author": "alice",
+        }
     )
-    db["reviews"].insert({"pull_request_id": 1, "author": "bob", "state": "APPROVED", "submitted_at": "2026-11-01T05:00:00Z"})
+    db["reviews"].insert(
+        {"pull_request_id": 1, "author": "bob", "state": "APPROVED", "submitted_at": "2026-11-01T05:00:00Z"}
+    )
     db.conn.close()
     open_store(db_path).close()
     _assert_m004(db_path)
@@ -529,8 +559,13 @@ def test_github_ids_are_stored_for_repositories_prs_and_reviews(fake, db_path, s
     assert repository["node_id"] == node_id("R", small_repository.database_id)
     pr = small_repository.pull_requests[0]
     row = next(db.query("SELECT * FROM pull_requests_view WHERE number = ?", [pr.number]))
-    assert (row["database_id"], row["node_id"]) == (pr.database_id, node_id("PR", small_repository.database_id, pr.database_id))
-    reviews = list(db.query("SELECT node_id, database_id FROM reviews_view WHERE node_id IS NULL OR database_id IS NULL"))
+    assert (row["database_id"], row["node_id"]) == (
+        pr.database_id,
+        node_id("PR", small_repository.database_id, pr.database_id),
+    )
+    reviews = list(
+        db.query("SELECT node_id, database_id FROM reviews_view WHERE node_id IS NULL OR database_id IS NULL")
+    )
     assert reviews == []
     assert db["reviews"].count > 0
 

@@ -37,6 +37,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
 def _complete_repository(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of OWNER/REPO: the tracked names in the database (--db, GHSYNC_DB or the default)."""
     try:
@@ -157,9 +158,7 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
 
     Example (crontab): */30 * * * * ghsync sync --quiet
     """
-    from ghsync.service import sync_tracked
-
-    from ghsync.service import NOTHING_TRACKED
+    from ghsync.service import NOTHING_TRACKED, sync_tracked
 
     with _progress() as display:
         outcomes = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
@@ -169,7 +168,11 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
         if outcome.error is not None:
             message = str(outcome.error)
             # Name the repository once (the lock's message already starts with it).
-            say(f"Error: {message}" if message.startswith(outcome.full_name) else f"Error: {outcome.full_name}: {message}")
+            say(
+                f"Error: {message}"
+                if message.startswith(outcome.full_name)
+                else f"Error: {outcome.full_name}: {message}"
+            )
         elif outcome.report is not None and (not shared().quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
     raise typer.Exit(exit_code(outcome.error or outcome.report for outcome in outcomes))
