@@ -169,8 +169,20 @@ def test_demo_hint_says_ghsync_when_that_is_what_is_on_path(tmp_path, monkeypatc
     (folder / "ghsync").write_text("#!/bin/sh\n")
     (folder / "ghsync").chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    hint = _demo_hint(tmp_path, monkeypatch, str(folder / "ghsync"), {"UV": "/usr/bin/uv"})
+    monkeypatch.delenv("UV", raising=False)
+    hint = _demo_hint(tmp_path, monkeypatch, str(folder / "ghsync"), {})
     assert hint.startswith("Try: ghsync status --db ")
+
+
+def test_demo_hint_under_uv_run_says_uv_run_even_though_uv_put_ghsync_on_path(tmp_path, monkeypatch):
+    # `uv run` prepends the project's .venv/bin to PATH for its child only.
+    folder = tmp_path / ".venv" / "bin"
+    folder.mkdir(parents=True)
+    (folder / "ghsync").write_text("#!/bin/sh\n")
+    (folder / "ghsync").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    hint = _demo_hint(tmp_path, monkeypatch, str(folder / "ghsync"), {"UV": "/usr/bin/uv"})
+    assert hint.startswith("Try: uv run ghsync status --db ")
 
 
 def test_a_first_sync_counts_the_repository_check_as_its_rest_call(fake, db_path):

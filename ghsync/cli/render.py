@@ -41,20 +41,20 @@ def printable(text: object) -> str:
 
 
 def command_name() -> str:
-    """`ghsync` as the user can type it again: plain when it is on PATH, `uv run ghsync` when run through
-    uv from a checkout (uv sets UV), else `python -m ghsync` with this interpreter."""
+    """`ghsync` as the user can type it again: `uv run ghsync` when run through `uv run` (uv sets UV),
+    plain when the ghsync that runs is the one on PATH, else `python -m ghsync` with this interpreter."""
     import os
     import shlex
     import shutil
     from pathlib import Path
 
+    # uv sets UV for what `uv run` starts, and puts the project's bin first on PATH only for that run:
+    # finding ghsync on this PATH says nothing about the user's shell.
+    if os.environ.get("UV"):
+        return "uv run ghsync"
     found = shutil.which("ghsync")
     started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if found and started is not None and started.name == "ghsync" and Path(found).resolve() == started.resolve():
-        return "ghsync"
-    if os.environ.get("UV"):
-        return "uv run ghsync"
-    if found and started is not None and started.name == "ghsync":
         return "ghsync"
     return f"{shlex.quote(sys.executable)} -m ghsync"
 
