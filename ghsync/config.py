@@ -142,11 +142,12 @@ class Settings(BaseSettings):
             value = value.strip()
             if value and (any(ch.isspace() for ch in value) or not value.isascii()):
                 # A pasted token with a line break or a curly quote would fail deep inside HTTP.
-                raise ConfigError(f"GitHub token #{number} contains spaces or non-ASCII characters; check how it was pasted")
+                raise ConfigError(
+                    f"GitHub token #{number} contains spaces or non-ASCII characters; check how it was pasted"
+                )
             if value and value not in found:
                 found.append(value)
         return found
-
 
     def github_host(self) -> str:
         """The web host of the API URL, as `gh` names it: github.com for api.github.com."""

@@ -89,7 +89,9 @@ class GitHubClient:
             # PyGithub wraps a body that is not JSON (an HTML error page, a proxy's banner) this way.
             raise GitHubError(f"{self.api_url} answered with something that is not JSON: {_snippet(body['data'], 80)}")
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-            raise GitHubError(f"{self.api_url} answered the GraphQL query with something that is not GraphQL: {_snippet(body, 80)}")
+            raise GitHubError(
+                f"{self.api_url} answered the GraphQL query with something that is not GraphQL: {_snippet(body, 80)}"
+            )
         state = rate_limit_from_headers(headers)
         if state is not None:
             self.last_rate_limit[state.resource] = state

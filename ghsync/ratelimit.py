@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from ghsync.errors import TransientGitHubError
-
 from ghsync.models import RateLimitBudget, RateLimitState
 
 MAX_ATTEMPTS = 6

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from ghsync.config import Settings, default_db_path
 from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, sync_repository
@@ -30,9 +30,6 @@ from ghsync.store import SqliteStore, open_store
 from ghsync.store.lock import is_locked, repository_lock
 from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_repository_slug
-
-if TYPE_CHECKING:
-    from ghsync.models import PullRequestRecord
 
 
 class PullRequestSource(Source["PullRequestRecord"], Protocol):
@@ -192,7 +189,9 @@ def _existing_store(settings: Settings) -> SqliteStore | None:
     return _open_store(settings)
 
 
-EMAIL_NOT_CONFIGURED = "email is not configured: set GHSYNC_SMTP_HOST (and GHSYNC_SMTP_FROM, ...; see `ghsync notify-test`)"
+EMAIL_NOT_CONFIGURED = (
+    "email is not configured: set GHSYNC_SMTP_HOST (and GHSYNC_SMTP_FROM, ...; see `ghsync notify-test`)"
+)
 NOTHING_TRACKED = "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
 
 
@@ -396,7 +395,9 @@ def refresh_weekly_metrics(store: SqliteStore, repository_id: int) -> int:
     return len(rows)
 
 
-def _notify(settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks) -> None:
+def _notify(
+    settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
+) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
     from ghsync.notify import notify_sync_result, should_notify
 
@@ -505,7 +506,9 @@ def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
             continue
         for state in states.values():
             report.append(
-                AccountRateLimit(account, state.resource, state.limit, state.remaining, state.used, to_iso(state.reset_at))
+                AccountRateLimit(
+                    account, state.resource, state.limit, state.remaining, state.used, to_iso(state.reset_at)
+                )
             )
     return report
 

@@ -10,10 +10,10 @@ from ghsync.errors import AuthenticationError, RateLimited
 from ghsync.github import GitHubClient
 from ghsync.models import PullRequestRecord, RateLimitState
 from ghsync.queries import (
+    FOLLOW_UP_BATCH_SIZE,
     PageRequest,
     PullRequestPage,
     apply_follow_ups,
-    FOLLOW_UP_BATCH_SIZE,
     follow_up_query,
     parse_pull_request_page,
     parse_rate_limit,
@@ -36,9 +36,7 @@ class FetchedPage:
 class TokenPool:
     """Several tokens, one quota per account: always spend from the account with the most left."""
 
-    def __init__(
-        self, clients: Sequence[GitHubClient], *, threshold: int, sleep: Callable[[float], None] = time.sleep
-    ):
+    def __init__(self, clients: Sequence[GitHubClient], *, threshold: int, sleep: Callable[[float], None] = time.sleep):
         self.threshold = threshold
         self.sleep = sleep
         self._clients = list(clients)
@@ -115,7 +113,9 @@ class TokenPool:
         if self._unlimited or state is None:
             return False
         reset = reset_at or state.reset_at
-        self._states[key] = RateLimitState(resource="graphql", limit=state.limit, remaining=0, used=state.limit, reset_at=reset)
+        self._states[key] = RateLimitState(
+            resource="graphql", limit=state.limit, remaining=0, used=state.limit, reset_at=reset
+        )
         return True
 
     def record(self, key: int, state: RateLimitState | None) -> None:

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import vcr
+from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
 from ghsync.errors import AuthenticationError, RepositoryNotFound
 from ghsync.github import GitHubClient
 from ghsync.queries import PageRequest
 from ghsync.source import GitHubPullRequestSource, TokenPool
-
-from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
 CASSETTES = Path(__file__).parent / "cassettes"
 FIXED_NOW = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
