@@ -6,6 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -38,9 +39,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
     db: Path = Field(default_factory=default_db_path, validation_alias="GHSYNC_DB")
-    # GITHUB_TOKEN wins over GH_TOKEN, as in GitHub's own CLI.
-    token: SecretStr | None = Field(default=None, validation_alias="GITHUB_TOKEN")
-    gh_token: SecretStr | None = Field(default=None, validation_alias="GH_TOKEN")
+    # As GitHub's own CLI: GH_TOKEN wins over GITHUB_TOKEN; for an Enterprise host GH_ENTERPRISE_TOKEN,
+    # then GITHUB_ENTERPRISE_TOKEN come first; with none of them, `gh auth token --hostname HOST`.
+    # (Field names unlike the variables: pydantic-settings matches init keys to aliases ignoring case.)
+    env_gh: SecretStr | None = Field(default=None, validation_alias="GH_TOKEN")
+    env_github: SecretStr | None = Field(default=None, validation_alias="GITHUB_TOKEN")
+    env_gh_enterprise: SecretStr | None = Field(default=None, validation_alias="GH_ENTERPRISE_TOKEN")
+    env_github_enterprise: SecretStr | None = Field(default=None, validation_alias="GITHUB_ENTERPRISE_TOKEN")
     # Several tokens for a pool: a comma-separated list.
     tokens: str | None = Field(default=None, validation_alias="GHSYNC_TOKENS")
     api_url: str = Field(default=DEFAULT_API_URL, validation_alias="GITHUB_API_URL")
@@ -124,11 +129,18 @@ class Settings(BaseSettings):
     def github_tokens(self) -> list[str]:
         """Every configured token, de-duplicated, in order of preference."""
         found: list[str] = []
-        # GITHUB_TOKEN, else GH_TOKEN: both set is one token, not a pool (GitHub's CLI does the same).
-        chosen = self.token or self.gh_token
+        # One token from the gh-style variables (several set is one token, not a pool, as in gh):
+        # GH_TOKEN, else GITHUB_TOKEN; for an Enterprise host its own variables first.
+        candidates = [self.env_gh, self.env_github]
+        if self.is_enterprise():
+            candidates = [self.env_gh_enterprise, self.env_github_enterprise, *candidates]
+        chosen = next((candidate for candidate in candidates if candidate is not None), None)
         values = [chosen.get_secret_value()] if chosen is not None else []
         if self.tokens:
             values.extend(part for part in self.tokens.split(","))
+        if not any(value.strip() for value in values):
+            stored = gh_cli_token(self.github_host())
+            values = [stored] if stored else []
         for number, value in enumerate(values, start=1):
             value = value.strip()
             if value and (any(ch.isspace() for ch in value) or not value.isascii()):
@@ -140,10 +152,74 @@ class Settings(BaseSettings):
                 found.append(value)
         return found
 
+    def github_host(self) -> str:
+        """The web host of the API URL, as `gh` names it: github.com for api.github.com."""
+        host = urlsplit(self.api_url).netloc.lower()
+        return "github.com" if host in ("api.github.com", "github.com") else host
+
+    def is_enterprise(self) -> bool:
+        return self.github_host() != "github.com"
+
+
+GH_TIMEOUT_SECONDS = 3.0
+
+
+def gh_cli_token(host: str) -> str | None:
+    """The token GitHub's CLI stores for `host` (`gh auth token --hostname HOST`), or None.
+
+    Never logged: on any failure (no gh, not logged in, a slow keyring) there is simply no token.
+    """
+    import shutil
+    import subprocess
+
+    executable = shutil.which("gh")
+    if executable is None:
+        return None
+    try:
+        done = subprocess.run(
+            [executable, "auth", "token", "--hostname", host],
+            capture_output=True,
+            text=True,
+            timeout=GH_TIMEOUT_SECONDS,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    token = done.stdout.strip()
+    return token if done.returncode == 0 and token else None
+
+
+def config_file_warnings() -> list[str]:
+    """Keys of the config file that no setting reads (a typo is otherwise ignored silently), each with
+    the closest known key. Unreadable files are left to load_settings to report."""
+    import difflib
+
+    path = default_config_path()
+    try:
+        keys = list(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    # Keys are field names; the token variables are read under their own lower-case names (gh_token).
+    known = [
+        str(field.validation_alias).lower() if name.startswith("env_") else name
+        for name, field in Settings.model_fields.items()
+    ]
+    warnings = []
+    for key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+        warnings.append(f"config file {path}: unknown key '{key}' is ignored{hint}")
+    return warnings
+
 
 _FIELD_NAMES = {
     "db": "--db / GHSYNC_DB",
-    "token": "--token / GITHUB_TOKEN",
+    "tokens": "--token / GHSYNC_TOKENS",
+    "env_gh": "GH_TOKEN",
+    "env_github": "GITHUB_TOKEN",
     "api_url": "--api-url / GITHUB_API_URL",
     "min_remaining": "--min-remaining / GHSYNC_MIN_REMAINING",
     "allow_insecure_http": "--allow-insecure-http / GHSYNC_ALLOW_INSECURE_HTTP",
@@ -160,9 +236,9 @@ def load_settings(**overrides: Any) -> Settings:
     if "tokens" in given and isinstance(given["tokens"], (list, tuple)):
         tokens = list(given.pop("tokens"))
         if tokens:
-            given["token"] = tokens[0]
+            # --token replaces every token variable.
             given["tokens"] = ",".join(tokens)
-            given["gh_token"] = None
+            given.update(env_gh=None, env_github=None, env_gh_enterprise=None, env_github_enterprise=None)
     try:
         return Settings(**given)
     except tomllib.TOMLDecodeError as error:

@@ -35,6 +35,7 @@ from ghsync.timefmt import epoch, iso
 # The next incremental sync re-reads this much before the watermark: GitHub's updatedAt ordering
 # can lag a moment behind a write, and re-reading a few records is cheap and idempotent.
 WATERMARK_OVERLAP = timedelta(minutes=2)
+NOTHING_SPENT = Spend()
 
 
 class Versioned(Protocol):
@@ -70,7 +71,15 @@ class JobStore(Protocol[R_contra]):
 
     def current_job(self, repository: Repository) -> SyncJob | None: ...
 
-    def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob: ...
+    def start_job(
+        self,
+        repository: Repository,
+        *,
+        kind: SyncKind,
+        since: str | None,
+        started_at: str,
+        cursor: str | None = None,
+    ) -> SyncJob: ...
 
     def resume_job(self, job: SyncJob) -> SyncJob: ...
 
@@ -130,10 +139,18 @@ def seconds_until(reset_at: int, now: float) -> float:
 class _Run(Generic[R]):
     """One process's run of a job: what it spent, and the stop/finish bookkeeping."""
 
-    def __init__(self, store: JobStore[R], source: Source[R], job: SyncJob, hooks: EngineHooks):
+    def __init__(
+        self,
+        store: JobStore[R],
+        source: Source[R],
+        job: SyncJob,
+        hooks: EngineHooks,
+        spent_before: Spend = NOTHING_SPENT,
+    ):
         self.store, self.source, self.job, self.hooks = store, source, job, hooks
-        # What earlier runs of this job spent, and where the source's own counter stood.
-        self._spent_earlier = job.spent
+        # What earlier runs of this job spent (or, for a new job, the caller's checks for it), and
+        # where the source's own counter stood.
+        self._spent_earlier = job.spent + spent_before
         self._source_before = source.spent()
 
     def spent(self) -> Spend:
@@ -183,17 +200,27 @@ class _Run(Generic[R]):
 
 
 def sync_repository(
-    store: JobStore[R], source: Source[R], repository: Repository, *, threshold: int, hooks: EngineHooks
+    store: JobStore[R],
+    source: Source[R],
+    repository: Repository,
+    *,
+    threshold: int,
+    hooks: EngineHooks,
+    spent_before: Spend = NOTHING_SPENT,
 ) -> SyncReport:
     """Sync one repository until complete or a rate-limit stop; raise GhsyncError after recording an error.
 
     Resumes the repository's unfinished job from its stored cursor; otherwise starts a new one.
+    `spent_before`: what the caller spent for a new job before it started (track's repository check),
+    counted in that job.
     """
     job = store.current_job(repository)
     if job is None:
         kind, since = plan_job(repository, now=hooks.clock())
         job = store.start_job(repository, kind=kind, since=since, started_at=iso(hooks.clock()))
-    run = _Run(store, source, store.resume_job(job), hooks)
+    else:
+        spent_before = NOTHING_SPENT
+    run = _Run(store, source, store.resume_job(job), hooks, spent_before)
     run.show()
     while True:
         try:
@@ -235,6 +262,7 @@ def sync_repository(
         pass_ended = not page.has_next_page or len(in_pass) < len(page.records)
         # Only a counting page's total is the window's; later pages carry the whole repository's.
         total = page.total_count if request.count is not None and page.total_count is not None else job.prs_total
+        reached_window_start = job.phase == Phase.MAIN and len(in_pass) < len(page.records)
         progress = PageProgress(
             # Kept at the end of a pass too: it is cleared in the same transaction that starts the
             # catch-up or finishes the job, so a crash in between re-reads one page, not the history.
@@ -242,6 +270,8 @@ def sync_repository(
             prs_total=total,
             spent=run.spent(),
             budget=source.budget(),
+            # Where a wider window's job will start: this page, asked again.
+            window_boundary=(request.after or "") if reached_window_start else None,
         )
         try:
             job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)

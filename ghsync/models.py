@@ -60,6 +60,8 @@ class GraphQL:
 
     selection: str
     path: tuple[str, ...] = ()
+    # GitHub's BigInt scalar arrives as a decimal string; the parser turns it into an int.
+    big_int: bool = False
 
     def value_in(self, node: dict[str, Any]) -> Any:
         value: Any = node
@@ -103,6 +105,10 @@ class ReviewRecord(Record):
     author: Annotated[str | None, GraphQL("author { login }", ("author", "login"))]
     state: Annotated[str, GraphQL("state")]
     submitted_at: Annotated[str | None, GraphQL("submittedAt")]
+    # GitHub's own ids, so rows join with other GitHub data: the node id, and the database id (a BigInt
+    # serialized as a string; `databaseId` is deprecated, Int-only). None in data recorded without them.
+    node_id: Annotated[str | None, GraphQL("id")] = None
+    database_id: Annotated[int | None, GraphQL("fullDatabaseId", big_int=True)] = None
 
 
 class PullRequestRecord(Record):
@@ -126,6 +132,8 @@ class PullRequestRecord(Record):
     base_ref: Annotated[str, GraphQL("baseRefName")]
     head_ref: Annotated[str, GraphQL("headRefName")]
     url: Annotated[str | None, GraphQL("url")] = None
+    node_id: Annotated[str | None, GraphQL("id")] = None
+    database_id: Annotated[int | None, GraphQL("fullDatabaseId", big_int=True)] = None
     # Connections: read with their own pagination, stored as JSON (labels) and a table (reviews).
     labels: tuple[str, ...] = ()
     reviews: tuple[ReviewRecord, ...] = ()
@@ -237,6 +245,9 @@ class PageProgress:
     prs_total: int
     spent: Spend
     budget: RateLimitBudget
+    # Set on the page where the main pass reached the window's start: the cursor that page was asked
+    # with ("" for the first page). A later, wider window resumes from there (see WindowCoverage).
+    window_boundary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +273,22 @@ class Repository:
     sync_watermark: str | None
     current_sync_id: int | None
     notify_to: tuple[str, ...]
+    coverage: WindowCoverage | None = None
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """Which PRs the store holds completely (as of the watermark): the whole history, or every PR updated
+    since `since`, the pass that read them having stopped at `cursor` ("" = the first page)."""
+
+    whole_history: bool
+    since: str | None = None
+    cursor: str | None = None
+
+    def covers(self, window_start: str | None) -> bool:
+        if self.whole_history:
+            return True
+        return window_start is not None and self.since is not None and self.since <= window_start
 
 
 # What `status --json` prints of a repository, in this order.

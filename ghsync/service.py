@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from ghsync.config import Settings, default_db_path
 from ghsync.digest.build import DEFAULT_CHART_WEEKS, Digest, ScopeRepository
-from ghsync.engine import EngineHooks, Source, job_report, sync_repository
+from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, sync_repository
 from ghsync.errors import GhsyncError, StoreError, UsageError
 from ghsync.models import (
     AccountRateLimit,
@@ -27,6 +27,8 @@ from ghsync.models import (
     RateLimitBudget,
     Repository,
     RepositoryStatus,
+    Spend,
+    SyncKind,
     SyncReport,
     SyncStatus,
     WeeklyMetrics,
@@ -40,7 +42,9 @@ from ghsync.validate import parse_days, parse_repository_slug
 class PullRequestSource(Source[PullRequestRecord], Protocol):
     """The engine's Source for pull requests, plus the one REST check `track` makes first."""
 
-    def check_repository(self, full_name: str) -> None: ...
+    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
+        """Raise if the repository cannot be read; else GitHub's (node_id, database id) for it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ class MetricsResult:
 def _require_tokens(settings: Settings) -> list[str]:
     tokens = settings.github_tokens()
     if not tokens:
-        raise UsageError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN) or pass --token")
+        raise UsageError(
+            "no GitHub token: run `gh auth login` (ghsync asks `gh auth token`), set GH_TOKEN or GITHUB_TOKEN, "
+            "or pass --token"
+        )
     return tokens
 
 
@@ -118,6 +125,21 @@ def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
     return open_store(settings.db, create=create, create_parent=create and settings.db == default_db_path())
 
 
+def _existing_store(settings: Settings) -> SqliteStore | None:
+    """The database for a command that only reads (or has nothing to do without one): None if absent.
+
+    Nothing tracked yet is an empty state, not an error, and a read must not create the file."""
+    if str(settings.db) != ":memory:" and not settings.db.exists():
+        return None
+    return _open_store(settings)
+
+
+EMAIL_NOT_CONFIGURED = (
+    "email is not configured: set GHSYNC_SMTP_HOST (and GHSYNC_SMTP_FROM, ...; see `ghsync notify-test`)"
+)
+NOTHING_TRACKED = "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
+
+
 def _recipients(addresses: Sequence[str]) -> list[str]:
     """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
     from ghsync.notify import parse_recipients
@@ -147,10 +169,12 @@ def track_repository(
     `days` None means "the default (30) for a new repository, unchanged for a tracked one".
     """
     hooks = hooks or SyncHooks()
-    full_name = parse_repository_slug(slug)
+    full_name = parse_repository_slug(slug, settings.github_host())
     days_back = parse_days(days)
     recipients = _recipients(notify_to)
     _require_tokens(settings)
+    if recipients and not settings.smtp().enabled:
+        hooks.on_warning(f"--notify {', '.join(recipients)} is kept, but {EMAIL_NOT_CONFIGURED}")
     store = _open_store(settings, create=True)
     # Everything happens under the repository's lock: a running sync's window and job must not
     # change under it, and a second `track` (even of a new repository) hears that one is running.
@@ -158,12 +182,20 @@ def track_repository(
         existing = store.find_repository(full_name)
         if existing is None:
             source = _open_source(settings, hooks)
+            before = source.spent()
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-            source.check_repository(full_name)
+            node_id, database_id = source.check_repository(full_name)
             repository = store.add_repository(
-                full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients
+                full_name,
+                days_back=days_back,
+                now=iso(hooks.clock()),
+                notify_to=recipients,
+                node_id=node_id,
+                database_id=database_id,
             )
-            return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks))
+            # The check is part of the first sync's cost (`syncs.rest_calls`), as the README says.
+            check = source.spent() - before
+            return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks, spent_before=check))
 
         if days is None:
             days_back = existing.days_back
@@ -180,25 +212,77 @@ def track_repository(
                 f"{existing.full_name} is already tracked ({window}, {existing.sync_status}); "
                 "nothing changed. Run `ghsync sync` to update it.",
             )
-        source = _open_source(settings, hooks)
-        repository = store.retrack(
-            existing,
-            days_back=days_back,
-            notify_to=recipients or None,
-            restart=_window_widens(existing.days_back, days_back),
+        return _change_window(settings, store, existing, days_back, recipients, hooks)
+
+
+def _change_window(
+    settings: Settings,
+    store: SqliteStore,
+    existing: Repository,
+    days_back: int | None,
+    recipients: Sequence[str],
+    hooks: SyncHooks,
+) -> TrackResult:
+    """A tracked repository's new window (or recipients), its lock held.
+
+    Narrowing keeps the stored PRs and fetches nothing. Widening fetches only the older part: a job that
+    starts where the stored window's pass stopped and stops at the new window's start, leaving the
+    watermark (and so the next incremental sync) alone. Without a recorded coverage (a database from
+    before m005, or a sync that never completed) the repository is synced again from the top.
+    """
+    from ghsync.engine import window_start
+
+    name = existing.full_name
+    settled = existing.sync_status == SyncStatus.COMPLETE and store.current_job(existing) is None
+    coverage = existing.coverage
+    if not _window_widens(existing.days_back, days_back):
+        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
+        if existing.days_back != days_back and settled:
+            kept = store.stored_pull_request_count(existing.id)
+            return TrackResult(
+                name,
+                None,
+                f"{name}: window narrowed to {_window_words(days_back)}; the {kept:,} stored PRs are kept "
+                "(metrics read every stored PR) and nothing was fetched",
+            )
+        return TrackResult(name, _sync_one(settings, store, _open_source(settings, hooks), repository, hooks))
+
+    start = window_start(days_back, hooks.clock())
+    if settled and coverage is not None and coverage.covers(start):
+        store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
+        return TrackResult(
+            name,
+            None,
+            f"{name}: window widened to {_window_words(days_back)}; its PRs are already stored, nothing to fetch",
         )
-        return TrackResult(existing.full_name, _sync_one(settings, store, source, repository, hooks))
+    source = _open_source(settings, hooks)
+    if settled and coverage is not None and coverage.cursor is not None:
+        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
+        store.start_job(
+            repository, kind=SyncKind.INITIAL, since=start, started_at=iso(hooks.clock()), cursor=coverage.cursor
+        )
+        repository = store.repository(existing.id)
+    else:
+        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=True)
+    return TrackResult(name, _sync_one(settings, store, source, repository, hooks))
+
+
+def _window_words(days_back: int | None) -> str:
+    return "the whole history" if days_back is None else f"the last {days_back} days"
 
 
 def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> list[SyncOutcome]:
     """Resume or update tracked repositories; every repository is tried, each outcome reported."""
     hooks = hooks or SyncHooks()
-    names = [parse_repository_slug(slug) for slug in slugs]
-    store = _open_store(settings)
+    names = [parse_repository_slug(slug, settings.github_host()) for slug in slugs]
+    store = _open_store(settings) if names else _existing_store(settings)
+    if store is None:
+        return []
     repositories = [store.get_repository(name) for name in names] if names else store.list_repositories()
     repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
     if not repositories:
-        raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
+        # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
+        return []
     source = _open_source(settings, hooks)
     outcomes = []
     for repository in repositories:
@@ -218,11 +302,20 @@ def _sync_one(
     source: PullRequestSource,
     repository: Repository,
     hooks: SyncHooks,
+    *,
+    spent_before: Spend = NOTHING_SPENT,
 ) -> SyncReport:
     """Run the engine on one repository (its lock held), then refresh metrics and email as policy says."""
     engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)
     try:
-        report = sync_repository(store, source, repository, threshold=settings.min_remaining, hooks=engine_hooks)
+        report = sync_repository(
+            store,
+            source,
+            repository,
+            threshold=settings.min_remaining,
+            hooks=engine_hooks,
+            spent_before=spent_before,
+        )
     except GhsyncError as error:
         failed = store.repository(repository.id)
         if failed.sync_status == SyncStatus.ERROR and failed.current_sync_id is not None:
@@ -257,7 +350,12 @@ def _notify(
         return
     smtp = settings.smtp()
     recipients = list(repository.notify_to) or list(smtp.default_recipients)
-    if not smtp.enabled or not recipients:
+    if not recipients:
+        return
+    if not smtp.enabled:
+        # Someone asked for mail: the job says why none came (the warning was given at `track`).
+        if repository.current_sync_id is not None:
+            store.record_email_status(repository.current_sync_id, f"not sent: {EMAIL_NOT_CONFIGURED}")
         return
     warning = notify_sync_result(smtp, report, recipients=recipients, db_path=str(settings.db))
     if repository.current_sync_id is not None:
@@ -266,11 +364,25 @@ def _notify(
         hooks.on_warning(f"{report.full_name}: {warning}")
 
 
+def database_path(settings: Settings) -> str:
+    """Where the database is (or would be created), for `ghsync db-path`."""
+    return str(settings.db)
+
+
+def tracked_repository_names(settings: Settings, prefix: str = "") -> list[str]:
+    """Tracked repository names for shell completion: read-only, cheap, never failing."""
+    from ghsync.store import tracked_names
+
+    return tracked_names(settings.db, prefix)
+
+
 def repository_statuses(settings: Settings, slug: str | None = None) -> list[RepositoryStatus]:
     """The stored status of every tracked repository (or one), for `status` and its --json."""
-    store = _open_store(settings)
+    store = _open_store(settings) if slug is not None else _existing_store(settings)
+    if store is None:
+        return []
     if slug is not None:
-        repositories = [store.get_repository(parse_repository_slug(slug))]
+        repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
     else:
         repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
     return [
@@ -286,7 +398,7 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[Rep
 
 def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
     store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug))
+    repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
     with repository_lock(settings.db, repository.full_name):
         store.untrack(repository, purge=purge)
     return repository.full_name
@@ -306,7 +418,7 @@ def weekly_metrics(
     from ghsync.metrics import compute_weekly_metrics, weekly_metrics_window
 
     store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug))
+    repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
     if by_author:
         rows = compute_weekly_metrics(store.iter_pull_requests(repository.id), by_author=True)
     else:

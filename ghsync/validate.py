@@ -12,12 +12,40 @@ _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
-def parse_repository_slug(value: str) -> str:
-    """`owner/name` → itself, or a UsageError saying what is wrong."""
-    text = value.strip()
+# How people paste a repository: a web or clone URL, with or without scheme, `.git` or a trailing slash.
+_URL = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?(?P<host>[^/:\s]+(?::\d+)?)[/:](?P<path>.*)$", re.IGNORECASE
+)
+_SCP = re.compile(r"^(?:[^@/\s]+@)(?P<host>[^/:\s]+):(?P<path>.*)$")
+
+
+def _web_hosts(host: str) -> set[str]:
+    host = host.lower()
+    return {"github.com", "www.github.com"} if host == "github.com" else {host, "www." + host}
+
+
+def parse_repository_slug(value: str, host: str = "github.com") -> str:
+    """`owner/name`, or a URL of `host` (https://HOST/o/r, HOST/o/r, git@HOST:o/r.git) → `owner/name`;
+    otherwise a UsageError saying what is wrong. `host` is the web host of the API in use."""
+    text = value.strip().rstrip("/")
+    if text.count("/") > 1 or "://" in text or "@" in text or ":" in text:
+        match = _SCP.match(text) or _URL.match(text)
+        # Without a scheme or user, a host is told from an owner by its dot or port (github.com/o/r).
+        explicit = "://" in text or "@" in text
+        if match is None or not (explicit or "." in match["host"] or ":" in match["host"]):
+            raise UsageError(f"'{value}' is not a repository: use OWNER/REPO, e.g. octocat/hello-world")
+        given_host = match["host"].lower()
+        if given_host not in _web_hosts(host):
+            raise UsageError(
+                f"'{value}' is a repository on {given_host}, but ghsync talks to {host}: pass OWNER/REPO, "
+                f"or --api-url for {given_host} (https://{given_host}/api/v3 for GitHub Enterprise)"
+            )
+        # A web URL may go on (/pulls, /tree/main): the first two segments name the repository.
+        text = "/".join(match["path"].strip("/").split("/")[:2])
+    text = text.removesuffix(".git")
     parts = text.split("/")
     if len(parts) != 2 or not all(parts):
-        raise UsageError(f"'{value}' is not a repository: use OWNER/REPO, e.g. octocat/hello-world")
+        raise UsageError(f"'{value}' is not a repository: use OWNER/REPO (or its URL), e.g. octocat/hello-world")
     owner, name = parts
     if not _OWNER.match(owner):
         raise UsageError(f"'{owner}' is not a valid GitHub owner name (letters, digits and single hyphens)")

@@ -15,8 +15,23 @@ from ghsync.config import load_settings
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path):
     # No test may read the developer's token, database or config.
-    for name in ("GITHUB_TOKEN", "GH_TOKEN", "GHSYNC_TOKENS", "GHSYNC_DB", "GITHUB_API_URL", "GHSYNC_MIN_REMAINING"):
+    for name in (
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+        "GHSYNC_TOKENS",
+        "GHSYNC_DB",
+        "GITHUB_API_URL",
+        "GHSYNC_MIN_REMAINING",
+    ):
         monkeypatch.delenv(name, raising=False)
+    # Nor the developer's `gh` login: a `gh` first on PATH that knows no token.
+    no_gh = tmp_path / "no-gh-bin"
+    no_gh.mkdir()
+    (no_gh / "gh").write_text("#!/bin/sh\nexit 1\n")
+    (no_gh / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{no_gh}{os.pathsep}{os.environ.get('PATH', '')}")
     for name in list(os.environ):
         if name.startswith(("GHSYNC_SMTP", "GHSYNC_SLACK")) or name in (
             "GHSYNC_NOTIFY_TO",

@@ -117,6 +117,7 @@ def current_job(db_path: Path, full_name: str = REPO) -> dict:
 
 def expected_records(repository) -> dict[int, PullRequestRecord]:
     """What GitHub's GraphQL would hand ghsync for each of the fake's PRs, as records."""
+    from ghsync.fakegithub.graphql_api import node_id
     from ghsync.models import PullRequestRecord, ReviewRecord
 
     owner, name = repository.owner, repository.name
@@ -140,8 +141,17 @@ def expected_records(repository) -> dict[int, PullRequestRecord]:
             head_ref=pr.head_ref,
             labels=tuple(pr.labels),
             url=f"https://github.com/{owner}/{name}/pull/{pr.number}",
+            node_id=node_id("PR", repository.database_id, pr.database_id),
+            database_id=pr.database_id,
             reviews=tuple(
-                ReviewRecord(author=r.author, state=r.state, submitted_at=r.submitted_at) for r in pr.reviews
+                ReviewRecord(
+                    author=r.author,
+                    state=r.state,
+                    submitted_at=r.submitted_at,
+                    node_id=node_id("PRR", repository.database_id, r.database_id),
+                    database_id=r.database_id,
+                )
+                for r in pr.reviews
             ),
         )
         for pr in repository.pull_requests

@@ -126,8 +126,10 @@ def test_database_in_a_missing_directory_is_a_one_line_error(fake, tmp_path):
 
 
 def test_status_without_a_database_says_how_to_start(tmp_path):
+    # An empty state, not an error (issue 14 item 7), and no file created by looking.
     result = invoke("status", "--db", tmp_path / "none.db")
-    assert result.exit_code == 1 and "ghsync track" in result.stderr
+    assert result.exit_code == 0 and "ghsync track" in result.stderr
+    assert not (tmp_path / "none.db").exists()
 
 
 def test_github_answering_html_is_a_one_line_error(fake, db_path):
@@ -259,7 +261,7 @@ def test_quiet_before_the_command_name_silences_the_report(fake, db_path):
     assert result.exit_code == 0 and result.stderr == ""
 
 
-@pytest.mark.parametrize("args", [["--debug", "status"], ["status", "--debug"]], ids=["before", "after"])
+@pytest.mark.parametrize("args", [["--debug", "metrics", REPO], ["metrics", REPO, "--debug"]], ids=["before", "after"])
 def test_debug_before_or_after_the_command_shows_the_traceback_then_the_error(args, tmp_path):
     result = invoke(*args, "--db", tmp_path / "none.db")
     assert result.exit_code == 1
@@ -268,7 +270,8 @@ def test_debug_before_or_after_the_command_shows_the_traceback_then_the_error(ar
 
 
 def test_without_debug_an_error_has_no_traceback(tmp_path):
-    result = invoke("status", "--db", tmp_path / "none.db")
+    result = invoke("metrics", REPO, "--db", tmp_path / "none.db")
+    assert result.exit_code == 1
     assert "Traceback" not in result.stderr
 
 

@@ -18,10 +18,10 @@ def test_environment_alone_configures_db_token_and_api_url(monkeypatch, tmp_path
     assert settings.api_url == "https://github.example.com/api/v3"
 
 
-def test_github_token_wins_over_gh_token(monkeypatch):
+def test_gh_token_wins_over_github_token_as_in_gh(monkeypatch):
     monkeypatch.setenv("GH_TOKEN", "gh")
     monkeypatch.setenv("GITHUB_TOKEN", "github")
-    assert load_settings().github_tokens()[0] == "github"
+    assert load_settings().github_tokens()[0] == "gh"
 
 
 def test_flags_win_over_environment(monkeypatch, tmp_path):
@@ -74,8 +74,8 @@ def test_unknown_notify_event_is_refused():
 
 
 def test_github_token_and_gh_token_together_are_one_token_not_a_pool(monkeypatch):
-    monkeypatch.setenv("GITHUB_TOKEN", "good")
-    monkeypatch.setenv("GH_TOKEN", "stale")
+    monkeypatch.setenv("GH_TOKEN", "good")
+    monkeypatch.setenv("GITHUB_TOKEN", "stale")
     assert load_settings().github_tokens() == ["good"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from enum import StrEnum
@@ -38,8 +39,32 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-Slug = Annotated[str, typer.Argument(metavar="OWNER/REPO", help="The repository, e.g. octocat/hello-world.")]
-Slugs = Annotated[list[str] | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")]
+
+def _complete_repository(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of OWNER/REPO: the tracked names in the database (--db, GHSYNC_DB or the default)."""
+    try:
+        from ghsync.cli.options import SharedOptions, _given
+        from ghsync.service import tracked_repository_names
+
+        root = ctx.find_root()
+        options = _given(root) if isinstance(_given(root), SharedOptions) else SharedOptions()
+        return tracked_repository_names(options.settings(), incomplete)
+    except Exception:  # noqa: BLE001 - completion must never fail or print in the user's shell
+        return []
+
+
+Slug = Annotated[
+    str,
+    typer.Argument(
+        metavar="OWNER/REPO", help="The repository, e.g. octocat/hello-world.", autocompletion=_complete_repository
+    ),
+]
+Slugs = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="OWNER/REPO", help="Default: every tracked repository.", autocompletion=_complete_repository
+    ),
+]
 Wait = Annotated[bool, typer.Option("--wait", help="At the rate-limit threshold, sleep until the reset and carry on.")]
 
 
@@ -140,13 +165,21 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
     """
     from ghsync.cli import render
     from ghsync.models import Outcome
-    from ghsync.service import sync_tracked
+    from ghsync.service import NOTHING_TRACKED, sync_tracked
 
     with _progress() as display:
         outcomes = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
+    if not outcomes and not shared().quiet:
+        say(NOTHING_TRACKED)
     for outcome in outcomes:
         if outcome.error is not None:
-            say(f"Error: {outcome.full_name}: {outcome.error}")
+            message = str(outcome.error)
+            # Name the repository once (the lock's message already starts with it).
+            say(
+                f"Error: {message}"
+                if message.startswith(outcome.full_name)
+                else f"Error: {outcome.full_name}: {message}"
+            )
         elif outcome.report is not None and (not shared().quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
     raise typer.Exit(exit_code(outcome.error or outcome.report for outcome in outcomes))
@@ -155,7 +188,10 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
 @app.command(cls=Command, epilog=EPILOG)
 def status(
     repository: Annotated[
-        str | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")
+        str | None,
+        typer.Argument(
+            metavar="OWNER/REPO", help="Default: every tracked repository.", autocompletion=_complete_repository
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,
@@ -168,7 +204,7 @@ def status(
     Example: ghsync status --json | jq '.[].sync_progress'
     """
     from ghsync.cli import render
-    from ghsync.service import repository_statuses
+    from ghsync.service import NOTHING_TRACKED, repository_statuses
 
     config = settings()
     if as_json:
@@ -178,7 +214,12 @@ def status(
     if watch:
         render.watch_status(console, lambda: repository_statuses(config, repository), interval=interval)
         return
-    console.print(render.status_table(repository_statuses(config, repository), now=time.time(), width=console.width))
+    rows = repository_statuses(config, repository)
+    if not rows:
+        if not shared().quiet:
+            say(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
+        return
+    console.print(render.status_table(rows, now=time.time(), width=console.width))
 
 
 @app.command(cls=SyncCommand, epilog=EPILOG)
@@ -200,7 +241,7 @@ def demo(
     console = render.stdout_console()
     console.print(render.status_table(outcome.statuses, now=time.time(), width=console.width))
     typer.echo(printable(f"Database: {outcome.db_path}"))
-    typer.echo(printable(f"Try: ghsync status --db {outcome.db_path}"))
+    typer.echo(printable(f"Try: {render.command_name()} status --db {shlex.quote(str(outcome.db_path))}"))
 
 
 class MetricsCommand(Command):
@@ -271,7 +312,7 @@ def metrics(
     else:
         console = render.stdout_console()
         title = f"{result.full_name}: weekly metrics"
-        console.print(metrics_render.metrics_table(result.rows, title=title, by_author=by_author))
+        console.print(metrics_render.metrics_table(result.rows, title=title, by_author=by_author, width=console.width))
         if chart and not by_author:
             title = f"{result.full_name}: merged PRs and median cycle time"
             console.print(metrics_render.metrics_chart(result.rows, title=title))
@@ -296,6 +337,17 @@ def untrack(
         typer.confirm(printable(f"Delete every stored pull request and review of {repository}?"), abort=True, err=True)
     name = untrack_repository(settings(), repository, purge=purge)
     say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
+
+
+@app.command("db-path", cls=Command, epilog=EPILOG)
+def db_path() -> None:
+    """Print the database's location (whether or not it exists yet), for sqlite3, Datasette or a backup.
+
+    Example: datasette "$(ghsync db-path)"
+    """
+    from ghsync.service import database_path
+
+    typer.echo(database_path(settings()))
 
 
 @app.command("rate-limit", cls=Command, epilog=EPILOG)

@@ -105,12 +105,53 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
-def metrics_table(rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool = False) -> Table:
-    """A compact table that fits 100 columns; times in hours (1 decimal), "—" where no data."""
-    columns = metric_columns(by_author=by_author)
+# Dropped first when a terminal is too narrow for every column (week and author are never dropped).
+_DROP_ORDER = (
+    "pr_size_p50",
+    "reviewers_active",
+    "cycle_time_p75_hours",
+    "review_to_merge_p50_hours",
+    "prs_closed_unmerged",
+    "authors_active",
+    "time_to_first_review_p50_hours",
+    "reviews_submitted",
+)
+
+
+def metrics_table(
+    rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool = False, width: int | None = None
+) -> Table:
+    """A compact table; times in hours (1 decimal), "—" where no data. Given a `width`, metric columns are
+    dropped (least useful first, and `Authors` at once by author, where it is always 0 or 1) until it
+    fits: the week and author columns and every header stay whole, the caption names what was left out."""
+    rows = list(rows)
+    columns = list(metric_columns(by_author=by_author))
+    if by_author and width is not None:
+        columns.remove("authors_active")
+    hidden: list[str] = []
+    table = _metrics_grid(rows, columns, title=title, hidden=hidden)
+    for name in _DROP_ORDER:
+        if width is None or _natural_width(table) <= width:
+            break
+        if name in columns:
+            columns.remove(name)
+            hidden.append(name)
+            table = _metrics_grid(rows, columns, title=title, hidden=hidden)
+    return table
+
+
+def _natural_width(table: Table) -> int:
+    return Console(width=10_000).measure(table).maximum
+
+
+def _metrics_grid(rows: list[WeeklyMetrics], columns: Sequence[str], *, title: str, hidden: Sequence[str]) -> Table:
+    caption = "h: hours · unmrgd: closed, not merged · size: lines added + deleted · —: no data"
+    if hidden:
+        names = ", ".join(_one_line(_HEADERS[name]) for name in hidden)
+        caption += f"\nnot shown at this width: {names} (wider terminal, or --format csv/json)"
     table = Table(
         title=Text(printable(title)),
-        caption="h: hours · unmrgd: closed, not merged · size: lines added + deleted · —: no data",
+        caption=caption,
         caption_justify="left",
         box=_TABLE_BOX,
         show_edge=False,
@@ -119,19 +160,20 @@ def metrics_table(rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool 
         header_style="bold",
     )
     for column in columns:
+        header = _HEADERS[column]
+        # A header is never cut: its longest line is the column's least width.
+        least = max(len(line) for line in header.splitlines())
         if column == "author":
             # Logins are never cut: a long one folds onto a second line.
-            table.add_column(_HEADERS[column], overflow="fold", max_width=16)
+            table.add_column(header, overflow="fold", max_width=16, min_width=min(16, max(least, 8)))
         elif column == "week":
-            table.add_column(_HEADERS[column], no_wrap=True)
+            table.add_column(header, no_wrap=True, min_width=10)
         else:
-            table.add_column(_HEADERS[column], justify="right", no_wrap=True)
-    count = 0
+            table.add_column(header, justify="right", no_wrap=True, min_width=least)
     for row in rows:
         # Text, never markup: an author's login is whatever GitHub sent.
         table.add_row(*(Text(printable(_cell(column, getattr(row, column)))) for column in columns))
-        count += 1
-    if count == 0:
+    if not rows:
         table.caption = "no pull-request activity in this window"
     return table
 

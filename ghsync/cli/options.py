@@ -75,7 +75,7 @@ def _declaration(
         typer.Option(
             "--token",
             metavar="TOKEN",
-            help="GitHub token; repeat for a pool [env GITHUB_TOKEN, GH_TOKEN, GHSYNC_TOKENS]",
+            help="GitHub token; repeat for a pool [env GH_TOKEN, GITHUB_TOKEN, GHSYNC_TOKENS; else `gh auth token`]",
         ),
     ] = None,
     api_url: Annotated[
@@ -138,9 +138,21 @@ def shared() -> SharedOptions:
     return _current.get()
 
 
+_warned: set[str] = set()
+
+
 def settings() -> Settings:
-    """Settings from the shared options, the environment and the config file."""
-    return shared().settings()
+    """Settings from the shared options, the environment and the config file (its unknown keys
+    warned about on stderr, once per process)."""
+    from ghsync.cli.errors import say
+    from ghsync.config import config_file_warnings
+
+    loaded = shared().settings()
+    for warning in config_file_warnings():
+        if warning not in _warned:
+            _warned.add(warning)
+            say(f"Warning: {warning}")
+    return loaded
 
 
 class Group(TyperGroup):

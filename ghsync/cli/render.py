@@ -21,6 +21,25 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
+def command_name() -> str:
+    """`ghsync` as the user can type it again: `uv run ghsync` when run through `uv run` (uv sets UV),
+    plain when the ghsync that runs is the one on PATH, else `python -m ghsync` with this interpreter."""
+    import os
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    # uv sets UV for what `uv run` starts, and puts the project's bin first on PATH only for that run:
+    # finding ghsync on this PATH says nothing about the user's shell.
+    if os.environ.get("UV"):
+        return "uv run ghsync"
+    found = shutil.which("ghsync")
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if found and started is not None and started.name == "ghsync" and Path(found).resolve() == started.resolve():
+        return "ghsync"
+    return f"{shlex.quote(sys.executable)} -m ghsync"
+
+
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
@@ -48,6 +67,21 @@ def window_label(days_back: int | None) -> str:
     return "all" if days_back is None else f"{days_back} d"
 
 
+def budget_is_stale(row: Repository, now: float) -> bool:
+    """The stored budget was read before its reset, which has passed: the bucket has refilled since."""
+    reset = parse_iso_or_none(row.rate_limit_reset_at)
+    return reset is not None and reset.timestamp() <= now
+
+
+def progress_words(row: Repository) -> str:
+    """`syncing 48% (1470/3028 PRs)`; before the first page has told the total, no `0% (0/0 PRs)`."""
+    if row.sync_prs_total == 0 and row.sync_prs_completed == 0:
+        if row.sync_status == SyncStatus.SYNCING:
+            return "syncing: started, counting PRs"
+        return f"{row.sync_status}, no PRs to fetch"
+    return f"{row.sync_status} {row.sync_progress}% ({row.sync_prs_completed}/{row.sync_prs_total} PRs)"
+
+
 class SyncProgressDisplay:
     """Shows a sync's stored progress fields: a rich bar on a terminal, timestamped lines otherwise."""
 
@@ -67,7 +101,6 @@ class SyncProgressDisplay:
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
-                TaskProgressColumn,
                 TextColumn,
                 TimeElapsedColumn,
                 TimeRemainingColumn,
@@ -77,10 +110,13 @@ class SyncProgressDisplay:
                 # markup=False: the description is a repository name read from the database.
                 TextColumn("{task.description}", style="bold", markup=False),
                 BarColumn(),
-                TaskProgressColumn(),
+                # The stored sync_progress, not rich's own rounding: the bar and `status` agree.
+                TextColumn("{task.fields[percent]:>3}%"),
                 MofNCompleteColumn(),
                 TextColumn("PRs"),
+                TextColumn("elapsed"),
                 TimeElapsedColumn(),
+                TextColumn("left"),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[note]}", markup=False),
                 console=self.console,
@@ -101,22 +137,26 @@ class SyncProgressDisplay:
         total = row.sync_prs_total
         completed = row.sync_prs_completed
         note = ""
-        if row.rate_limit_remaining is not None:
+        if row.rate_limit_remaining is not None and not budget_is_stale(row, time.time()):
             note = f"budget {row.rate_limit_remaining}"
         if self._progress is not None:
             if name not in self._tasks:
-                self._tasks[name] = self._progress.add_task(name, total=total or None, note=note)
+                self._tasks[name] = self._progress.add_task(
+                    name, total=total or None, note=note, percent=row.sync_progress
+                )
             if row.sync_status == SyncStatus.COMPLETE and max(total, completed) == 0:
                 # Nothing to sync (an unchanged repository): no bar at all rather than a stuck one.
                 self._progress.remove_task(self._tasks.pop(name))
                 return
             self._progress.update(
-                self._tasks[name], total=max(total, completed) or None, completed=completed, note=note
+                self._tasks[name],
+                total=max(total, completed) or None,
+                completed=completed,
+                note=note,
+                percent=row.sync_progress,
             )
             return
-        line = f"{name}: {row.sync_status} {row.sync_progress}% ({completed}/{total} PRs)" + (
-            f", GraphQL budget left {row.rate_limit_remaining}" if note else ""
-        )
+        line = f"{name}: {progress_words(row)}" + (f", GraphQL budget left {row.rate_limit_remaining}" if note else "")
         self._last_line[name] = line
         now = time.monotonic()
         last = self._last_log.get(name)
@@ -154,7 +194,13 @@ def short_time(text: str | None, now: float) -> str:
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d")
 
 
-STATUS_TABLE_MIN_WIDTH = 120
+def prs_cell(status: RepositoryStatus) -> str:
+    """Done/total while a sync is under way or stopped; once complete, or with no total yet, what the
+    database holds (an incremental sync's own total is only the PRs that changed)."""
+    row = status.repository
+    if row.sync_status == SyncStatus.COMPLETE or row.sync_prs_total == 0:
+        return f"{status.prs_stored:,} stored"
+    return f"{row.sync_prs_completed:,}/{row.sync_prs_total:,}"
 
 
 def _status_cells(status: RepositoryStatus, now: float) -> dict[str, str]:
@@ -162,74 +208,86 @@ def _status_cells(status: RepositoryStatus, now: float) -> dict[str, str]:
     percent = row.sync_progress
     filled = percent // 10
     budget = "—"
-    if row.rate_limit_remaining is not None:
+    if row.rate_limit_remaining is not None and budget_is_stale(row, now):
+        budget = f"refilled (reset {relative(row.rate_limit_reset_at, now)})"
+    elif row.rate_limit_remaining is not None:
         budget = f"{row.rate_limit_remaining} left"
         if row.rate_limit_reset_at:
             budget += f", resets {short_time(row.rate_limit_reset_at, now)} ({relative(row.rate_limit_reset_at, now)})"
     return {
         "Repository": row.full_name,
         "Status": status.label,
-        "Progress": "█" * filled + "░" * (10 - filled) + f" {percent:>3}%",
-        # Done/total while a sync is under way or stopped; once complete, what the database holds
-        # (an incremental sync's own total is only the PRs that changed).
-        "PRs": (
-            f"{status.prs_stored:,}"
-            if row.sync_status == SyncStatus.COMPLETE
-            else f"{row.sync_prs_completed}/{row.sync_prs_total}"
-        ),
-        "Window": window_label(row.days_back),
-        "Started": short_time(row.sync_started_at, now),
+        "Progress": "█" * filled + "░" * (10 - filled),
+        "%": f"{percent}%",
+        "PRs": prs_cell(status),
         "Last synced": relative(row.last_synced_at, now) or "never",
         "Rate limit": budget,
+        "Window": window_label(row.days_back),
+        "Started": short_time(row.sync_started_at, now),
         "Last error": row.last_error or "",
     }
 
 
-def status_table(rows: list[RepositoryStatus], *, now: float, width: int = STATUS_TABLE_MIN_WIDTH):
-    """One row per repository on a wide terminal; one block per repository on a narrow one."""
+# The table's columns, most useful first: narrower terminals drop them from the end. The repository,
+# its status, percentage and PRs are always shown in full; a last error gets its own line below.
+STATUS_COLUMNS = ("Repository", "Status", "%", "PRs", "Last synced", "Rate limit", "Window", "Started", "Progress")
+STATUS_KEY_COLUMNS = 4
+# In table order (the bar sits beside its percentage).
+_COLUMN_ORDER = ("Repository", "Status", "Progress", "%", "PRs", "Window", "Started", "Last synced", "Rate limit")
+
+
+def _status_grid(cells: list[dict[str, str]], columns: list[str]) -> Table:
     from rich import box
+
+    table = Table(title="Tracked repositories", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
+    shown = [name for name in _COLUMN_ORDER if name in columns]
+    for header in shown:
+        table.add_column(header, justify="right" if header in ("PRs", "%") else "left", no_wrap=True)
+    for cell in cells:
+        table.add_row(*(Text(printable(cell[header])) for header in shown))
+    return table
+
+
+def _natural_width(renderable: RenderableType) -> int:
+    console = Console(width=10_000)
+    return console.measure(renderable).maximum
+
+
+def status_table(rows: list[RepositoryStatus], *, now: float, width: int = 120) -> RenderableType:
+    """A table with as many columns as `width` holds (least useful dropped first), every last error on
+    its own wrapped line below; one block per repository when even the key columns do not fit."""
     from rich.console import Group
 
+    if not rows:
+        return "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
     cells = [_status_cells(row, now) for row in rows]
-    if width >= STATUS_TABLE_MIN_WIDTH:
-        table = Table(title="Tracked repositories", title_justify="left", box=box.SIMPLE_HEAD)
-        for header in (
-            "Repository",
-            "Status",
-            "Progress",
-            "PRs",
-            "Window",
-            "Started",
-            "Last synced",
-            "Rate limit",
-            "Last error",
-        ):
-            table.add_column(header, justify="right" if header == "PRs" else "left", no_wrap=header != "Last error")
-        for cell in cells:
-            table.add_row(*(Text(printable(value)) for value in cell.values()))
-        return table
+    errors: list[RenderableType] = [
+        Text(printable(f"{cell['Repository']}: last error: {cell['Last error']}"), overflow="fold")
+        for cell in cells
+        if cell["Last error"]
+    ]
+    for count in range(len(STATUS_COLUMNS), STATUS_KEY_COLUMNS - 1, -1):
+        table = _status_grid(cells, list(STATUS_COLUMNS[:count]))
+        if _natural_width(table) <= width:
+            return Group(table, *errors) if errors else table
     blocks: list[RenderableType] = []
     for cell in cells:
         block = Table.grid(padding=(0, 2))
         block.add_column(style="bold", no_wrap=True)
         block.add_column(overflow="fold")
         for key, value in cell.items():
-            if key == "Last error" and not value:
+            if key == "Last error" and not value or key == "Progress":
                 continue
             block.add_row(key, Text(printable(value)))
         blocks.append(block)
         blocks.append("")
-    if not blocks:
-        return "No repositories are tracked. Start with: ghsync track OWNER/REPO"
     return Group(*blocks[:-1])
 
 
 def status_line(status: RepositoryStatus) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     row = status.repository
-    return printable(
-        f"{stamp} {row.full_name} {status.label} {row.sync_progress}% {row.sync_prs_completed}/{row.sync_prs_total} PRs"
-    )
+    return printable(f"{stamp} {row.full_name} {status.label} {row.sync_progress}% {prs_cell(status)} PRs")
 
 
 def plural(count: int, noun: str) -> str:

@@ -307,6 +307,11 @@ class ReviewView:
         return self.review.database_id
 
     @property
+    def fullDatabaseId(self) -> str:
+        # BigInt: GitHub serializes it as a string.
+        return str(self.review.database_id)
+
+    @property
     def id(self) -> str:
         return node_id("PRR", self.repo.database_id, self.review.database_id)
 
@@ -419,6 +424,7 @@ class PullRequestView:
     deletions = property(lambda self: self.pr.deletions)
     changedFiles = property(lambda self: self.pr.changed_files)
     databaseId = property(lambda self: self.pr.database_id)
+    fullDatabaseId = property(lambda self: str(self.pr.database_id))  # BigInt: a string, as GitHub sends it
     baseRefName = property(lambda self: self.pr.base_ref)
     headRefName = property(lambda self: self.pr.head_ref)
 

@@ -290,10 +290,11 @@ class GitHubClient:
         login = user.get("login") if isinstance(user, dict) else None
         return login if isinstance(login, str) and login else None
 
-    def check_repository(self, full_name: str) -> None:
-        """GET /repos/{full_name}: RepositoryNotFound on 404 and on a redirect (renamed or moved)."""
+    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
+        """GET /repos/{full_name}: the repository's GitHub ids (node id, database id); RepositoryNotFound
+        on 404 and on a redirect (renamed or moved). Ids of an unexpected shape are left out, not stored."""
         try:
-            self._get(f"/repos/{full_name}")
+            body = self._get(f"/repos/{full_name}")
         except _NotFound:
             raise RepositoryNotFound(
                 f"repository {full_name} not found on {self.api_url} (or the token cannot see it)"
@@ -303,6 +304,12 @@ class GitHubClient:
                 f"repository {full_name} has moved or was renamed on {self.api_url} (GitHub answered {error.status} "
                 "instead of the repository); track it under its current name"
             ) from None
+        body = body if isinstance(body, dict) else {}
+        node_id, database_id = body.get("node_id"), body.get("id")
+        return (
+            node_id if isinstance(node_id, str) and node_id.isprintable() and len(node_id) < 200 else None,
+            database_id if isinstance(database_id, int) and not isinstance(database_id, bool) else None,
+        )
 
     # -- error translation ----------------------------------------------------------------------
 

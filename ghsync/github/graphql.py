@@ -301,7 +301,12 @@ def _continuation(connection: dict[str, Any], where: str) -> str | None:
 
 
 def _scalars(node: dict[str, Any], specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
-    return {spec.name: spec.source.value_in(node) for spec in specs}
+    fields = {spec.name: spec.source.value_in(node) for spec in specs}
+    for spec in specs:
+        value = fields[spec.name]
+        if spec.source.big_int and isinstance(value, str) and value.isascii() and value.isdigit():
+            fields[spec.name] = int(value)  # anything else is left for strict validation to refuse
+    return fields
 
 
 def parse_review(node: Any, where: str) -> ReviewRecord:

@@ -78,10 +78,11 @@ class GitHubPullRequestSource:
     def spent(self) -> Spend:
         return Spend(points=self._points, rest_calls=self.pool.rest_calls)
 
-    def check_repository(self, full_name: str) -> None:
-        """One REST call (the core bucket, not GraphQL points); RepositoryNotFound when it is not there."""
+    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
+        """One REST call (the core bucket, not GraphQL points): the repository's GitHub ids, or
+        RepositoryNotFound when it is not there."""
         client = self.pool.any_client()
-        retry_transient(lambda: client.check_repository(full_name), sleep=self.sleep)
+        return retry_transient(lambda: client.check_repository(full_name), sleep=self.sleep)
 
     def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         while True:

@@ -146,6 +146,57 @@ def m003_application_id(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def m004_analyst_views_indexes_and_github_ids(db: sqlite_utils.Database) -> None:
+    """For the analyst who opens the file: GitHub's ids on repositories, PRs and reviews (to join with
+    other GitHub data), indexes for the usual filters, views without joins, and the missing foreign key
+    on repositories.current_sync_id."""
+    for table in ("repositories", "pull_requests", "reviews"):
+        db.table(table).add_column("node_id", str)
+        db.table(table).add_column("database_id", int)
+    # A current_sync_id whose job is gone would fail the new constraint: it points nowhere anyway.
+    db.execute(
+        "UPDATE repositories SET current_sync_id = NULL "
+        "WHERE current_sync_id IS NOT NULL AND current_sync_id NOT IN (SELECT id FROM syncs)"
+    )
+    db.table("repositories").transform(add_foreign_keys=[("current_sync_id", "syncs", "id")])
+    db.table("repositories").create_index(["node_id"], unique=True, if_not_exists=True)
+    for columns in (["created_at"], ["merged_at"], ["author"], ["node_id"]):
+        db.table("pull_requests").create_index(columns, if_not_exists=True)
+    for columns in (["author"], ["submitted_at"], ["node_id"]):
+        db.table("reviews").create_index(columns, if_not_exists=True)
+    db.execute(
+        """
+        CREATE VIEW pull_requests_view AS
+        SELECT r.full_name AS repository, p.number, p.title, p.state, p.is_draft, p.author,
+               p.created_at, p.updated_at, p.closed_at, p.merged_at, p.merged_by,
+               p.additions, p.deletions, p.changed_files, p.commits, p.base_ref, p.head_ref,
+               p.labels, p.url, p.node_id, p.database_id, p.id AS pull_request_id, p.repository_id
+        FROM pull_requests p JOIN repositories r ON r.id = p.repository_id
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW reviews_view AS
+        SELECT r.full_name AS repository, p.number AS pr_number, p.title AS pr_title, p.author AS pr_author,
+               v.author, v.state, v.submitted_at, v.node_id, v.database_id,
+               v.id AS review_id, v.pull_request_id, p.repository_id
+        FROM reviews v
+        JOIN pull_requests p ON p.id = v.pull_request_id
+        JOIN repositories r ON r.id = p.repository_id
+        """
+    )
+
+
+def m005_window_coverage(db: sqlite_utils.Database) -> None:
+    """What the stored PRs cover, so a wider window fetches only the older part: the whole history, or
+    every PR updated since `coverage_since`, the pass that read them having stopped at `coverage_cursor`."""
+    db.table("repositories").add_column("coverage_whole_history", int)
+    db.table("repositories").add_column("coverage_since", str)
+    db.table("repositories").add_column("coverage_cursor", str)
+    # Where a sync job's main pass reached the window's start (the cursor that page was asked with).
+    db.table("syncs").add_column("window_boundary", str)
+
+
 def m007_digests(db: sqlite_utils.Database) -> None:
     # One row per delivery attempt of a weekly digest; a `sent` row keeps a retried cron job from
     # sending the same scope's week to the same channel again. Never the webhook URL or a password.
@@ -170,6 +221,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     m001_create_tables,
     m002_weekly_metrics,
     m003_application_id,
+    m004_analyst_views_indexes_and_github_ids,
+    m005_window_coverage,
     m007_digests,
 )
 

@@ -20,6 +20,7 @@ import sqlite_utils
 from ghsync.errors import NotTracked, StoreError
 from ghsync.models import (
     PULL_REQUEST_FIELDS,
+    REVIEW_FIELDS,
     DeliveryStatus,
     DigestDelivery,
     Outcome,
@@ -34,6 +35,7 @@ from ghsync.models import (
     SyncKind,
     SyncStatus,
     WeeklyMetrics,
+    WindowCoverage,
 )
 from ghsync.store.migrations import APPLICATION_ID, apply_migrations, db_path_of, pending_migrations
 
@@ -52,10 +54,35 @@ _UPSERT_PR_SQL = (
     sets=", ".join(f"{col} = excluded.{col}" for col in _PR_COLUMNS),
 )
 _SELECT_PRS_SQL = f"SELECT id, number, {', '.join((*_PR_SCALARS, 'labels'))} FROM pull_requests WHERE repository_id = ? ORDER BY number"
+# A review's columns besides pull_request_id: its registry fields, in declaration order.
+_REVIEW_COLUMNS = tuple(spec.name for spec in REVIEW_FIELDS)
+_INSERT_REVIEW_SQL = (
+    f"INSERT INTO reviews (pull_request_id, {', '.join(_REVIEW_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' for _ in _REVIEW_COLUMNS)})"
+)
 _SELECT_REVIEWS_SQL = (
-    "SELECT r.author, r.state, r.submitted_at, r.pull_request_id FROM reviews r "
+    f"SELECT r.pull_request_id, {', '.join('r.' + c for c in _REVIEW_COLUMNS)} FROM reviews r "
     "JOIN pull_requests p ON p.id = r.pull_request_id WHERE p.repository_id = ? ORDER BY p.number, r.id"
 )
+
+
+def tracked_names(path: Path | str, prefix: str = "") -> list[str]:
+    """Tracked repository names starting with `prefix`, for shell completion: read-only (no file created,
+    no migration, no WAL switch), a short busy wait, and [] on any failure."""
+    try:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=0.2)
+        try:
+            rows = conn.execute(
+                "SELECT full_name FROM repositories WHERE sync_status != 'untracked' AND full_name LIKE ? "
+                "ESCAPE '\\' ORDER BY full_name",
+                [prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"],
+            ).fetchall()
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError, ValueError):
+        return []
+    return [row[0] for row in rows if isinstance(row[0], str)]
 
 
 def open_store(path: Path | str, *, create: bool = True, create_parent: bool = False) -> SqliteStore:
@@ -100,7 +127,6 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
     try:
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA foreign_keys = ON")
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         _refuse_foreign(db, path)  # before anything writes, the journal mode included
         if str(path) != ":memory:":
@@ -110,7 +136,10 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
                 raise StoreError(f"cannot use write-ahead logging on {path} (journal mode {mode})")
             # FULL: a committed page survives power loss, not only a killed process.
             db.execute("PRAGMA synchronous = FULL")
+        # Migrations run with foreign keys off (SQLite's way to rebuild a table that others reference,
+        # m004); every later transaction checks them.
         _migrate(db)
+        db.execute("PRAGMA foreign_keys = ON")
         return db
     except BaseException:
         conn.close()
@@ -223,7 +252,16 @@ def _repository(row: dict[str, Any]) -> Repository:
         sync_watermark=row["sync_watermark"],
         current_sync_id=row["current_sync_id"],
         notify_to=tuple(json.loads(row["notify_to"] or "[]")),
+        coverage=_coverage(row),
     )
+
+
+def _coverage(row: dict[str, Any]) -> WindowCoverage | None:
+    if row.get("coverage_whole_history"):
+        return WindowCoverage(whole_history=True)
+    if row.get("coverage_since") is not None and row.get("coverage_cursor") is not None:
+        return WindowCoverage(whole_history=False, since=row["coverage_since"], cursor=row["coverage_cursor"])
+    return None
 
 
 def _job(row: dict[str, Any]) -> SyncJob:
@@ -284,12 +322,21 @@ class SqliteStore:
         return [_repository(row) for row in self.db.table("repositories").rows_where(order_by="full_name")]
 
     def add_repository(
-        self, full_name: str, *, days_back: int | None, now: str, notify_to: Sequence[str] = ()
+        self,
+        full_name: str,
+        *,
+        days_back: int | None,
+        now: str,
+        notify_to: Sequence[str] = (),
+        node_id: str | None = None,
+        database_id: int | None = None,
     ) -> Repository:
         owner, name = full_name.split("/")
         with transaction(self.db):
             self.db.table("repositories").insert(
                 {
+                    "node_id": node_id,
+                    "database_id": database_id,
                     "full_name": full_name,
                     "owner": owner,
                     "name": name,
@@ -328,6 +375,8 @@ class SqliteStore:
                 self.db.table("repositories").update(repository.id, {"sync_status": SyncStatus.UNTRACKED})
                 return
             for sql in (
+                # repositories.current_sync_id references syncs (m004): let go of the job first.
+                "UPDATE repositories SET current_sync_id = NULL WHERE id = ?",
                 "DELETE FROM reviews WHERE pull_request_id IN (SELECT id FROM pull_requests WHERE repository_id = ?)",
                 "DELETE FROM pull_requests WHERE repository_id = ?",
                 "DELETE FROM weekly_metrics WHERE repository_id = ?",
@@ -364,7 +413,17 @@ class SqliteStore:
         row = self.db.table("syncs").get(repository.current_sync_id)
         return None if row["finished_at"] is not None else _job(row)
 
-    def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob:
+    def start_job(
+        self,
+        repository: Repository,
+        *,
+        kind: SyncKind,
+        since: str | None,
+        started_at: str,
+        cursor: str | None = None,
+    ) -> SyncJob:
+        """A new job; `cursor` starts its main pass there instead of at the newest PR (a wider window's
+        job resumes where the previous window's pass stopped)."""
         with transaction(self.db):
             inserted = self.db.table("syncs").insert(
                 {
@@ -373,6 +432,7 @@ class SqliteStore:
                     "since": since,
                     "pass_since": since,
                     "phase": Phase.MAIN,
+                    "cursor": cursor or None,
                     "started_at": started_at,
                     "runs": 0,
                 }
@@ -434,6 +494,7 @@ class SqliteStore:
                     "prs_total": total,
                     "graphql_points": progress.spent.points,
                     "rest_calls": progress.spent.rest_calls,
+                    **({"window_boundary": progress.window_boundary} if progress.window_boundary is not None else {}),
                 },
                 {
                     "sync_prs_total": total,
@@ -452,8 +513,8 @@ class SqliteStore:
         self.db.execute("DELETE FROM reviews WHERE pull_request_id = ?", [pull_request_id])
         if record.reviews:
             self.db.conn.executemany(
-                "INSERT INTO reviews (pull_request_id, author, state, submitted_at) VALUES (?, ?, ?, ?)",
-                [(pull_request_id, r.author, r.state, r.submitted_at) for r in record.reviews],
+                _INSERT_REVIEW_SQL,
+                [(pull_request_id, *(getattr(r, c) for c in _REVIEW_COLUMNS)) for r in record.reviews],
             )
 
     def _completed(self, job: SyncJob) -> int:
@@ -473,6 +534,17 @@ class SqliteStore:
         with transaction(self.db):
             completed = self._completed(job)
             watermark = job.head_updated_at or self.repository(job.repository_id).sync_watermark
+            coverage: dict[str, Any] = {}
+            if job.kind == SyncKind.INITIAL:
+                # The window's PRs are all stored now: the whole history when the pass ran out of PRs
+                # (or had no window), else every PR updated since the window's start.
+                boundary = self.db.execute("SELECT window_boundary FROM syncs WHERE id = ?", [job.id]).fetchone()[0]
+                whole = job.since is None or boundary is None
+                coverage = {
+                    "coverage_whole_history": 1 if whole else 0,
+                    "coverage_since": None if whole else job.since,
+                    "coverage_cursor": None if whole else boundary,
+                }
             self._write_state(
                 job,
                 {
@@ -492,6 +564,7 @@ class SqliteStore:
                     "last_synced_at": finished_at,
                     "last_error": None,
                     "sync_watermark": watermark,
+                    **coverage,
                     **_budget_fields(budget),
                 },
             )
@@ -520,8 +593,9 @@ class SqliteStore:
         for row in self.db.conn.execute(_SELECT_PRS_SQL, [repository_id]):
             pr_id = row[0]
             own: list[ReviewRecord] = []
-            while pending is not None and pending[3] == pr_id:
-                own.append(ReviewRecord.model_construct(author=pending[0], state=pending[1], submitted_at=pending[2]))
+            while pending is not None and pending[0] == pr_id:
+                # model_construct: validated on the way in; re-validating 50,000 PRs' reviews costs seconds.
+                own.append(ReviewRecord.model_construct(**dict(zip(_REVIEW_COLUMNS, pending[1:], strict=True))))
                 pending = reviews.fetchone()
             yield _record_from_row(row, tuple(own))
 
