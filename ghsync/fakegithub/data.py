@@ -70,6 +70,8 @@ class FakePullRequest:
     reviews: list[FakeReview] = field(default_factory=list)
     # 0 means "let the server assign one".
     database_id: int = 0
+    # The first commit's authoredDate (None: the PR's created_at); later commits carry created_at.
+    first_commit_at: str | None = None
 
 
 @dataclass
@@ -502,6 +504,8 @@ def generate_repository(
             merged_by=merged_by, additions=additions, deletions=deletions,
             changed_files=changed_files, commits=commits, base_ref=base_ref, head_ref=head_ref,
             labels=labels, reviews=reviews, database_id=pr_id_base + i * 8 + randrange(8),
+            # Coding time: 0-71 h before the PR was opened, from a hash so the random stream is unchanged.
+            first_commit_at=iso(c - stable_id(f"{owner}/{name}#{number}", 0, 72 * 3600)),
         ))
 
     return FakeRepository(

@@ -322,9 +322,13 @@ class CommitView:
 
     @property
     def authoredDate(self) -> str:
+        if self.index == 0 and self.pr.first_commit_at is not None:
+            return self.pr.first_commit_at
         return self.pr.created_at
 
-    committedDate = authoredDate
+    @property
+    def committedDate(self) -> str:
+        return self.pr.created_at
 
     def _share(self, total: int | None) -> int:
         n = self.pr.commits or 1

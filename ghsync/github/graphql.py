@@ -22,7 +22,7 @@ from ghsync.timefmt import parse_iso
 # Nested pages: a connection's `first` does not change the cost of a page (only nested connections
 # below it would), so ask for the maximum and rarely need a follow-up.
 NESTED_PAGE_SIZE = 100
-# Connections under each PR: commits{totalCount}, labels, reviews.
+# Connections under each PR: commits(first: 1), labels, reviews.
 CONNECTIONS_PER_PULL_REQUEST = 3
 MAX_PAGE_SIZE = 100
 # Aliased continuations per follow-up query that still cost one point (at most 2 connections each).
@@ -205,7 +205,7 @@ def _epoch(value: Any, where: str) -> int:
 
 
 def _graphql_path(spec: FieldSpec) -> str:
-    return ".".join(spec.source.path or (spec.source.selection,))
+    return ".".join(str(key) for key in spec.source.path or (spec.source.selection,))
 
 
 def _record(

@@ -18,6 +18,8 @@ import sqlite_utils
 from ghsync.errors import NotTracked, StoreError
 from ghsync.models import (
     PULL_REQUEST_FIELDS,
+    MetricPullRequest,
+    MetricReview,
     Outcome,
     PageProgress,
     Phase,
@@ -29,9 +31,11 @@ from ghsync.models import (
     SyncJob,
     SyncKind,
     SyncStatus,
+    Team,
     WeeklyMetrics,
 )
 from ghsync.store.migrations import APPLICATION_ID, apply_migrations, db_path_of, pending_migrations
+from ghsync.timefmt import parse_iso
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -51,7 +55,7 @@ _SELECT_PRS_SQL = (
     f"SELECT id, number, {', '.join((*_PR_SCALARS, 'labels'))} FROM pull_requests WHERE repository_id = ? ORDER BY number"
 )
 _SELECT_REVIEWS_SQL = (
-    "SELECT r.author, r.state, r.submitted_at, r.pull_request_id FROM reviews r "
+    "SELECT r.author, r.state, r.submitted_at, r.pull_request_id, r.author_type FROM reviews r "
     "JOIN pull_requests p ON p.id = r.pull_request_id WHERE p.repository_id = ? ORDER BY p.number, r.id"
 )
 
@@ -219,6 +223,7 @@ def _repository(row: dict[str, Any]) -> Repository:
         sync_watermark=row["sync_watermark"],
         current_sync_id=row["current_sync_id"],
         notify_to=tuple(json.loads(row["notify_to"] or "[]")),
+        coverage_start=row.get("coverage_start"),
     )
 
 
@@ -445,8 +450,8 @@ class SqliteStore:
         self.db.execute("DELETE FROM reviews WHERE pull_request_id = ?", [pull_request_id])
         if record.reviews:
             self.db.conn.executemany(
-                "INSERT INTO reviews (pull_request_id, author, state, submitted_at) VALUES (?, ?, ?, ?)",
-                [(pull_request_id, r.author, r.state, r.submitted_at) for r in record.reviews],
+                "INSERT INTO reviews (pull_request_id, author, author_type, state, submitted_at) VALUES (?, ?, ?, ?, ?)",
+                [(pull_request_id, r.author, r.author_type, r.state, r.submitted_at) for r in record.reviews],
             )
 
     def _completed(self, job: SyncJob) -> int:
@@ -465,7 +470,11 @@ class SqliteStore:
     def finish_job(self, job: SyncJob, *, finished_at: str, spent: Spend, budget: RateLimitBudget) -> None:
         with transaction(self.db):
             completed = self._completed(job)
-            watermark = job.head_updated_at or self.repository(job.repository_id).sync_watermark
+            repository = self.repository(job.repository_id)
+            watermark = job.head_updated_at or repository.sync_watermark
+            coverage = {}
+            if job.kind == SyncKind.INITIAL:
+                coverage = {"coverage_start": self._coverage_after(repository, job)}
             self._write_state(
                 job,
                 {
@@ -485,9 +494,22 @@ class SqliteStore:
                     "last_synced_at": finished_at,
                     "last_error": None,
                     "sync_watermark": watermark,
+                    **coverage,
                     **_budget_fields(budget),
                 },
             )
+
+    def _coverage_after(self, repository: Repository, job: SyncJob) -> str:
+        """Where the data is complete once this initial job completed: its window's start (now − N days
+        when it started), or with the whole history the oldest stored PR's creation. A wider window
+        moves it back; a narrower one never forward (the older rows are still complete)."""
+        start = job.since
+        if start is None:
+            sql = "SELECT min(created_at) FROM pull_requests WHERE repository_id = ?"
+            start = self.db.execute(sql, [repository.id]).fetchone()[0] or job.started_at
+        if repository.coverage_start is not None and _instant(repository.coverage_start) < _instant(start):
+            return repository.coverage_start
+        return start
 
     def stop_job(
         self, job: SyncJob, *, outcome: Outcome, error: str | None, spent: Spend, budget: RateLimitBudget
@@ -514,7 +536,11 @@ class SqliteStore:
             pr_id = row[0]
             own: list[ReviewRecord] = []
             while pending is not None and pending[3] == pr_id:
-                own.append(ReviewRecord.model_construct(author=pending[0], state=pending[1], submitted_at=pending[2]))
+                own.append(
+                    ReviewRecord.model_construct(
+                        author=pending[0], author_type=pending[4], state=pending[1], submitted_at=pending[2]
+                    )
+                )
                 pending = reviews.fetchone()
             yield _record_from_row(row, tuple(own))
 
@@ -522,13 +548,93 @@ class SqliteStore:
         with transaction(self.db):
             self.db.execute("DELETE FROM weekly_metrics WHERE repository_id = ?", [repository_id])
             self.db.table("weekly_metrics").insert_all(
-                ({"repository_id": repository_id, **row.model_dump(exclude={"author"})} for row in rows),
+                ({"repository_id": repository_id, **row.model_dump(exclude={"author", "repository", "team"})} for row in rows),
                 batch_size=500,
             )
 
     def weekly_metrics_rows(self, repository_id: int) -> list[WeeklyMetrics]:
         rows = self.db.table("weekly_metrics").rows_where("repository_id = ?", [repository_id], order_by="week")
-        return [WeeklyMetrics(**{k: v for k, v in row.items() if k != "repository_id"}) for row in rows]
+        # Rows written before m005 have NULL in the new columns that have defaults.
+        return [
+            WeeklyMetrics(**{k: v for k, v in row.items() if k != "repository_id" and not (v is None and k in _DEFAULTED)})
+            for row in rows
+        ]
+
+    def metric_pull_requests(self, repository_ids: Sequence[int]) -> Iterator[MetricPullRequest]:
+        """The columns metrics need of these repositories' PRs and reviews: two streamed queries,
+        no full records (50,000 PRs in a fraction of a second)."""
+        if not repository_ids:
+            return
+        marks = ", ".join("?" for _ in repository_ids)
+        reviews = self.db.conn.execute(
+            "SELECT r.pull_request_id, r.author, r.author_type, r.state, r.submitted_at FROM reviews r "
+            f"JOIN pull_requests p ON p.id = r.pull_request_id WHERE p.repository_id IN ({marks}) "
+            "ORDER BY r.pull_request_id, r.id",
+            list(repository_ids),
+        )
+        pending = reviews.fetchone()
+        prs = self.db.conn.execute(
+            "SELECT p.id, repo.full_name, p.number, p.author, p.author_type, p.state, p.created_at, p.closed_at, "
+            "p.merged_at, p.additions, p.deletions, p.first_commit_at FROM pull_requests p "
+            f"JOIN repositories repo ON repo.id = p.repository_id WHERE p.repository_id IN ({marks}) ORDER BY p.id",
+            list(repository_ids),
+        )
+        for row in prs:
+            pr_id = row[0]
+            while pending is not None and pending[0] < pr_id:
+                pending = reviews.fetchone()
+            own = []
+            while pending is not None and pending[0] == pr_id:
+                own.append(MetricReview(pending[1], pending[2], pending[3], pending[4]))
+                pending = reviews.fetchone()
+            yield MetricPullRequest(
+                repository=row[1],
+                number=row[2],
+                author=row[3],
+                author_type=row[4],
+                state=row[5],
+                created_at=row[6],
+                closed_at=row[7],
+                merged_at=row[8],
+                additions=row[9],
+                deletions=row[10],
+                first_commit_at=row[11],
+                reviews=tuple(own),
+            )
+
+    # --- teams imported from GitHub -------------------------------------------------------------
+
+    def save_team(self, team: Team, *, organization: str, slug: str) -> None:
+        """Store (or refresh) an imported team's members under its name."""
+        with transaction(self.db):
+            self.db.table("teams").upsert(
+                {
+                    "name": team.name,
+                    "organization": organization,
+                    "slug": slug,
+                    "members": json.dumps(list(team.members or ())),
+                    "imported_at": team.imported_at,
+                },
+                pk="name",
+            )
+
+    def imported_teams(self) -> list[Team]:
+        return [
+            Team(
+                name=row["name"],
+                source=f"github {row['organization']}/{row['slug']}",
+                members=tuple(json.loads(row["members"])),
+                imported_at=row["imported_at"],
+            )
+            for row in self.db.table("teams").rows_where(order_by="name")
+        ]
+
+
+_DEFAULTED = frozenset({"complete", "merged_without_review"})
+
+
+def _instant(text: str) -> float:
+    return parse_iso(text).timestamp()
 
 
 def _budget_fields(budget: RateLimitBudget) -> dict[str, Any]:
