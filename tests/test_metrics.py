@@ -450,18 +450,20 @@ def test_a_small_repository_hand_computed():
             cycle_time_p50_hours=20.0, cycle_time_p75_hours=25.0,
             time_to_first_review_p50_hours=4.0, review_to_merge_p50_hours=16.0,
             reviews_submitted=3, reviewers_active=2, pr_size_p50=70.0,
+            # p90 of [10, 30] by the inclusive method: 10 + 0.9 * 20; bob, the ghost and carol one review each
+            cycle_time_p90_hours=28.0, review_top_share=0.33, merged_without_review=0,
         ),
         WeeklyMetrics(
             week=W1, prs_opened=0, authors_active=0, prs_merged=0, prs_closed_unmerged=0,
             cycle_time_p50_hours=None, cycle_time_p75_hours=None,
             time_to_first_review_p50_hours=96.0, review_to_merge_p50_hours=None,
-            reviews_submitted=1, reviewers_active=1, pr_size_p50=None,
+            reviews_submitted=1, reviewers_active=1, pr_size_p50=None, review_top_share=1.0,
         ),
         WeeklyMetrics(
             week=W2, prs_opened=0, authors_active=0, prs_merged=1, prs_closed_unmerged=0,
             cycle_time_p50_hours=264.0, cycle_time_p75_hours=264.0,
             time_to_first_review_p50_hours=None, review_to_merge_p50_hours=168.0,
-            reviews_submitted=0, reviewers_active=0, pr_size_p50=2.0,
+            reviews_submitted=0, reviewers_active=0, pr_size_p50=2.0, cycle_time_p90_hours=264.0,
         ),
     ]  # fmt: skip
 
