@@ -6,10 +6,10 @@ Every function takes Settings and returns typed results; nothing here prints, pr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from ghsync.config import Settings, default_db_path
 from ghsync.engine import EngineHooks, Source, job_report, sync_repository
@@ -22,6 +22,7 @@ from ghsync.models import (
     RepositoryStatus,
     SyncReport,
     SyncStatus,
+    Team,
     WeeklyMetrics,
 )
 from ghsync.store import SqliteStore, open_store
@@ -30,7 +31,8 @@ from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_repository_slug
 
 if TYPE_CHECKING:
-    from ghsync.models import PullRequestRecord
+    from ghsync.metrics import Grouping, PeopleFilter
+    from ghsync.models import MetricPullRequest, PullRequestRecord
 
 
 class PullRequestSource(Source["PullRequestRecord"], Protocol):
@@ -71,10 +73,30 @@ class SyncOutcome(NamedTuple):
     error: GhsyncError | None = None
 
 
+Breakdown = Literal["repo", "author", "team"]
+
+
 @dataclass(frozen=True)
 class MetricsResult:
+    """Weekly rows of a scope (one or more repositories, maybe one team's PRs), only of covered weeks."""
+
+    # What the rows cover, for a title: "octo/api", "3 repositories", "team platform (2 repositories)".
     full_name: str
     rows: list[WeeklyMetrics]
+    repositories: tuple[str, ...] = ()
+    # The instant from which every repository in scope has complete data (the latest of theirs).
+    coverage_start: str | None = None
+    # Weeks of the asked window left out because they start before coverage_start, and what widens it.
+    weeks_left_out: int = 0
+    widen_hint: str | None = None
+    # Repositories in scope whose first sync has not completed: their data may be partial.
+    not_covered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamImportResult:
+    team: Team
+    points_spent: int
 
 
 def _require_tokens(settings: Settings) -> list[str]:
@@ -227,20 +249,36 @@ def _sync_one(
             )
             _notify(settings, store, failed, error_report, hooks)
         raise
-    if report.outcome == Outcome.COMPLETE and (report.prs_synced or not store.weekly_metrics_rows(repository.id)):
-        # Recomputing reads every stored PR: only worth it when this sync changed some.
-        refresh_weekly_metrics(store, repository.id)
+    if report.outcome == Outcome.COMPLETE:
+        # Every complete sync: the stored weeks carry `complete` (the week in progress moves on) and
+        # the bots filter of the current settings, so they are recomputed even when no PR changed.
+        refresh_weekly_metrics(store, repository.id, people=_people(settings, include_bots=False), today=_today(hooks))
     _notify(settings, store, store.repository(repository.id), report, hooks)
     return report
 
 
-def refresh_weekly_metrics(store: SqliteStore, repository_id: int) -> int:
-    """Recompute the stored weekly metrics from every stored PR; returns the number of weeks."""
+def refresh_weekly_metrics(
+    store: SqliteStore, repository_id: int, *, people: PeopleFilter | None = None, today: date | None = None
+) -> int:
+    """Recompute the stored weekly metrics (`weekly_metrics`, for SQL users) from every stored PR;
+    returns the number of weeks."""
     from ghsync.metrics import compute_weekly_metrics
 
-    rows = compute_weekly_metrics(store.iter_pull_requests(repository_id))
+    rows = compute_weekly_metrics(store.metric_pull_requests([repository_id]), people=people, today=today)
     store.replace_weekly_metrics(repository_id, rows)
     return len(rows)
+
+
+def _today(hooks: SyncHooks) -> date:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(hooks.clock(), UTC).date()
+
+
+def _people(settings: Settings, *, include_bots: bool) -> PeopleFilter | None:
+    from ghsync.metrics import PeopleFilter
+
+    return None if include_bots else PeopleFilter(tuple(settings.exclude_authors))
 
 
 def _notify(settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks) -> None:
@@ -288,30 +326,176 @@ def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
 
 def weekly_metrics(
     settings: Settings,
-    slug: str,
+    slugs: Sequence[str] = (),
     *,
     weeks: int | None,
     since: date | None,
     until: date | None,
-    by_author: bool,
+    by: Breakdown | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    include_bots: bool = False,
     today: date,
 ) -> MetricsResult:
-    """Stored weekly metrics (or, by author, computed from the stored PRs) within the asked window."""
-    from ghsync.metrics import compute_weekly_metrics, weekly_metrics_window
+    """Weekly metrics of a scope, pooled over its repositories' PRs, within the asked window, and only
+    of weeks starting at or after the scope's coverage (the latest coverage_start in it)."""
+    from ghsync.metrics import compute_weekly_metrics, covered_rows, weekly_metrics_window
 
     store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug))
-    if by_author:
-        rows = compute_weekly_metrics(store.iter_pull_requests(repository.id), by_author=True)
-    else:
-        rows = store.weekly_metrics_rows(repository.id)
-        if not rows and repository.last_synced_at:
-            refresh_weekly_metrics(store, repository.id)
-            rows = store.weekly_metrics_rows(repository.id)
+    teams = {t.name: t for t in _all_teams(settings, store)}
+    chosen = None
+    if team is not None:
+        chosen = teams.get(team)
+        if chosen is None:
+            known = ", ".join(sorted(teams)) or "none"
+            raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
+    repositories = _scope(store, slugs, owner=owner, team=chosen)
+    rows = compute_weekly_metrics(
+        _team_prs(store.metric_pull_requests([r.id for r in repositories]), chosen),
+        group=_grouping(by, teams.values()),
+        people=_people(settings, include_bots=include_bots),
+        today=today,
+    )
     if since is None and weeks is None:
         weeks = 12
     window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
-    return MetricsResult(repository.full_name, window)
+    covered = [r for r in repositories if r.coverage_start is not None]
+    latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
+    coverage = latest.coverage_start if latest is not None else None
+    kept, left_out = covered_rows(window, coverage)
+    hint = None
+    if left_out and latest is not None:
+        first_day = since if since is not None else today - timedelta(weeks=(weeks or 12) - 1, days=today.weekday())
+        days = (today - first_day).days + 1
+        hint = f"ghsync track {latest.full_name} --days {days}"
+    return MetricsResult(
+        full_name=_scope_title(repositories, chosen),
+        rows=kept,
+        repositories=tuple(r.full_name for r in repositories),
+        coverage_start=coverage,
+        weeks_left_out=left_out,
+        widen_hint=hint,
+        not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
+    )
+
+
+def _instant(text: str) -> float:
+    from ghsync.timefmt import parse_iso
+
+    return parse_iso(text).timestamp()
+
+
+def _scope(store: SqliteStore, slugs: Sequence[str], *, owner: str | None, team: Team | None) -> list[Repository]:
+    """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team."""
+    if slugs:
+        repositories = [store.get_repository(parse_repository_slug(slug)) for slug in slugs]
+    else:
+        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+    if owner is not None:
+        repositories = [r for r in repositories if r.owner.lower() == owner.lower()]
+    if team is not None and team.repos is not None:
+        wanted = {name.lower() for name in team.repos}
+        untracked = sorted(wanted - {r.full_name.lower() for r in store.list_repositories()})
+        if untracked:
+            raise UsageError(f"team {team.name}: {', '.join(untracked)} not tracked: run `ghsync track {untracked[0]}`")
+        repositories = [r for r in repositories if r.full_name.lower() in wanted]
+    if not repositories:
+        scope = f" owned by {owner}" if owner else ""
+        raise UsageError(f"no tracked repositories{scope} in this scope: run `ghsync track OWNER/REPO` first")
+    return repositories
+
+
+def _scope_title(repositories: Sequence[Repository], team: Team | None) -> str:
+    names = repositories[0].full_name if len(repositories) == 1 else f"{len(repositories)} repositories"
+    return names if team is None else f"team {team.name} ({names})"
+
+
+def _members(team: Team) -> frozenset[str] | None:
+    return None if team.members is None else frozenset(login.lower() for login in team.members)
+
+
+def _in_team(pr: MetricPullRequest, team: Team, members: frozenset[str] | None) -> bool:
+    if team.repos is not None and pr.repository.lower() not in {name.lower() for name in team.repos}:
+        return False
+    return members is None or (pr.author is not None and pr.author.lower() in members)
+
+
+def _team_prs(prs: Iterable[MetricPullRequest], team: Team | None) -> Iterable[MetricPullRequest]:
+    """A team's PRs: in its repositories (the scope already is) and authored by its members."""
+    if team is None:
+        return prs
+    members = _members(team)
+    return (pr for pr in prs if _in_team(pr, team, members))
+
+
+def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
+    from ghsync.metrics import Grouping
+
+    if by is None:
+        return None
+    if by == "repo":
+        return Grouping("repository", lambda pr: (pr.repository,))  # type: ignore[attr-defined]
+    if by == "author":
+        return Grouping("author", lambda pr: (pr.author,))
+    known = [(t, _members(t)) for t in teams]
+    if not known:
+        raise UsageError("--by team: no teams defined; add [teams.NAME] to the config file or run `ghsync team import`")
+    # A PR of an author in two teams counts in both team rows (and once in a total).
+    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])  # type: ignore[arg-type]
+
+
+def _all_teams(settings: Settings, store: SqliteStore | None) -> list[Team]:
+    """Config-file teams and imported ones; the same name in both is an error naming both."""
+    configured = [
+        Team(name=name, source="config", members=team.members, repos=team.repos)
+        for name, team in sorted(settings.teams.items())
+    ]
+    imported = store.imported_teams() if store is not None else []
+    clash = sorted({t.name for t in configured} & {t.name for t in imported})
+    if clash:
+        source = next(t.source for t in imported if t.name == clash[0])
+        raise UsageError(
+            f"team {clash[0]!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
+            f"from {source.removeprefix('github ')}; rename one (`ghsync team import ... --as OTHER`)"
+        )
+    return sorted([*configured, *imported], key=lambda t: t.name.casefold())
+
+
+def default_config_path_text() -> str:
+    from ghsync.config import default_config_path
+
+    return str(default_config_path())
+
+
+def list_teams(settings: Settings) -> list[Team]:
+    """Every team: from the config file and imported into the database."""
+    store = _open_store(settings) if settings.db.exists() else None
+    return _all_teams(settings, store)
+
+
+def import_team(
+    settings: Settings, spec: str, *, name: str | None = None, hooks: SyncHooks | None = None
+) -> TeamImportResult:
+    """Read ORG/TEAM-SLUG's members from GitHub and store them as team NAME (default the slug); again refreshes."""
+    hooks = hooks or SyncHooks()
+    organization, _, slug = spec.partition("/")
+    if not organization or not slug or "/" in slug:
+        raise UsageError(f"team must be ORG/TEAM-SLUG, not {spec!r}")
+    name = name or slug
+    if name in settings.teams:
+        raise UsageError(
+            f"team {name!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
+            f"from {organization}/{slug}; choose another name with --as"
+        )
+    from ghsync.github.teams import team_members
+
+    source = _open_source(settings, hooks)
+    before = source.spent().points
+    members = team_members(source, organization, slug)  # type: ignore[arg-type]
+    team = Team(name=name, source=f"github {organization}/{slug}", members=members, imported_at=iso(hooks.clock()))
+    store = _open_store(settings, create=True)
+    store.save_team(team, organization=organization, slug=slug)
+    return TeamImportResult(team, source.spent().points - before)
 
 
 def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:

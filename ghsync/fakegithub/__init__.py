@@ -5,7 +5,7 @@
         ...  # Github(auth=Auth.Token("t"), base_url=fake.url, ...)
 """
 
-from .data import FakePullRequest, FakeRepository, FakeReview, generate_repository, load_dataset
+from .data import FakePullRequest, FakeRepository, FakeReview, FakeTeam, generate_repository, generate_teams, load_dataset
 from .server import FakeGitHub
 
 __all__ = [
@@ -13,6 +13,8 @@ __all__ = [
     "FakePullRequest",
     "FakeRepository",
     "FakeReview",
+    "FakeTeam",
     "generate_repository",
+    "generate_teams",
     "load_dataset",
 ]

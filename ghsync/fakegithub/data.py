@@ -89,6 +89,31 @@ class FakeRepository:
         return f"{self.owner}/{self.name}"
 
 
+@dataclass
+class FakeTeam:
+    """A team of an organization: its slug, display name and member logins (all Users)."""
+
+    organization: str
+    slug: str
+    members: list[str] = field(default_factory=list)
+    name: str = ""
+
+    @property
+    def combined_slug(self) -> str:
+        return f"{self.organization}/{self.slug}"
+
+
+def generate_teams(repository: FakeRepository, *, size: int = 5, count: int = 3) -> list[FakeTeam]:
+    """Teams of the repository's owner made of its human PR authors, `size` each, in login order
+    (deterministic: the same repository always gives the same teams)."""
+    humans = sorted({pr.author for pr in repository.pull_requests if pr.author is not None and not pr.author_is_bot})
+    return [
+        FakeTeam(repository.owner, f"team-{index + 1}", humans[index * size:(index + 1) * size], f"Team {index + 1}")
+        for index in range(count)
+        if humans[index * size:(index + 1) * size]
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # time helpers
 
