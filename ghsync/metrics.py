@@ -86,6 +86,8 @@ class Metric:
     header: str
     unit: Literal["count", "hours", "lines", "share"]
     definition: str
+    # The table shows two sections so that every column fits in 100 columns: flow, then reviews.
+    section: Literal["flow", "review"] = "flow"
 
 
 # The one list of metrics, in column order: WeeklyMetrics has these fields; the table, CSV, JSON,
@@ -106,30 +108,43 @@ METRICS: tuple[Metric, ...] = (
         "hours",
         "median hours from the first commit's authored date to the PR's creation, PRs opened in the week",
     ),
+    Metric("pr_size_p50", "Size\np50", "lines", "median lines added + deleted, PRs merged in the week"),
     Metric(
         "time_to_first_review_p50_hours",
         "First\nreview\np50 h",
         "hours",
         "median hours from creation to the first review by someone else, reviewed in the week",
+        "review",
     ),
     Metric(
         "review_to_merge_p50_hours",
         "Review\n→merge\np50 h",
         "hours",
         "median hours from that first review to the merge, PRs merged in the week",
+        "review",
     ),
     Metric(
         "merged_without_review",
         "Merged\nno\nreview",
         "count",
         "PRs merged in the week with no review by someone else at or before the merge",
+        "review",
     ),
     Metric(
-        "reviews_submitted", "Re-\nviews", "count", "reviews submitted in the week by someone other than the author"
+        "reviews_submitted",
+        "Re-\nviews",
+        "count",
+        "reviews submitted in the week by someone other than the author",
+        "review",
     ),
-    Metric("reviewers_active", "Re-\nviewers", "count", "distinct authors of those reviews"),
-    Metric("review_top_share", "Top\nrev.\nshare", "share", "share of those reviews by the busiest reviewer (0-1)"),
-    Metric("pr_size_p50", "Size\np50", "lines", "median lines added + deleted, PRs merged in the week"),
+    Metric("reviewers_active", "Re-\nviewers", "count", "distinct authors of those reviews", "review"),
+    Metric(
+        "review_top_share",
+        "Top\nrev.\nshare",
+        "share",
+        "share of those reviews by the busiest reviewer (0-1)",
+        "review",
+    ),
 )
 
 # Logins left out of metrics by default (config `exclude_authors`); `[bot]` is a literal suffix.
@@ -347,7 +362,8 @@ def compute_weekly_metrics(
     grouped under None. No gap-filling; sorted by week, then key case-insensitively, None last.
 
     `people`: leave out bots' PRs and reviews. `today`: the week containing it is marked
-    `complete=False` (in progress); every other week is complete.
+    `complete=False` (in progress) and, without a grouping, the rows run up to it; every other
+    week is complete.
 
     Raises ValueError naming the PR if a time is not ISO-8601.
     """
@@ -372,7 +388,8 @@ def compute_weekly_metrics(
         order = sorted(buckets, key=lambda k: (k[0], k[1] is None, (k[1] or "").casefold(), k[1] or ""))
         return [_row(week, current, group, key, buckets[(week, key)]) for week, key in order]
     first = min(week for week, _ in buckets)
-    last = max(week for week, _ in buckets)
+    # The week in progress is always shown (quiet so far or not) once there is any activity before it.
+    last = max(max(week for week, _ in buckets), current if current is not None else first)
     return [_row(week, current, None, None, buckets.get((week, None), _NOTHING)) for week in range(first, last + 1)]
 
 
