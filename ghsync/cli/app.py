@@ -311,10 +311,11 @@ def team_import(
     Example: ghsync team import octo-org/platform --as platform
     """
     from ghsync.service import import_team
+    from ghsync.timefmt import plural
 
     result = import_team(settings(), team, name=name)
-    members = result.team.members or ()
-    say(f"team {result.team.name}: {len(members)} members from {team} ({result.points_spent} GraphQL points)")
+    members = plural(len(result.team.members or ()), "member")
+    say(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
 
 
 @team_app.command("list", cls=Command, epilog=EPILOG)
