@@ -61,7 +61,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
 from ghsync.errors import UsageError
-from ghsync.models import WeeklyMetrics
+from ghsync.models import MetricPullRequest, MetricReview, WeeklyMetrics
 
 __all__ = [
     "DEFAULT_EXCLUDE_AUTHORS",
@@ -168,7 +168,8 @@ class ReviewLike(Protocol):
 
 
 class PullRequestLike(Protocol):
-    """What metrics read of a PR: a PullRequestRecord or the store's lighter MetricPullRequest."""
+    """What metrics read of a PR given with ISO times (a PullRequestRecord); the store hands out
+    MetricPullRequest tuples with epoch seconds instead, which are used as they are."""
 
     @property
     def number(self) -> int: ...
@@ -209,13 +210,19 @@ class PeopleFilter:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_compiled", tuple(login_pattern(p) for p in self.patterns))
+        # A team has hundreds of logins, not 50,000: remember each answer.
+        object.__setattr__(self, "_known", {})
 
     def is_bot(self, login: str | None, author_type: str | None) -> bool:
         if author_type == "Bot":
             return True
         if login is None:
             return False
-        return any(p.fullmatch(login) for p in self._compiled)  # type: ignore[attr-defined]
+        known: dict[str, bool] = self._known  # type: ignore[attr-defined]
+        found = known.get(login)
+        if found is None:
+            found = known[login] = any(p.fullmatch(login) for p in self._compiled)  # type: ignore[attr-defined]
+        return found
 
 
 @dataclass(frozen=True)
@@ -224,7 +231,7 @@ class Grouping:
     (a PR of an author in two teams counts in both team rows)."""
 
     field: Literal["repository", "author", "team"]
-    keys: Callable[[PullRequestLike], Iterable[str | None]]
+    keys: Callable[[MetricPullRequest], Iterable[str | None]]
 
 
 def week_start(day: date) -> date:
@@ -338,7 +345,7 @@ _BY_AUTHOR = Grouping("author", lambda pr: (pr.author,))
 
 
 def compute_weekly_metrics(
-    pull_requests: Iterable[PullRequestLike],
+    pull_requests: Iterable[PullRequestLike | MetricPullRequest],
     *,
     by_author: bool = False,
     group: Grouping | None = None,
@@ -374,13 +381,16 @@ def compute_weekly_metrics(
     keys_of = group.keys if group is not None else None
     is_bot = people.is_bot if people is not None else None
 
-    for pr in pull_requests:
+    for given in pull_requests:
+        pr = given if isinstance(given, MetricPullRequest) else _facts(given)
         author = pr.author
         if is_bot is not None and is_bot(author, pr.author_type):
             continue
-        keys: Iterable[str | None] = (None,) if keys_of is None else tuple(keys_of(pr))
-        for key in keys:
-            _add(pr, author, key, buckets, is_bot)
+        if keys_of is None:
+            _add(pr, author, None, buckets, is_bot)
+        else:
+            for key in keys_of(pr):
+                _add(pr, author, key, buckets, is_bot)
 
     if not buckets:
         return []
@@ -393,8 +403,39 @@ def compute_weekly_metrics(
     return [_row(week, current, None, None, buckets.get((week, None), _NOTHING)) for week in range(first, last + 1)]
 
 
+def _optional_seconds(text: str | None, number: int, field: str) -> float | None:
+    return None if text is None else _epoch_seconds(text, number, field)
+
+
+def _facts(pr: PullRequestLike) -> MetricPullRequest:
+    """A PR with ISO times as the tuple metrics count from: epoch seconds, submitted reviews only."""
+    number = pr.number
+    reviews = tuple(
+        MetricReview(review.author, review.author_type, _epoch_seconds(review.submitted_at, number, "review submitted_at"))
+        for review in pr.reviews
+        if review.submitted_at is not None and review.state != "PENDING"
+    )
+    merged = _optional_seconds(pr.merged_at, number, "merged_at")
+    # closed_at only counts (and is only read) for a PR closed without a merge.
+    closed = _optional_seconds(pr.closed_at, number, "closed_at") if merged is None and pr.state == "CLOSED" else None
+    return MetricPullRequest(
+        repository=getattr(pr, "repository", ""),
+        number=number,
+        author=pr.author,
+        author_type=pr.author_type,
+        state=pr.state,
+        created=_epoch_seconds(pr.created_at, number, "created_at"),
+        closed=closed,
+        merged=merged,
+        additions=pr.additions,
+        deletions=pr.deletions,
+        first_commit=_optional_seconds(pr.first_commit_at, number, "first_commit_at"),
+        reviews=reviews,
+    )
+
+
 def _add(
-    pr: PullRequestLike,
+    pr: MetricPullRequest,
     author: str | None,
     key: str | None,
     buckets: dict[tuple[int, str | None], _Week],
@@ -402,47 +443,39 @@ def _add(
 ) -> None:
     """Count one PR (and its reviews) into the buckets of `key`."""
 
-    def bucket(week: int) -> _Week:
+    def bucket(seconds: float) -> _Week:
+        week = (int(seconds // _SECONDS_PER_DAY) + 3) // 7  # _week_index, inlined: this runs per PR and review
         found = buckets.get((week, key))
         if found is None:
             found = buckets[(week, key)] = _Week()
         return found
 
-    number = pr.number
-    created = _epoch_seconds(pr.created_at, number, "created_at")
-    opened_in = bucket(_week_index(created))
+    created = pr.created
+    opened_in = bucket(created)
     opened_in.opened += 1
     if author is not None:
         opened_in.authors.add(author)
-    if pr.first_commit_at is not None:
-        first_commit = _epoch_seconds(pr.first_commit_at, number, "first_commit_at")
-        opened_in.coding_hours.append(max(0.0, created - first_commit) / _SECONDS_PER_HOUR)
+    if pr.first_commit is not None:
+        opened_in.coding_hours.append(max(0.0, created - pr.first_commit) / _SECONDS_PER_HOUR)
 
-    merged: float | None = None
+    merged = pr.merged
     merged_in: _Week | None = None
-    if pr.merged_at is not None:
-        merged = _epoch_seconds(pr.merged_at, number, "merged_at")
-        merged_in = bucket(_week_index(merged))
+    if merged is not None:
+        merged_in = bucket(merged)
         merged_in.merged += 1
         merged_in.cycle_hours.append((merged - created) / _SECONDS_PER_HOUR)
         if pr.additions is not None and pr.deletions is not None:
             merged_in.sizes.append(pr.additions + pr.deletions)
-    elif pr.closed_at is not None and pr.state == "CLOSED":
-        closed = _epoch_seconds(pr.closed_at, number, "closed_at")
-        bucket(_week_index(closed)).closed_unmerged += 1
+    elif pr.closed is not None and pr.state == "CLOSED":
+        bucket(pr.closed).closed_unmerged += 1
 
     first_review: float | None = None
-    for review in pr.reviews:
-        submitted_text = review.submitted_at
-        if submitted_text is None or review.state == "PENDING":
-            continue
-        reviewer = review.author
+    for reviewer, reviewer_type, submitted in pr.reviews:
         if reviewer is not None and reviewer == author:
             continue
-        if is_bot is not None and is_bot(reviewer, review.author_type):
+        if is_bot is not None and is_bot(reviewer, reviewer_type):
             continue
-        submitted = _epoch_seconds(submitted_text, number, "review submitted_at")
-        reviewed_in = bucket(_week_index(submitted))
+        reviewed_in = bucket(submitted)
         reviewed_in.reviews += 1
         if reviewer is not None:
             reviewed_in.reviewers[reviewer] += 1
@@ -450,7 +483,7 @@ def _add(
             first_review = submitted
 
     if first_review is not None:
-        bucket(_week_index(first_review)).first_review_hours.append((first_review - created) / _SECONDS_PER_HOUR)
+        bucket(first_review).first_review_hours.append((first_review - created) / _SECONDS_PER_HOUR)
     if merged_in is not None and merged is not None:
         if first_review is not None and first_review <= merged:
             merged_in.review_to_merge_hours.append((merged - first_review) / _SECONDS_PER_HOUR)

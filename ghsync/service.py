@@ -339,7 +339,9 @@ def weekly_metrics(
 ) -> MetricsResult:
     """Weekly metrics of a scope, pooled over its repositories' PRs, within the asked window, and only
     of weeks starting at or after the scope's coverage (the latest coverage_start in it)."""
-    from ghsync.metrics import compute_weekly_metrics, covered_rows, weekly_metrics_window
+    from datetime import UTC, datetime
+
+    from ghsync.metrics import compute_weekly_metrics, covered_rows, week_start, weekly_metrics_window
 
     store = _open_store(settings)
     teams = {t.name: t for t in _all_teams(settings, store)}
@@ -350,14 +352,18 @@ def weekly_metrics(
             known = ", ".join(sorted(teams)) or "none"
             raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
     repositories = _scope(store, slugs, owner=owner, team=chosen)
+    if since is None and weeks is None:
+        weeks = 12
+    first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
+    # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
+    # PRs updated since the window began are enough (a day early: stored times may carry an offset).
+    updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
     rows = compute_weekly_metrics(
-        _team_prs(store.metric_pull_requests([r.id for r in repositories]), chosen),
+        _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
         group=_grouping(by, teams.values()),
         people=_people(settings, include_bots=include_bots),
         today=today,
     )
-    if since is None and weeks is None:
-        weeks = 12
     window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
     covered = [r for r in repositories if r.coverage_start is not None]
     latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
@@ -365,7 +371,6 @@ def weekly_metrics(
     kept, left_out = covered_rows(window, coverage)
     hint = None
     if left_out and latest is not None:
-        first_day = since if since is not None else today - timedelta(weeks=(weeks or 12) - 1, days=today.weekday())
         days = (today - first_day).days + 1
         hint = f"ghsync track {latest.full_name} --days {days}"
     return MetricsResult(
@@ -434,14 +439,14 @@ def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
     if by is None:
         return None
     if by == "repo":
-        return Grouping("repository", lambda pr: (pr.repository,))  # type: ignore[attr-defined]
+        return Grouping("repository", lambda pr: (pr.repository,))
     if by == "author":
         return Grouping("author", lambda pr: (pr.author,))
     known = [(t, _members(t)) for t in teams]
     if not known:
         raise UsageError("--by team: no teams defined; add [teams.NAME] to the config file or run `ghsync team import`")
     # A PR of an author in two teams counts in both team rows (and once in a total).
-    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])  # type: ignore[arg-type]
+    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])
 
 
 def _all_teams(settings: Settings, store: SqliteStore | None) -> list[Team]:

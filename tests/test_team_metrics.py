@@ -438,3 +438,10 @@ def test_a_sync_that_changes_nothing_still_refreshes_the_stored_weeks(ten_weeks,
         database(db_path).conn.commit()
         assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
     assert database(db_path)["weekly_metrics"].count == 11
+
+
+def test_the_last_weeks_read_only_recent_prs_yet_equal_the_same_weeks_computed_from_every_pr(fake, db_path):
+    track(fake, db_path, "acme/rockets")
+    recent, _ = metrics(db_path, "--weeks", "6")
+    everything, _ = metrics(db_path, "--since", "2000-01-03")
+    assert len(recent) == 6 and recent == everything[-6:]
