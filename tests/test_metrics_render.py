@@ -298,6 +298,11 @@ def test_chart_of_no_rows_says_so():
     assert "no weeks to chart" in render(metrics_chart([], title="t"))
 
 
+def test_chart_says_which_week_is_in_progress():
+    text = render(metrics_chart([row("2026-03-02"), row("2026-03-09", complete=False)], title="t"))
+    assert "2026-03-09: the week in progress (so far)" in text and "2026-03-02: the week" not in text
+
+
 def test_chart_refuses_by_author_rows():
     with pytest.raises(ValueError, match="one row per week"):
         metrics_chart(AUTHOR_ROWS, title="t")

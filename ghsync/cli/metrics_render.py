@@ -236,6 +236,9 @@ class MetricsChart:
                 " ",
                 hours.rjust(hours_width),
             )
+        for row in self.rows:
+            if not row.complete:
+                yield Text(f"{row.week}: the week in progress (so far)", style="dim")
 
 
 def metrics_chart(rows: Iterable[WeeklyMetrics], *, title: str) -> MetricsChart:
