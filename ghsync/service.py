@@ -84,8 +84,10 @@ class MetricsResult:
     full_name: str
     rows: list[WeeklyMetrics]
     repositories: tuple[str, ...] = ()
-    # The instant from which every repository in scope has complete data (the latest of theirs).
+    # The instant from which every repository in scope has complete data (the latest of theirs), and
+    # the repository it is the coverage of.
     coverage_start: str | None = None
+    coverage_repository: str | None = None
     # Weeks of the asked window left out because they start before coverage_start, and what widens it.
     weeks_left_out: int = 0
     widen_hint: str | None = None
@@ -370,7 +372,14 @@ def weekly_metrics(
     coverage = latest.coverage_start if latest is not None else None
     kept, left_out = covered_rows(window, coverage)
     hint = None
-    if left_out and latest is not None:
+    if latest is not None and coverage is not None and latest.days_back is not None:
+        # A window narrower than the weeks asked: every asked week before coverage was left out,
+        # whether or not the partial data had anything in it.
+        last_day = until if until is not None else today
+        asked = range(0, (week_start(last_day) - week_start(first_day)).days // 7 + 1)
+        mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
+        left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
+    if left_out and latest is not None and latest.days_back is not None:
         days = (today - first_day).days + 1
         hint = f"ghsync track {latest.full_name} --days {days}"
     return MetricsResult(
@@ -378,6 +387,7 @@ def weekly_metrics(
         rows=kept,
         repositories=tuple(r.full_name for r in repositories),
         coverage_start=coverage,
+        coverage_repository=latest.full_name if latest is not None else None,
         weeks_left_out=left_out,
         widen_hint=hint,
         not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),

@@ -445,3 +445,23 @@ def test_the_last_weeks_read_only_recent_prs_yet_equal_the_same_weeks_computed_f
     recent, _ = metrics(db_path, "--weeks", "6")
     everything, _ = metrics(db_path, "--since", "2000-01-03")
     assert len(recent) == 6 and recent == everything[-6:]
+
+
+def test_weeks_asked_before_a_windows_coverage_are_reported_even_without_partial_data(db_path):
+    prs = [pull("acme/rockets", "alice", at(n)) for n in (2, 1)]
+    with FakeGitHub([repository("acme/rockets", prs)]) as fake:
+        track(fake, db_path, "acme/rockets", days="30")
+    coverage = repository_row(db_path, "acme/rockets")["coverage_start"]
+    rows, stderr = metrics(db_path, "acme/rockets", "--weeks", "12")
+    before = sum(1 for n in range(11, -1, -1) if f"{week(n)}T00:00:00Z" < coverage)
+    assert before >= 7 and f"{before} earlier weeks left out" in stderr
+    assert "ghsync track acme/rockets --days " in stderr
+
+
+def test_with_the_whole_history_only_the_oldest_prs_partial_week_is_left_out_and_no_widening_offered(db_path):
+    prs = [pull("acme/rockets", "alice", at(n)) for n in (2, 1)]
+    with FakeGitHub([repository("acme/rockets", prs)]) as fake:
+        track(fake, db_path, "acme/rockets")
+    rows, stderr = metrics(db_path, "acme/rockets", "--weeks", "12")
+    assert [r["week"] for r in rows] == [week(1), week(0)]
+    assert "1 earlier week left out" in stderr and "--days" not in stderr

@@ -273,7 +273,11 @@ def metrics(
         today=datetime.now(UTC).date(),
     )
     if result.weeks_left_out:
-        say(render.coverage_note(result.weeks_left_out, result.coverage_start, result.widen_hint))
+        say(
+            render.coverage_note(
+                result.weeks_left_out, result.coverage_start, result.coverage_repository, result.widen_hint
+            )
+        )
     for name in result.not_covered:
         warn(f"{name} has not completed a sync yet: its data may be partial")
     if shown == OutputFormat.JSON:

@@ -334,10 +334,11 @@ def is_interactive(stream=None) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def coverage_note(weeks: int, coverage_start: str | None, hint: str | None) -> str:
+def coverage_note(weeks: int, coverage_start: str | None, repository: str | None, hint: str | None) -> str:
     """The stderr line when weeks before the synced data's coverage were left out."""
     plural = "week" if weeks == 1 else "weeks"
-    since = f" (the data is complete only from {coverage_start})" if coverage_start else ""
+    of = f" of {repository}" if repository else ""
+    since = f" (the data{of} is complete only from {coverage_start})" if coverage_start else ""
     widen = f"; to include them, widen the window: {hint}" if hint else ""
     return f"{weeks} earlier {plural} left out{since}{widen}"
 
