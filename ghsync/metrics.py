@@ -376,7 +376,9 @@ def compute_weekly_metrics(
     """
     if by_author and group is None:
         group = _BY_AUTHOR
-    current = None if today is None else _week_index(datetime(today.year, today.month, today.day, tzinfo=UTC).timestamp())
+    current = (
+        None if today is None else _week_index(datetime(today.year, today.month, today.day, tzinfo=UTC).timestamp())
+    )
     buckets: dict[tuple[int, str | None], _Week] = {}
     keys_of = group.keys if group is not None else None
     is_bot = people.is_bot if people is not None else None
@@ -411,7 +413,9 @@ def _facts(pr: PullRequestLike) -> MetricPullRequest:
     """A PR with ISO times as the tuple metrics count from: epoch seconds, submitted reviews only."""
     number = pr.number
     reviews = tuple(
-        MetricReview(review.author, review.author_type, _epoch_seconds(review.submitted_at, number, "review submitted_at"))
+        MetricReview(
+            review.author, review.author_type, _epoch_seconds(review.submitted_at, number, "review submitted_at")
+        )
         for review in pr.reviews
         if review.submitted_at is not None and review.state != "PENDING"
     )

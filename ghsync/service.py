@@ -32,7 +32,7 @@ from ghsync.validate import parse_days, parse_repository_slug
 
 if TYPE_CHECKING:
     from ghsync.metrics import Grouping, PeopleFilter
-    from ghsync.models import MetricPullRequest, PullRequestRecord
+    from ghsync.models import MetricPullRequest
 
 
 class PullRequestSource(Source["PullRequestRecord"], Protocol):
@@ -283,7 +283,9 @@ def _people(settings: Settings, *, include_bots: bool) -> PeopleFilter | None:
     return None if include_bots else PeopleFilter(tuple(settings.exclude_authors))
 
 
-def _notify(settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks) -> None:
+def _notify(
+    settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
+) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
     from ghsync.notify import notify_sync_result, should_notify
 
@@ -376,7 +378,7 @@ def weekly_metrics(
         # A window narrower than the weeks asked: every asked week before coverage was left out,
         # whether or not the partial data had anything in it.
         last_day = until if until is not None else today
-        asked = range(0, (week_start(last_day) - week_start(first_day)).days // 7 + 1)
+        asked = range((week_start(last_day) - week_start(first_day)).days // 7 + 1)
         mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
         left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
     if left_out and latest is not None and latest.days_back is not None:

@@ -77,7 +77,7 @@ def current_job(db_path: Path, full_name: str = REPO) -> dict:
     return database(db_path)["syncs"].get(repository_row(db_path, full_name)["current_sync_id"])
 
 
-def expected_records(repository) -> dict[int, "PullRequestRecord"]:
+def expected_records(repository) -> dict[int, PullRequestRecord]:
     """What GitHub's GraphQL would hand ghsync for each of the fake's PRs, as records."""
     from ghsync.models import PullRequestRecord, ReviewRecord
 

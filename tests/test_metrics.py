@@ -53,30 +53,45 @@ def pr(
         state = "MERGED" if merged else ("CLOSED" if closed else "OPEN")
     if merged and closed is None:
         closed = merged  # GitHub sets closedAt = mergedAt
-    return PullRequestRecord(
-        number=next(_numbers),
-        title="t",
-        state=state,  # type: ignore[arg-type]
-        is_draft=is_draft,
-        author=author,
-        created_at=created,
-        updated_at=created,
-        closed_at=closed,
-        merged_at=merged,
-        merged_by=None,
-        additions=additions,
-        deletions=deletions,
-        changed_files=1,
-        commits=1,
-        base_ref="main",
-        head_ref="topic",
-        reviews=reviews,
-        first_commit_at=first_commit,
-        author_type=author_type if author_type is not None or author is None else "User",
-    ) if repository is None else _InRepository(
-        repository, pr(created, author=author, merged=merged, closed=closed, state=state, reviews=reviews,
-                       additions=additions, deletions=deletions, is_draft=is_draft, first_commit=first_commit,
-                       author_type=author_type)
+    return (
+        PullRequestRecord(
+            number=next(_numbers),
+            title="t",
+            state=state,  # type: ignore[arg-type]
+            is_draft=is_draft,
+            author=author,
+            created_at=created,
+            updated_at=created,
+            closed_at=closed,
+            merged_at=merged,
+            merged_by=None,
+            additions=additions,
+            deletions=deletions,
+            changed_files=1,
+            commits=1,
+            base_ref="main",
+            head_ref="topic",
+            reviews=reviews,
+            first_commit_at=first_commit,
+            author_type=author_type if author_type is not None or author is None else "User",
+        )
+        if repository is None
+        else _InRepository(
+            repository,
+            pr(
+                created,
+                author=author,
+                merged=merged,
+                closed=closed,
+                state=state,
+                reviews=reviews,
+                additions=additions,
+                deletions=deletions,
+                is_draft=is_draft,
+                first_commit=first_commit,
+                author_type=author_type,
+            ),
+        )
     )
 
 

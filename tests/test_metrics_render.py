@@ -100,7 +100,9 @@ def test_a_breakdown_puts_its_key_right_after_week_and_complete(key):
 def test_the_metrics_registry_names_every_weekly_metrics_field_but_week_complete_and_keys_in_order():
     from ghsync.metrics import METRICS
 
-    fields = [name for name in WeeklyMetrics.model_fields if name not in ("week", "complete", "repository", "author", "team")]
+    fields = [
+        name for name in WeeklyMetrics.model_fields if name not in ("week", "complete", "repository", "author", "team")
+    ]
     assert [metric.name for metric in METRICS] == fields
 
 

@@ -6,12 +6,11 @@ import stat
 
 import pytest
 
-from ghsync.models import PageProgress, RateLimitBudget, Spend, SyncKind
+from ghsync.errors import NotTracked, StoreError
+from ghsync.models import PageProgress, PullRequestRecord, RateLimitBudget, ReviewRecord, Spend, SyncKind
 from ghsync.store import open_store
 from ghsync.store.migrations import MIGRATIONS, m001_create_tables
 from ghsync.store.sqlite import sync_progress_percent
-from ghsync.errors import NotTracked, StoreError
-from ghsync.models import PullRequestRecord, ReviewRecord
 
 
 def make_pr(number: int, **changes) -> PullRequestRecord:
@@ -76,7 +75,9 @@ def test_database_from_first_release_is_upgraded_keeping_its_rows(tmp_path):
     old["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
     m001_create_tables(old)
     old["_ghsync_migrations"].insert({"name": "m001_create_tables", "applied_at": "2026-01-01T00:00:00Z"})
-    old["repositories"].insert({"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"})
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
     old.close()
     store = open_store(path)
     assert "weekly_metrics" in store.db.table_names()
@@ -96,7 +97,9 @@ def _database_before_m005(path):
 def test_upgrading_to_m005_sets_coverage_from_the_last_complete_initial_sync(tmp_path):
     old = _database_before_m005(tmp_path / "old.db")
     for name in ("o/windowed", "o/whole", "o/never"):
-        old["repositories"].insert({"full_name": name, "owner": "o", "name": name[2:], "sync_status": "complete", "created_at": "x"})
+        old["repositories"].insert(
+            {"full_name": name, "owner": "o", "name": name[2:], "sync_status": "complete", "created_at": "x"}
+        )
     old["syncs"].insert_all([
         {"repository_id": 1, "kind": "initial", "since": "2026-01-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
         {"repository_id": 1, "kind": "initial", "since": "2025-10-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
@@ -105,7 +108,16 @@ def test_upgrading_to_m005_sets_coverage_from_the_last_complete_initial_sync(tmp
         {"repository_id": 3, "kind": "initial", "since": "2026-01-01T00:00:00Z", "outcome": "rate_limited", "started_at": "s"},
     ])  # fmt: skip
     for number, created in ((1, "2024-05-06T07:08:09Z"), (2, "2023-01-02T03:04:05Z")):
-        old["pull_requests"].insert({"repository_id": 2, "number": number, "title": "t", "state": "OPEN", "created_at": created, "updated_at": created})
+        old["pull_requests"].insert(
+            {
+                "repository_id": 2,
+                "number": number,
+                "title": "t",
+                "state": "OPEN",
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
     old.close()
     store = open_store(tmp_path / "old.db")
     # the widened (later) window, the oldest PR of a whole-history sync, nothing for a sync never completed
@@ -116,14 +128,22 @@ def test_upgrading_to_m005_sets_coverage_from_the_last_complete_initial_sync(tmp
 
 def test_upgrading_to_m005_adds_the_new_columns_and_keeps_old_weekly_rows_readable(tmp_path):
     old = _database_before_m005(tmp_path / "old.db")
-    old["repositories"].insert({"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"})
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
     old["weekly_metrics"].insert({"repository_id": 1, "week": "2026-03-02", "prs_opened": 1, "authors_active": 1, "prs_merged": 0, "prs_closed_unmerged": 0, "reviews_submitted": 0, "reviewers_active": 0})  # fmt: skip
     old.close()
     store = open_store(tmp_path / "old.db")
     db = store.db
     assert {"author_type", "first_commit_at"} <= set(db["pull_requests"].columns_dict)
     assert "author_type" in db["reviews"].columns_dict and "coverage_start" in db["repositories"].columns_dict
-    assert {"cycle_time_p90_hours", "coding_time_p50_hours", "merged_without_review", "review_top_share", "complete"} <= set(db["weekly_metrics"].columns_dict)
+    assert {
+        "cycle_time_p90_hours",
+        "coding_time_p50_hours",
+        "merged_without_review",
+        "review_top_share",
+        "complete",
+    } <= set(db["weekly_metrics"].columns_dict)
     (row,) = store.weekly_metrics_rows(1)
     assert row.prs_opened == 1 and row.complete is True and row.merged_without_review == 0
 
@@ -203,7 +223,9 @@ def test_a_pr_fetched_again_replaces_its_reviews(store, db):
 def test_a_failing_page_leaves_nothing_half_written(store, db):
     job = new_job(store)
     save(store, job, [make_pr(1)], cursor="first")
-    db.execute("CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    )
     bad = make_pr(3, reviews=(ReviewRecord(author="crash", state="APPROVED", submitted_at=None),))
     with pytest.raises(sqlite3.IntegrityError):
         save(store, job, [make_pr(2), bad], cursor="second")

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ghsync_testing import TOKEN, FakeGitHub, cli_flags, database, invoke, repository_row
+from ghsync_testing import FakeGitHub, cli_flags, database, invoke, repository_row
 
 from ghsync.fakegithub import FakePullRequest, FakeRepository, FakeReview, FakeTeam
 
@@ -306,7 +306,10 @@ def test_importing_an_unknown_team_of_a_known_organization_is_an_error_naming_it
 def test_a_config_team_and_an_imported_team_of_the_same_name_is_an_error_naming_both(org_with_team, db_path, tmp_path):
     repos, team = org_with_team
     with FakeGitHub(repos, teams=[team]) as fake:
-        assert invoke("team", "import", "octo-org/platform-team", "--as", "platform", *cli_flags(fake, db_path)).exit_code == 0
+        assert (
+            invoke("team", "import", "octo-org/platform-team", "--as", "platform", *cli_flags(fake, db_path)).exit_code
+            == 0
+        )
     env = _config(tmp_path, '[teams.platform]\nmembers = ["alice"]\n')
     result = invoke("team", "list", "--db", db_path, env=env)
     assert result.exit_code == 2

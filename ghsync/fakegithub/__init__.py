@@ -1,11 +1,19 @@
 """A faithful local fake of GitHub's GraphQL and REST APIs (tests, benchmarks, ``ghsync demo``).
 
-    from ghsync.fakegithub import FakeGitHub, generate_repository
-    with FakeGitHub([generate_repository("demo/widgets", 2000)]) as fake:
-        ...  # Github(auth=Auth.Token("t"), base_url=fake.url, ...)
+from ghsync.fakegithub import FakeGitHub, generate_repository
+with FakeGitHub([generate_repository("demo/widgets", 2000)]) as fake:
+    ...  # Github(auth=Auth.Token("t"), base_url=fake.url, ...)
 """
 
-from .data import FakePullRequest, FakeRepository, FakeReview, FakeTeam, generate_repository, generate_teams, load_dataset
+from .data import (
+    FakePullRequest,
+    FakeRepository,
+    FakeReview,
+    FakeTeam,
+    generate_repository,
+    generate_teams,
+    load_dataset,
+)
 from .server import FakeGitHub
 
 __all__ = [

@@ -124,7 +124,7 @@ class InstrumentedFake:
         self.fake.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.fake.stop()
 
     @property
@@ -171,7 +171,11 @@ def ghsync_command() -> tuple[list[str], str]:
     script = Path(sys.executable).with_name("ghsync")
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)], str(script)
-    return [sys.executable, "-c", "from ghsync.cli import main; main()"], f"{sys.executable} -c 'from ghsync.cli import main; main()'"
+    return [
+        sys.executable,
+        "-c",
+        "from ghsync.cli import main; main()",
+    ], f"{sys.executable} -c 'from ghsync.cli import main; main()'"
 
 
 # Why a launcher: ru_maxrss of a child includes the RSS it had *before* exec, i.e. the forking
@@ -234,12 +238,18 @@ class Runner:
         interrupted = False
         fd, measure_path = tempfile.mkstemp(prefix="rusage-", suffix=".json", dir=self.workdir)
         os.close(fd)
-        with tempfile.NamedTemporaryFile(prefix="stdout-", dir=self.workdir) as out, tempfile.NamedTemporaryFile(
-            prefix="stderr-", dir=self.workdir
-        ) as err:
+        with (
+            tempfile.NamedTemporaryFile(prefix="stdout-", dir=self.workdir) as out,
+            tempfile.NamedTemporaryFile(prefix="stderr-", dir=self.workdir) as err,
+        ):
             launcher = subprocess.Popen(
                 [sys.executable, "-S", "-c", LAUNCHER, measure_path, *self.command, *args],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir, start_new_session=True,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=self.workdir,
+                start_new_session=True,
             )
             started = time.perf_counter()
             signalled_at = None
@@ -368,7 +378,9 @@ def measured(
     if child.interrupted:
         scenario.notes.append("interrupted with SIGINT by the benchmark")
     if not scenario.ok:
-        scenario.notes.append(f"exit {child.exit_code}, expected {expected_exit}; stderr ends: {_last_lines(child.stderr_tail)}")
+        scenario.notes.append(
+            f"exit {child.exit_code}, expected {expected_exit}; stderr ends: {_last_lines(child.stderr_tail)}"
+        )
     print(_progress_line(scenario), flush=True)
     return scenario
 
@@ -463,10 +475,16 @@ def metrics_scenarios(fake: InstrumentedFake, runner: Runner, workdir: Path, rep
     label = f"{total:,} PRs in {len(repositories)} repos"
     return [
         cold_start(runner, f"`ghsync metrics` ({label})", ["metrics"], db=db, runs=COLD_START_RUNS),
-        cold_start(runner, f"`ghsync metrics --json --weeks 52` ({label})", ["metrics", "--json", "--weeks", "52"],
-                   db=db, runs=COLD_START_RUNS),
-        cold_start(runner, f"`ghsync metrics --by repo` ({label})", ["metrics", "--by", "repo"], db=db,
-                   runs=COLD_START_RUNS),
+        cold_start(
+            runner,
+            f"`ghsync metrics --json --weeks 52` ({label})",
+            ["metrics", "--json", "--weeks", "52"],
+            db=db,
+            runs=COLD_START_RUNS,
+        ),
+        cold_start(
+            runner, f"`ghsync metrics --by repo` ({label})", ["metrics", "--by", "repo"], db=db, runs=COLD_START_RUNS
+        ),
     ]
 
 
@@ -505,10 +523,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for size in sizes:
                 fake.refill()
                 full[size] = measured(
-                    fake, runner, f"initial full sync ({size:,})",
+                    fake,
+                    runner,
+                    f"initial full sync ({size:,})",
                     ["track", repo_name(size), "--days", "all"],
-                    db=workdir / f"full-{size}.db", repo_size=size, prs_needed=size,
-                    floor=floor_points(size), latency=latency,
+                    db=workdir / f"full-{size}.db",
+                    repo_size=size,
+                    prs_needed=size,
+                    floor=floor_points(size),
+                    latency=latency,
                 )
                 scenarios.append(full[size])
             base_db = workdir / f"full-{base}.db"
@@ -518,12 +541,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             fake.refill()
             since = iso(time.time() - WINDOW_DAYS * 86400)
             in_window = sum(1 for pr in base_repo.pull_requests if pr.updated_at >= since)
-            scenarios.append(measured(
-                fake, runner, f"--days {WINDOW_DAYS} window sync ({base:,})",
-                ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
-                db=workdir / f"window-{base}.db", repo_size=base, prs_needed=in_window,
-                floor=floor_points(in_window), latency=latency,
-            ))
+            scenarios.append(
+                measured(
+                    fake,
+                    runner,
+                    f"--days {WINDOW_DAYS} window sync ({base:,})",
+                    ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
+                    db=workdir / f"window-{base}.db",
+                    repo_size=base,
+                    prs_needed=in_window,
+                    floor=floor_points(in_window),
+                    latency=latency,
+                )
+            )
 
             # 3. resume after a rate-limit stop: budget for about half the pages, then refill
             resume_db = workdir / f"resume-{base}.db"
@@ -533,10 +563,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # `ghsync track` should stop here with exit 75. Should it instead sleep until the reset
             # (an hour away), the benchmark presses Ctrl-C once it says so, and the resume still runs.
             stopped = measured(
-                fake, runner, f"resume: stopped at threshold ({base:,})",
+                fake,
+                runner,
+                f"resume: stopped at threshold ({base:,})",
                 ["track", repo_name(base), "--days", "all", "--min-remaining", str(MIN_REMAINING)],
-                db=resume_db, repo_size=base, prs_needed=0, floor=None, latency=latency, expected_exit=75,
-                interrupt_on=WAITING_MARKER, timeout=CHILD_TIMEOUT_SECONDS,
+                db=resume_db,
+                repo_size=base,
+                prs_needed=0,
+                floor=None,
+                latency=latency,
+                expected_exit=75,
+                interrupt_on=WAITING_MARKER,
+                timeout=CHILD_TIMEOUT_SECONDS,
             )
             stopped.notes.append(f"GraphQL remaining set to {MIN_REMAINING + half} (threshold {MIN_REMAINING})")
             if stopped.exit_code != 75 and stopped.interrupted:
@@ -547,9 +585,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             scenarios.append(stopped)
             fake.refill()
             resumed = measured(
-                fake, runner, f"resume: `ghsync sync` after refill ({base:,})",
+                fake,
+                runner,
+                f"resume: `ghsync sync` after refill ({base:,})",
                 ["sync", "--min-remaining", str(MIN_REMAINING)],
-                db=resume_db, repo_size=base, prs_needed=0, floor=None, latency=latency,
+                db=resume_db,
+                repo_size=base,
+                prs_needed=0,
+                floor=None,
+                latency=latency,
             )
             scenarios.append(resumed)
             reference = full[base]
@@ -575,10 +619,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             # 4. incremental, nothing changed
             fake.refill()
-            scenarios.append(measured(
-                fake, runner, f"incremental, nothing changed ({base:,})", ["sync"],
-                db=base_db, repo_size=base, prs_needed=0, floor=floor_points(0), latency=latency,
-            ))
+            scenarios.append(
+                measured(
+                    fake,
+                    runner,
+                    f"incremental, nothing changed ({base:,})",
+                    ["sync"],
+                    db=base_db,
+                    repo_size=base,
+                    prs_needed=0,
+                    floor=floor_points(0),
+                    latency=latency,
+                )
+            )
 
             # 5. incremental after 1% of PRs changed
             changed = max(1, base // 100)
@@ -586,16 +639,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for number in rng.sample(range(1, base + 1), changed):
                 fake.fake.touch_pull_request(repo_name(base), number)
             fake.refill()
-            scenarios.append(measured(
-                fake, runner, f"incremental, 1% changed ({changed:,} of {base:,})", ["sync"],
-                db=base_db, repo_size=base, prs_needed=changed, floor=floor_points(changed), latency=latency,
-            ))
+            scenarios.append(
+                measured(
+                    fake,
+                    runner,
+                    f"incremental, 1% changed ({changed:,} of {base:,})",
+                    ["sync"],
+                    db=base_db,
+                    repo_size=base,
+                    prs_needed=changed,
+                    floor=floor_points(changed),
+                    latency=latency,
+                )
+            )
 
             # 6. cold starts (no GitHub involved)
-            scenarios.append(cold_start(runner, f"`ghsync status` cold start ({base:,} PRs in DB)", ["status"],
-                                        db=base_db, runs=COLD_START_RUNS))
-            scenarios.append(cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None,
-                                        runs=COLD_START_RUNS))
+            scenarios.append(
+                cold_start(
+                    runner,
+                    f"`ghsync status` cold start ({base:,} PRs in DB)",
+                    ["status"],
+                    db=base_db,
+                    runs=COLD_START_RUNS,
+                )
+            )
+            scenarios.append(
+                cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None, runs=COLD_START_RUNS)
+            )
 
             # 7. metrics over many repositories (issue 12): 50,000 PRs in 20 repositories
             metrics_prs = 1000 if args.quick else args.metrics_prs
@@ -677,47 +747,83 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         within = s.ratio is not None and s.ratio <= 1 + POINTS_TOLERANCE
         per_k = f"{s.points_per_1k:.1f} pts/1k PRs, " if s.points_per_1k is not None else ""
-        add(f"points vs floor: {s.name}", f"{per_k}{s.points} pts = {s.ratio:.3f} x floor {s.floor}",
-            f"<= {1 + POINTS_TOLERANCE:.2f} x floor", "PASS" if within else "MISS")
+        add(
+            f"points vs floor: {s.name}",
+            f"{per_k}{s.points} pts = {s.ratio:.3f} x floor {s.floor}",
+            f"<= {1 + POINTS_TOLERANCE:.2f} x floor",
+            "PASS" if within else "MISS",
+        )
 
     one_k = next((s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size == 1000), None)
     if one_k is not None:
         note = "" if latency_ms == 20 else f" (at {latency_ms:g} ms, target is defined at 20 ms)"
-        add("wall time, 1,000-PR initial sync" + note, f"{one_k.wall_s:.2f} s", f"< {WALL_1K_SECONDS:g} s",
-            "PASS" if one_k.wall_s < WALL_1K_SECONDS else "MISS")
+        add(
+            "wall time, 1,000-PR initial sync" + note,
+            f"{one_k.wall_s:.2f} s",
+            f"< {WALL_1K_SECONDS:g} s",
+            "PASS" if one_k.wall_s < WALL_1K_SECONDS else "MISS",
+        )
     for s in scenarios:
         if s.name.startswith("initial full sync") and s.ok:
             budget = CPU_PER_10K_SECONDS * max(1.0, s.repo_size / 10_000)
-            add(f"ghsync CPU, {s.name}", f"{s.cpu_s:.3f} s = {10_000 * s.cpu_s / s.repo_size:.2f} s per 10k PRs",
-                f"< {budget:g} s: 2 s per 10k PRs, never less than 2 s", "PASS" if s.cpu_s < budget else "MISS")
+            add(
+                f"ghsync CPU, {s.name}",
+                f"{s.cpu_s:.3f} s = {10_000 * s.cpu_s / s.repo_size:.2f} s per 10k PRs",
+                f"< {budget:g} s: 2 s per 10k PRs, never less than 2 s",
+                "PASS" if s.cpu_s < budget else "MISS",
+            )
     big = [s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size >= 50_000]
     if big:
         for s in big:
-            add(f"peak RSS, {s.name}", f"{s.peak_rss_mb:.1f} MB", f"<= {RSS_50K_MB:g} MB",
-                "PASS" if s.peak_rss_mb <= RSS_50K_MB else "MISS")
+            add(
+                f"peak RSS, {s.name}",
+                f"{s.peak_rss_mb:.1f} MB",
+                f"<= {RSS_50K_MB:g} MB",
+                "PASS" if s.peak_rss_mb <= RSS_50K_MB else "MISS",
+            )
     elif any(s.name.startswith("initial full sync") for s in scenarios):
         largest = max((s for s in scenarios if s.name.startswith("initial full sync")), key=lambda s: s.repo_size)
-        add(f"peak RSS at 50,000 PRs (not run; {largest.name}: {largest.peak_rss_mb:.1f} MB)", "—",
-            f"<= {RSS_50K_MB:g} MB", None)
+        add(
+            f"peak RSS at 50,000 PRs (not run; {largest.name}: {largest.peak_rss_mb:.1f} MB)",
+            "—",
+            f"<= {RSS_50K_MB:g} MB",
+            None,
+        )
     status = next((s for s in scenarios if s.name.startswith("`ghsync status`")), None)
     if status is not None:
-        add("`ghsync status` cold start (median)", f"{status.wall_s:.3f} s", f"< {STATUS_COLD_SECONDS:g} s",
-            "PASS" if status.wall_s < STATUS_COLD_SECONDS and status.ok else "MISS")
+        add(
+            "`ghsync status` cold start (median)",
+            f"{status.wall_s:.3f} s",
+            f"< {STATUS_COLD_SECONDS:g} s",
+            "PASS" if status.wall_s < STATUS_COLD_SECONDS and status.ok else "MISS",
+        )
     for s in scenarios:
         if s.name.startswith("`ghsync metrics"):
             scale = "" if "50,000 PRs" in s.name else " (target defined at 50,000 PRs in 20 repos)"
-            add(f"{s.name} (median){scale}", f"{s.wall_s:.3f} s", f"< {METRICS_SECONDS:g} s",
-                "PASS" if s.wall_s < METRICS_SECONDS and s.ok else "MISS")
+            add(
+                f"{s.name} (median){scale}",
+                f"{s.wall_s:.3f} s",
+                f"< {METRICS_SECONDS:g} s",
+                "PASS" if s.wall_s < METRICS_SECONDS and s.ok else "MISS",
+            )
     for s in scenarios:
         if not s.ok and not s.name.startswith("resume: stopped"):  # that one has its own line below
             add(f"exit code: {s.name}", str(s.exit_code), str(s.expected_exit), "MISS")
     resume = result.get("resume") or {}
     if resume:
         how = " (Ctrl-C'd while sleeping until the reset)" if resume["stopped_interrupted"] else ""
-        add("resume: `ghsync track` exits 75 at the threshold", f"exit {resume['stopped_exit']}{how}", "exit 75",
-            "PASS" if resume["stopped_exit"] == 75 else "MISS")
-        add("resume: PRs re-fetched vs uninterrupted", f"{resume['refetched_prs']:+,} PRs, {resume['extra_points']:+} points",
-            "informational", None)
+        add(
+            "resume: `ghsync track` exits 75 at the threshold",
+            f"exit {resume['stopped_exit']}{how}",
+            "exit 75",
+            "PASS" if resume["stopped_exit"] == 75 else "MISS",
+        )
+        add(
+            "resume: PRs re-fetched vs uninterrupted",
+            f"{resume['refetched_prs']:+,} PRs, {resume['extra_points']:+} points",
+            "informational",
+            None,
+        )
     return targets
 
 
@@ -726,8 +832,21 @@ def _fmt(value: float | None, spec: str, empty: str = "—") -> str:
 
 
 COLUMNS = (
-    "Scenario", "Exit", "PRs needed", "PRs returned", "GraphQL req", "Points", "Floor", "× floor",
-    "Pts/1k PRs", "REST", "Wall s", "CPU s", "Peak RSS MB", "Fake s", "Latency s",
+    "Scenario",
+    "Exit",
+    "PRs needed",
+    "PRs returned",
+    "GraphQL req",
+    "Points",
+    "Floor",
+    "× floor",
+    "Pts/1k PRs",
+    "REST",
+    "Wall s",
+    "CPU s",
+    "Peak RSS MB",
+    "Fake s",
+    "Latency s",
 )
 
 
@@ -750,28 +869,33 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
         rss = f"{s.peak_rss_mb:.1f}"
         if s.name.startswith("initial full sync") and s.repo_size >= 50_000:
             rss += " PASS" if s.peak_rss_mb <= RSS_50K_MB else " MISS"
-        rows.append([
-            s.name + (" (median of 5)" if cold else ""),
-            str(s.exit_code),
-            "—" if cold or (s.floor is None and not s.prs_needed) else f"{s.prs_needed:,}",
-            "—" if cold else f"{s.prs_returned:,}",
-            "—" if cold else str(s.graphql_requests),
-            "—" if cold else str(s.points),
-            _fmt(s.floor, "d"),
-            ratio_text,
-            _fmt(s.points_per_1k, ".1f"),
-            "—" if cold else str(s.rest_calls),
-            wall,
-            cpu,
-            rss,
-            "—" if cold else f"{s.server_s:.2f}",
-            "—" if cold else f"{s.latency_s:.2f}",
-        ])
+        rows.append(
+            [
+                s.name + (" (median of 5)" if cold else ""),
+                str(s.exit_code),
+                "—" if cold or (s.floor is None and not s.prs_needed) else f"{s.prs_needed:,}",
+                "—" if cold else f"{s.prs_returned:,}",
+                "—" if cold else str(s.graphql_requests),
+                "—" if cold else str(s.points),
+                _fmt(s.floor, "d"),
+                ratio_text,
+                _fmt(s.points_per_1k, ".1f"),
+                "—" if cold else str(s.rest_calls),
+                wall,
+                cpu,
+                rss,
+                "—" if cold else f"{s.server_s:.2f}",
+                "—" if cold else f"{s.latency_s:.2f}",
+            ]
+        )
     return rows
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|"]
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
     return "\n".join(lines)
 
@@ -838,16 +962,24 @@ def to_json(result: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark ghsync against the bundled fake GitHub (real subprocesses).")
-    p.add_argument("--sizes", type=lambda text: [int(part.replace("_", "")) for part in text.split(",") if part.strip()],
-                   default=[1000, 10_000, 50_000], help="repository sizes in PRs, comma-separated (default 1000,10000,50000)")
+    p.add_argument(
+        "--sizes",
+        type=lambda text: [int(part.replace("_", "")) for part in text.split(",") if part.strip()],
+        default=[1000, 10_000, 50_000],
+        help="repository sizes in PRs, comma-separated (default 1000,10000,50000)",
+    )
     p.add_argument("--latency-ms", type=float, default=20.0, help="the fake's latency per request (default 20)")
     p.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     p.add_argument("--quick", action="store_true", help="1,000 PRs only, every scenario on it (well under a minute)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     p.add_argument("--markdown", action="store_true", help="print the results table as Markdown (for the README)")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
-    p.add_argument("--metrics-prs", type=int, default=50_000,
-                   help="PRs (in 20 repositories) for the `ghsync metrics` scenario (default 50000)")
+    p.add_argument(
+        "--metrics-prs",
+        type=int,
+        default=50_000,
+        help="PRs (in 20 repositories) for the `ghsync metrics` scenario (default 50000)",
+    )
     p.add_argument("--metrics-only", action="store_true", help="run only the `ghsync metrics` scenario")
     args = p.parse_args(argv)
     if not args.sizes or any(size < 1 for size in args.sizes):
@@ -862,7 +994,9 @@ def main(argv: list[str] | None = None) -> int:
     targets = evaluate_targets(result)
     print()
     print(f"machine: {result['machine']}")
-    print(f"latency {args.latency_ms:g} ms/request, seed {args.seed}; ghsync run as: {result['config']['ghsync_command']}")
+    print(
+        f"latency {args.latency_ms:g} ms/request, seed {args.seed}; ghsync run as: {result['config']['ghsync_command']}"
+    )
     print()
     print(markdown_table(result) if args.markdown else text_table(result))
     print()

@@ -21,8 +21,12 @@ query($org: String!, $slug: String!, $after: String) {
 
 
 def gql(fake: FakeGitHub, variables: dict) -> dict:
-    response = requests.post(f"{fake.url}/graphql", json={"query": MEMBERS, "variables": variables},
-                             headers={"Authorization": "bearer t"}, timeout=10)
+    response = requests.post(
+        f"{fake.url}/graphql",
+        json={"query": MEMBERS, "variables": variables},
+        headers={"Authorization": "bearer t"},
+        timeout=10,
+    )
     assert response.status_code == 200
     return response.json()
 
