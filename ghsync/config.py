@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from ghsync.errors import ConfigError
@@ -31,6 +31,19 @@ def default_config_path() -> Path:
     from platformdirs import user_config_path
 
     return user_config_path("ghsync", appauthor=False) / "config.toml"
+
+
+# Logins whose PRs and reviews metrics leave out by default (globs; `[bot]` is a literal suffix).
+DEFAULT_EXCLUDE_AUTHORS = ["dependabot*", "renovate*", "*[bot]"]
+
+
+class TeamConfig(BaseModel):
+    """`[teams.NAME]` in the config file: PRs in `repos` (all tracked if absent) by `members` (anyone if absent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    members: tuple[str, ...] | None = None
+    repos: tuple[str, ...] | None = None
 
 
 class Settings(BaseSettings):
@@ -71,6 +84,12 @@ class Settings(BaseSettings):
     slack_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias="GHSYNC_SLACK_TIMEOUT")
     # Besides a completed initial sync (always mailed): any of update, rate_limited, error.
     notify_on: str = Field(default="", validation_alias="GHSYNC_NOTIFY_ON")
+
+    # Config file only: teams for `metrics --team` / `--by team`, and who counts as a bot in metrics.
+    teams: dict[str, TeamConfig] = Field(default_factory=dict, validation_alias="GHSYNC_TEAMS")
+    exclude_authors: tuple[str, ...] = Field(
+        default=tuple(DEFAULT_EXCLUDE_AUTHORS), validation_alias="GHSYNC_EXCLUDE_AUTHORS"
+    )
 
     @field_validator("notify_on")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -59,16 +59,20 @@ class GraphQL:
     """Where a record field comes from in a GraphQL node: the selection and the path to the value."""
 
     selection: str
-    path: tuple[str, ...] = ()
+    path: tuple[str | int, ...] = ()
     # GitHub's BigInt scalar arrives as a decimal string; the parser turns it into an int.
     big_int: bool = False
 
     def value_in(self, node: dict[str, Any]) -> Any:
+        """The value at `path` (a str key into an object, an int index into a list); None if absent."""
         value: Any = node
         for key in self.path or (self.selection,):
-            if not isinstance(value, dict):
+            if isinstance(key, int):
+                if not isinstance(value, list) or len(value) <= key:
+                    return None
+            elif not isinstance(value, dict):
                 return None
-            value = value.get(key)
+            value = value[key] if isinstance(key, int) else value.get(key)
         return value
 
 
@@ -99,10 +103,19 @@ def field_specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
+# `author { __typename login }`: the login and the kind of actor (User, Bot, Organization, Mannequin).
+_AUTHOR = "author { __typename login }"
+# ONE `commits` field: its count and the first commit (the connection is oldest first). Two `commits`
+# fields with different arguments would conflict in GraphQL; the page's cost is unchanged.
+_COMMITS = "commits(first: 1) { totalCount nodes { commit { authoredDate } } }"
+
+
 class ReviewRecord(Record):
     """One submitted (or pending) review; `author` is None for a deleted ("ghost") account."""
 
-    author: Annotated[str | None, GraphQL("author { login }", ("author", "login"))]
+    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))]
+    # GraphQL's __typename of the author: "User", "Bot", "Organization", "Mannequin"; None when deleted.
+    author_type: Annotated[str | None, GraphQL(_AUTHOR, ("author", "__typename"))] = None
     state: Annotated[str, GraphQL("state")]
     submitted_at: Annotated[str | None, GraphQL("submittedAt")]
     # GitHub's own ids, so rows join with other GitHub data: the node id, and the database id (a BigInt
@@ -118,7 +131,8 @@ class PullRequestRecord(Record):
     title: Annotated[str, GraphQL("title")]
     state: Annotated[PullRequestState, GraphQL("state")]
     is_draft: Annotated[bool, GraphQL("isDraft")]
-    author: Annotated[str | None, GraphQL("author { login }", ("author", "login"))]
+    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))]
+    author_type: Annotated[str | None, GraphQL(_AUTHOR, ("author", "__typename"))] = None
     created_at: Annotated[str, GraphQL("createdAt")]
     updated_at: Annotated[str, GraphQL("updatedAt")]
     closed_at: Annotated[str | None, GraphQL("closedAt")]
@@ -128,7 +142,9 @@ class PullRequestRecord(Record):
     additions: Annotated[int | None, GraphQL("additions")]
     deletions: Annotated[int | None, GraphQL("deletions")]
     changed_files: Annotated[int | None, GraphQL("changedFiles")]
-    commits: Annotated[int | None, GraphQL("commits { totalCount }", ("commits", "totalCount"))]
+    commits: Annotated[int | None, GraphQL(_COMMITS, ("commits", "totalCount"))]
+    # The authored date of the PR's first commit (None without commits).
+    first_commit_at: Annotated[str | None, GraphQL(_COMMITS, ("commits", "nodes", 0, "commit", "authoredDate"))] = None
     base_ref: Annotated[str, GraphQL("baseRefName")]
     head_ref: Annotated[str, GraphQL("headRefName")]
     url: Annotated[str | None, GraphQL("url")] = None
@@ -273,7 +289,11 @@ class Repository:
     sync_watermark: str | None
     current_sync_id: int | None
     notify_to: tuple[str, ...]
+    # What the stored PRs cover, for a wider window to fetch only the older part.
     coverage: WindowCoverage | None = None
+    # The instant from which the stored data is complete (None until an initial sync completes):
+    # metrics show only weeks that start at or after it.
+    coverage_start: str | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +328,7 @@ STATUS_FIELDS = (
     "last_synced_at",
     "last_error",
     "created_at",
+    "coverage_start",
 )
 
 
@@ -384,22 +405,71 @@ class AccountRateLimit:
     reset_at: str | None
 
 
+class MetricReview(NamedTuple):
+    """What metrics read of a submitted (not PENDING) review: its author and when, in epoch seconds."""
+
+    author: str | None
+    author_type: str | None
+    submitted: float
+
+
+class MetricPullRequest(NamedTuple):
+    """What metrics read of a pull request, times in epoch seconds: only these columns are loaded, as
+    plain tuples, so that metrics over 50,000 PRs stay well under a second."""
+
+    repository: str
+    number: int
+    author: str | None
+    author_type: str | None
+    state: str
+    created: float
+    closed: float | None
+    merged: float | None
+    additions: int | None
+    deletions: int | None
+    first_commit: float | None
+    reviews: tuple[MetricReview, ...]
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team: from the config file (members and/or repos) or imported from GitHub (members only).
+
+    members None: anyone; repos None: every tracked repository.
+    """
+
+    name: str
+    source: str  # "config" or "github ORG/SLUG"
+    members: tuple[str, ...] | None
+    repos: tuple[str, ...] | None = None
+    imported_at: str | None = None
+
+
 class WeeklyMetrics(Record):
-    """One repository-week (or repository-week-author with `--by author`) of team metrics."""
+    """One week of team metrics for a scope, or one (week, key) row with `--by repo|author|team`."""
 
     week: str
+    # False for the week in progress (the current one): its numbers will still change.
+    complete: bool = True
+    repository: str | None = None
     author: str | None = None
+    team: str | None = None
+    # The metrics, in the order of the METRICS registry (ghsync.metrics), which defines each.
     prs_opened: int
     authors_active: int
     prs_merged: int
     prs_closed_unmerged: int
     cycle_time_p50_hours: float | None
     cycle_time_p75_hours: float | None
+    cycle_time_p90_hours: float | None = None
+    coding_time_p50_hours: float | None = None
+    pr_size_p50: float | None
     time_to_first_review_p50_hours: float | None
     review_to_merge_p50_hours: float | None
+    merged_without_review: int = 0
     reviews_submitted: int
     reviewers_active: int
-    pr_size_p50: float | None
+    review_top_share: float | None = None
 
 
 class DeliveryStatus(StrEnum):

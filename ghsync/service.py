@@ -6,11 +6,11 @@ Every function takes Settings and returns typed results; nothing here prints, pr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from pydantic import SecretStr
 
@@ -31,12 +31,17 @@ from ghsync.models import (
     SyncKind,
     SyncReport,
     SyncStatus,
+    Team,
     WeeklyMetrics,
 )
 from ghsync.store import SqliteStore, open_store
 from ghsync.store.lock import digest_lock, is_locked, repository_lock
 from ghsync.timefmt import iso, parse_iso_or_none
 from ghsync.validate import parse_days, parse_repository_slug
+
+if TYPE_CHECKING:
+    from ghsync.metrics import Grouping, PeopleFilter
+    from ghsync.models import MetricPullRequest
 
 
 class PullRequestSource(Source[PullRequestRecord], Protocol):
@@ -79,10 +84,32 @@ class SyncOutcome(NamedTuple):
     error: GhsyncError | None = None
 
 
+Breakdown = Literal["repo", "author", "team"]
+
+
 @dataclass(frozen=True)
 class MetricsResult:
+    """Weekly rows of a scope (one or more repositories, maybe one team's PRs), only of covered weeks."""
+
+    # What the rows cover, for a title: "octo/api", "3 repositories", "team platform (2 repositories)".
     full_name: str
     rows: list[WeeklyMetrics]
+    repositories: tuple[str, ...] = ()
+    # The instant from which every repository in scope has complete data (the latest of theirs), and
+    # the repository it is the coverage of.
+    coverage_start: str | None = None
+    coverage_repository: str | None = None
+    # Weeks of the asked window left out because they start before coverage_start, and what widens it.
+    weeks_left_out: int = 0
+    widen_hint: str | None = None
+    # Repositories in scope whose first sync has not completed: their data may be partial.
+    not_covered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamImportResult:
+    team: Team
+    points_spent: int
 
 
 def _require_tokens(settings: Settings) -> list[str]:
@@ -324,20 +351,36 @@ def _sync_one(
             )
             _notify(settings, store, failed, error_report, hooks)
         raise
-    if report.outcome == Outcome.COMPLETE and (report.prs_synced or not store.weekly_metrics_rows(repository.id)):
-        # Recomputing reads every stored PR: only worth it when this sync changed some.
-        refresh_weekly_metrics(store, repository.id)
+    if report.outcome == Outcome.COMPLETE:
+        # Every complete sync: the stored weeks carry `complete` (the week in progress moves on) and
+        # the bots filter of the current settings, so they are recomputed even when no PR changed.
+        refresh_weekly_metrics(store, repository.id, people=_people(settings, include_bots=False), today=_today(hooks))
     _notify(settings, store, store.repository(repository.id), report, hooks)
     return report
 
 
-def refresh_weekly_metrics(store: SqliteStore, repository_id: int) -> int:
-    """Recompute the stored weekly metrics from every stored PR; returns the number of weeks."""
+def refresh_weekly_metrics(
+    store: SqliteStore, repository_id: int, *, people: PeopleFilter | None = None, today: date | None = None
+) -> int:
+    """Recompute the stored weekly metrics (`weekly_metrics`, for SQL users) from every stored PR;
+    returns the number of weeks."""
     from ghsync.metrics import compute_weekly_metrics
 
-    rows = compute_weekly_metrics(store.iter_pull_requests(repository_id))
+    rows = compute_weekly_metrics(store.metric_pull_requests([repository_id]), people=people, today=today)
     store.replace_weekly_metrics(repository_id, rows)
     return len(rows)
+
+
+def _today(hooks: SyncHooks) -> date:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(hooks.clock(), UTC).date()
+
+
+def _people(settings: Settings, *, include_bots: bool) -> PeopleFilter | None:
+    from ghsync.metrics import PeopleFilter
+
+    return None if include_bots else PeopleFilter(tuple(settings.exclude_authors))
 
 
 def _notify(
@@ -406,30 +449,191 @@ def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
 
 def weekly_metrics(
     settings: Settings,
-    slug: str,
+    slugs: Sequence[str] = (),
     *,
     weeks: int | None,
     since: date | None,
     until: date | None,
-    by_author: bool,
+    by: Breakdown | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    include_bots: bool = False,
     today: date,
 ) -> MetricsResult:
-    """Stored weekly metrics (or, by author, computed from the stored PRs) within the asked window."""
-    from ghsync.metrics import compute_weekly_metrics, weekly_metrics_window
+    """Weekly metrics of a scope, pooled over its repositories' PRs, within the asked window, and only
+    of weeks starting at or after the scope's coverage (the latest coverage_start in it)."""
+    from datetime import UTC, datetime
+
+    from ghsync.metrics import compute_weekly_metrics, covered_rows, week_start, weekly_metrics_window
 
     store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
-    if by_author:
-        rows = compute_weekly_metrics(store.iter_pull_requests(repository.id), by_author=True)
-    else:
-        rows = store.weekly_metrics_rows(repository.id)
-        if not rows and repository.last_synced_at:
-            refresh_weekly_metrics(store, repository.id)
-            rows = store.weekly_metrics_rows(repository.id)
+    teams = {t.name: t for t in _all_teams(settings, store)}
+    chosen = None
+    if team is not None:
+        chosen = teams.get(team)
+        if chosen is None:
+            known = ", ".join(sorted(teams)) or "none"
+            raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
+    repositories = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
     if since is None and weeks is None:
         weeks = 12
+    first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
+    # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
+    # PRs updated since the window began are enough (a day early: stored times may carry an offset).
+    updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
+    rows = compute_weekly_metrics(
+        _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
+        group=_grouping(by, teams.values()),
+        people=_people(settings, include_bots=include_bots),
+        today=today,
+    )
     window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
-    return MetricsResult(repository.full_name, window)
+    covered = [r for r in repositories if r.coverage_start is not None]
+    latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
+    coverage = latest.coverage_start if latest is not None else None
+    kept, left_out = covered_rows(window, coverage)
+    hint = None
+    if latest is not None and coverage is not None and latest.days_back is not None:
+        # A window narrower than the weeks asked: every asked week before coverage was left out,
+        # whether or not the partial data had anything in it.
+        last_day = until if until is not None else today
+        asked = range((week_start(last_day) - week_start(first_day)).days // 7 + 1)
+        mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
+        left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
+    if left_out and latest is not None and latest.days_back is not None:
+        days = (today - first_day).days + 1
+        hint = f"ghsync track {latest.full_name} --days {days}"
+    return MetricsResult(
+        full_name=_scope_title(repositories, chosen),
+        rows=kept,
+        repositories=tuple(r.full_name for r in repositories),
+        coverage_start=coverage,
+        coverage_repository=latest.full_name if latest is not None else None,
+        weeks_left_out=left_out,
+        widen_hint=hint,
+        not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
+    )
+
+
+def _instant(text: str) -> float:
+    from ghsync.timefmt import parse_iso
+
+    return parse_iso(text).timestamp()
+
+
+def _scope(
+    store: SqliteStore, slugs: Sequence[str], *, owner: str | None, team: Team | None, host: str
+) -> list[Repository]:
+    """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team."""
+    if slugs:
+        repositories = [store.get_repository(parse_repository_slug(slug, host)) for slug in slugs]
+    else:
+        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+    if owner is not None:
+        repositories = [r for r in repositories if r.owner.lower() == owner.lower()]
+    if team is not None and team.repos is not None:
+        wanted = {name.lower() for name in team.repos}
+        untracked = sorted(wanted - {r.full_name.lower() for r in store.list_repositories()})
+        if untracked:
+            raise UsageError(f"team {team.name}: {', '.join(untracked)} not tracked: run `ghsync track {untracked[0]}`")
+        repositories = [r for r in repositories if r.full_name.lower() in wanted]
+    if not repositories:
+        scope = f" owned by {owner}" if owner else ""
+        raise UsageError(f"no tracked repositories{scope} in this scope: run `ghsync track OWNER/REPO` first")
+    return repositories
+
+
+def _scope_title(repositories: Sequence[Repository], team: Team | None) -> str:
+    names = repositories[0].full_name if len(repositories) == 1 else f"{len(repositories)} repositories"
+    return names if team is None else f"team {team.name} ({names})"
+
+
+def _members(team: Team) -> frozenset[str] | None:
+    return None if team.members is None else frozenset(login.lower() for login in team.members)
+
+
+def _in_team(pr: MetricPullRequest, team: Team, members: frozenset[str] | None) -> bool:
+    if team.repos is not None and pr.repository.lower() not in {name.lower() for name in team.repos}:
+        return False
+    return members is None or (pr.author is not None and pr.author.lower() in members)
+
+
+def _team_prs(prs: Iterable[MetricPullRequest], team: Team | None) -> Iterable[MetricPullRequest]:
+    """A team's PRs: in its repositories (the scope already is) and authored by its members."""
+    if team is None:
+        return prs
+    members = _members(team)
+    return (pr for pr in prs if _in_team(pr, team, members))
+
+
+def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
+    from ghsync.metrics import Grouping
+
+    if by is None:
+        return None
+    if by == "repo":
+        return Grouping("repository", lambda pr: (pr.repository,))
+    if by == "author":
+        return Grouping("author", lambda pr: (pr.author,))
+    known = [(t, _members(t)) for t in teams]
+    if not known:
+        raise UsageError("--by team: no teams defined; add [teams.NAME] to the config file or run `ghsync team import`")
+    # A PR of an author in two teams counts in both team rows (and once in a total).
+    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])
+
+
+def _all_teams(settings: Settings, store: SqliteStore | None) -> list[Team]:
+    """Config-file teams and imported ones; the same name in both is an error naming both."""
+    configured = [
+        Team(name=name, source="config", members=team.members, repos=team.repos)
+        for name, team in sorted(settings.teams.items())
+    ]
+    imported = store.imported_teams() if store is not None else []
+    clash = sorted({t.name for t in configured} & {t.name for t in imported})
+    if clash:
+        source = next(t.source for t in imported if t.name == clash[0])
+        raise UsageError(
+            f"team {clash[0]!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
+            f"from {source.removeprefix('github ')}; rename one (`ghsync team import ... --as OTHER`)"
+        )
+    return sorted([*configured, *imported], key=lambda t: t.name.casefold())
+
+
+def default_config_path_text() -> str:
+    from ghsync.config import default_config_path
+
+    return str(default_config_path())
+
+
+def list_teams(settings: Settings) -> list[Team]:
+    """Every team: from the config file and imported into the database."""
+    store = _open_store(settings) if settings.db.exists() else None
+    return _all_teams(settings, store)
+
+
+def import_team(
+    settings: Settings, spec: str, *, name: str | None = None, hooks: SyncHooks | None = None
+) -> TeamImportResult:
+    """Read ORG/TEAM-SLUG's members from GitHub and store them as team NAME (default the slug); again refreshes."""
+    hooks = hooks or SyncHooks()
+    organization, _, slug = spec.partition("/")
+    if not organization or not slug or "/" in slug:
+        raise UsageError(f"team must be ORG/TEAM-SLUG, not {spec!r}")
+    name = name or slug
+    if name in settings.teams:
+        raise UsageError(
+            f"team {name!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
+            f"from {organization}/{slug}; choose another name with --as"
+        )
+    from ghsync.github.teams import team_members
+
+    source = _open_source(settings, hooks)
+    before = source.spent().points
+    members = team_members(source, organization, slug)  # type: ignore[arg-type]
+    team = Team(name=name, source=f"github {organization}/{slug}", members=members, imported_at=iso(hooks.clock()))
+    store = _open_store(settings, create=True)
+    store.save_team(team, organization=organization, slug=slug)
+    return TeamImportResult(team, source.spent().points - before)
 
 
 def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
@@ -472,17 +676,9 @@ class DigestScope:
     repository_ids: tuple[int, ...]
     repositories: tuple[ScopeRepository, ...]
     pull_requests: Callable[[], Iterator[tuple[str, PullRequestRecord]]]
-
-
-_BOT_PREFIXES = ("dependabot", "renovate")
-
-
-def _is_bot(login: str | None) -> bool:
-    """`dependabot*`, `renovate*` and `*[bot]`, case-insensitively (a stand-in until bots are configured)."""
-    if not login:
-        return False
-    folded = login.casefold()
-    return folded.startswith(_BOT_PREFIXES) or folded.endswith("[bot]")
+    # Who counts as a bot (None with bots included): their PRs are not in the stream, their reviews
+    # are left out of the metrics.
+    people: PeopleFilter | None = None
 
 
 def _coverage_start(store: SqliteStore, repository: Repository, now: datetime) -> datetime | None:
@@ -501,8 +697,9 @@ def digest_scope(
     *,
     now: datetime,
 ) -> DigestScope:
-    """Resolve `digest`'s scope: the named repositories, every tracked repository of `owner`, or (the
-    default) every tracked repository; PRs by bots are left out. Teams are not known yet.
+    """Resolve `digest`'s scope as `metrics` does: the named repositories, every tracked repository of
+    `owner`, a team (its repositories and members), or (the default) every tracked repository; PRs by
+    bots (by GitHub's __typename or the `exclude_authors` patterns) are left out.
 
     The only place that decides which repositories and PRs a digest covers: replace it, and the
     content, the delivery and the de-duplication follow. Raises UsageError (exit 2) for bad input.
@@ -510,14 +707,21 @@ def digest_scope(
     given = sum(1 for part in (bool(repositories), owner is not None, team is not None) if part)
     if given > 1:
         raise UsageError("give repositories, --owner or --team, not several")
-    if team is not None:
-        raise UsageError(f"unknown team {team}")
     store = _open_store(settings)
     tracked = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
-    if repositories:
+    chosen_team: Team | None = None
+    if team is not None:
+        teams = {t.name: t for t in _all_teams(settings, store)}
+        chosen_team = teams.get(team)
+        if chosen_team is None:
+            known = ", ".join(sorted(teams)) or "none"
+            raise UsageError(f"unknown team {team} (teams: {known}); see `ghsync team list`")
+        selected = _scope(store, (), owner=None, team=chosen_team, host=settings.github_host())
+        key, name = f"team:{chosen_team.name}", chosen_team.name
+    elif repositories:
         chosen: dict[int, Repository] = {}
         for slug in repositories:
-            repository = store.get_repository(parse_repository_slug(slug))
+            repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
             chosen.setdefault(repository.id, repository)
         selected = sorted(chosen.values(), key=lambda r: r.full_name.casefold())
         key = "repos:" + ",".join(r.full_name.casefold() for r in selected)
@@ -533,11 +737,17 @@ def digest_scope(
             raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
         key, name = "all", "all repositories"
 
+    people = _people(settings, include_bots=False)
+    members = _members(chosen_team) if chosen_team is not None else None
+
     def pull_requests() -> Iterator[tuple[str, PullRequestRecord]]:
         for repository in selected:
             for pr in store.iter_pull_requests(repository.id):
-                if not _is_bot(pr.author):
-                    yield repository.full_name, pr
+                if people is not None and people.is_bot(pr.author, pr.author_type):
+                    continue
+                if members is not None and (pr.author is None or pr.author.lower() not in members):
+                    continue
+                yield repository.full_name, pr
 
     return DigestScope(
         key=key,
@@ -552,6 +762,7 @@ def digest_scope(
             for r in selected
         ),
         pull_requests=pull_requests,
+        people=people,
     )
 
 
@@ -656,7 +867,9 @@ def send_digest(
         )
     scope = digest_scope(settings, repositories, owner, team, now=now)
     try:
-        digest = build_digest(scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks)
+        digest = build_digest(
+            scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks, people=scope.people
+        )
     except ValueError as error:
         raise StoreError(f"cannot build the digest: {error}") from None
     result = DigestResult(scope.key, digest, digest_text(digest))

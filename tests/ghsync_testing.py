@@ -128,6 +128,7 @@ def expected_records(repository) -> dict[int, PullRequestRecord]:
             state=pr.state,
             is_draft=pr.is_draft,
             author=pr.author,
+            author_type=None if pr.author is None else "Bot" if pr.author_is_bot else "User",
             created_at=pr.created_at,
             updated_at=pr.updated_at,
             closed_at=pr.closed_at,
@@ -137,6 +138,7 @@ def expected_records(repository) -> dict[int, PullRequestRecord]:
             deletions=pr.deletions,
             changed_files=pr.changed_files,
             commits=pr.commits,
+            first_commit_at=(pr.first_commit_at or pr.created_at) if pr.commits else None,
             base_ref=pr.base_ref,
             head_ref=pr.head_ref,
             labels=tuple(pr.labels),
@@ -146,6 +148,7 @@ def expected_records(repository) -> dict[int, PullRequestRecord]:
             reviews=tuple(
                 ReviewRecord(
                     author=r.author,
+                    author_type=None if r.author is None else "Bot" if r.author_is_bot else "User",
                     state=r.state,
                     submitted_at=r.submitted_at,
                     node_id=node_id("PRR", repository.database_id, r.database_id),

@@ -81,12 +81,13 @@ def test_every_registry_metric_has_this_week_the_week_before_and_the_change():
 
 def test_the_three_largest_relative_changes_lead_ties_in_registry_order():
     digest = digest_of(TWO_WEEKS)
-    # opened +50%, merged +50%, cycle p50 -20%, cycle p75 -9%; authors unchanged; no reviews, no sizes.
-    assert [c.metric.name for c in digest.top_changes] == ["prs_opened", "prs_merged", "cycle_time_p50_hours"]
+    # opened +50%, merged +50%, merged without review +50% (none has a review), cycle p50 -20%,
+    # cycle p75 -9%; authors unchanged; no sizes. The +50% ties go in registry order.
+    assert [c.metric.name for c in digest.top_changes] == ["prs_opened", "prs_merged", "merged_without_review"]
     assert digest_text(digest).split("Biggest changes\n")[1].splitlines()[:3] == [
         "  PRs opened: 3, ▲1 (+50%) from 2",
         "  PRs merged: 3, ▲1 (+50%) from 2",
-        "  Cycle time p50: 20.0 h, ▼5.0 h (−20%) from 25.0 h",
+        "  Merged without review: 3, ▲1 (+50%) from 2",
     ]
 
 

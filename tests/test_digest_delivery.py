@@ -238,12 +238,38 @@ def test_recipients_without_an_smtp_server_are_bad_usage(db_path):
     assert result.exit_code == 2 and "GHSYNC_SMTP_HOST" in result.stderr
 
 
-def test_a_team_is_unknown_until_teams_exist(db_path):
+def test_an_unknown_team_is_bad_usage_and_nothing_is_sent(db_path):
     store_week(db_path)
     with SlackTestServer() as slack:
         result = invoke("digest", "--team", "platform", env=env_for(db_path, slack.env()))
     assert result.exit_code == 2 and "unknown team platform" in result.stderr
     assert slack.requests == []
+
+
+def test_a_config_teams_digest_counts_only_its_members_prs(db_path, tmp_path, monkeypatch):
+    now = datetime.now(UTC)
+    monday = last_monday(now)
+    records = [
+        pull_request(
+            1, author="alice", created_at=z(monday + timedelta(hours=1)), merged_at=z(monday + timedelta(hours=5))
+        ),
+        pull_request(
+            2, author="bob", created_at=z(monday + timedelta(hours=1)), merged_at=z(monday + timedelta(hours=9))
+        ),
+        pull_request(
+            3, author="carol", created_at=z(monday + timedelta(hours=2)), merged_at=z(monday + timedelta(hours=3))
+        ),
+    ]
+    store_pull_requests(db_path, REPO, records, synced_at=z(now), days_back=None)
+    config = tmp_path / "teams.toml"
+    config.write_text('[teams.platform]\nmembers = ["alice", "bob"]\n')
+    monkeypatch.setenv("GHSYNC_CONFIG", str(config))
+    result = invoke("digest", "--team", "platform", "--dry-run", env=env_for(db_path))
+    assert result.exit_code == 0, result.stderr
+    assert "platform" in result.stdout
+    scope = digest_scope(load_settings(db=db_path), (), None, "platform", now=now)
+    assert scope.key == "team:platform"
+    assert sorted(pr.number for _, pr in scope.pull_requests()) == [1, 2]
 
 
 def test_repositories_owner_and_team_exclude_each_other(db_path):

@@ -45,30 +45,65 @@ def pr(
     additions: int | None = 10,
     deletions: int | None = 2,
     is_draft: bool = False,
+    first_commit: str | None = None,
+    author_type: str | None = None,
+    repository: str | None = None,
 ) -> PullRequestRecord:
     if state is None:
         state = "MERGED" if merged else ("CLOSED" if closed else "OPEN")
     if merged and closed is None:
         closed = merged  # GitHub sets closedAt = mergedAt
-    return PullRequestRecord(
-        number=next(_numbers),
-        title="t",
-        state=state,  # type: ignore[arg-type]
-        is_draft=is_draft,
-        author=author,
-        created_at=created,
-        updated_at=created,
-        closed_at=closed,
-        merged_at=merged,
-        merged_by=None,
-        additions=additions,
-        deletions=deletions,
-        changed_files=1,
-        commits=1,
-        base_ref="main",
-        head_ref="topic",
-        reviews=reviews,
+    return (
+        PullRequestRecord(
+            number=next(_numbers),
+            title="t",
+            state=state,  # type: ignore[arg-type]
+            is_draft=is_draft,
+            author=author,
+            created_at=created,
+            updated_at=created,
+            closed_at=closed,
+            merged_at=merged,
+            merged_by=None,
+            additions=additions,
+            deletions=deletions,
+            changed_files=1,
+            commits=1,
+            base_ref="main",
+            head_ref="topic",
+            reviews=reviews,
+            first_commit_at=first_commit,
+            author_type=author_type if author_type is not None or author is None else "User",
+        )
+        if repository is None
+        else _InRepository(
+            repository,
+            pr(
+                created,
+                author=author,
+                merged=merged,
+                closed=closed,
+                state=state,
+                reviews=reviews,
+                additions=additions,
+                deletions=deletions,
+                is_draft=is_draft,
+                first_commit=first_commit,
+                author_type=author_type,
+            ),
+        )
     )
+
+
+class _InRepository:
+    """A PullRequestRecord seen with the repository it belongs to (what the store's metric rows carry)."""
+
+    def __init__(self, repository: str, record: PullRequestRecord):
+        self.repository = repository
+        self._record = record
+
+    def __getattr__(self, name):
+        return getattr(self._record, name)
 
 
 def review(author: str | None, submitted: str | None, state: str = "APPROVED") -> ReviewRecord:
@@ -450,18 +485,20 @@ def test_a_small_repository_hand_computed():
             cycle_time_p50_hours=20.0, cycle_time_p75_hours=25.0,
             time_to_first_review_p50_hours=4.0, review_to_merge_p50_hours=16.0,
             reviews_submitted=3, reviewers_active=2, pr_size_p50=70.0,
+            # p90 of [10, 30] by the inclusive method: 10 + 0.9 * 20; bob, the ghost and carol one review each
+            cycle_time_p90_hours=28.0, review_top_share=0.33, merged_without_review=0,
         ),
         WeeklyMetrics(
             week=W1, prs_opened=0, authors_active=0, prs_merged=0, prs_closed_unmerged=0,
             cycle_time_p50_hours=None, cycle_time_p75_hours=None,
             time_to_first_review_p50_hours=96.0, review_to_merge_p50_hours=None,
-            reviews_submitted=1, reviewers_active=1, pr_size_p50=None,
+            reviews_submitted=1, reviewers_active=1, pr_size_p50=None, review_top_share=1.0,
         ),
         WeeklyMetrics(
             week=W2, prs_opened=0, authors_active=0, prs_merged=1, prs_closed_unmerged=0,
             cycle_time_p50_hours=264.0, cycle_time_p75_hours=264.0,
             time_to_first_review_p50_hours=None, review_to_merge_p50_hours=168.0,
-            reviews_submitted=0, reviewers_active=0, pr_size_p50=2.0,
+            reviews_submitted=0, reviewers_active=0, pr_size_p50=2.0, cycle_time_p90_hours=264.0,
         ),
     ]  # fmt: skip
 
@@ -893,3 +930,151 @@ def test_fifty_thousand_prs_are_computed_well_within_a_second():
     elapsed = time.perf_counter() - began
     assert sum(r.prs_opened for r in rows) == 50_000
     assert elapsed < 2.5
+
+
+# --- issue 12: the metrics leads ask for next ------------------------------------------------
+
+
+def test_cycle_time_p90_is_the_inclusive_ninth_decile_of_the_weeks_merged_prs():
+    # cycle times 1..10 hours: inclusive 9th decile = 1 + 0.9 * (10 - 1) = 9.1
+    rows = compute_weekly_metrics([pr(at(0), merged=at(0, hours)) for hours in range(1, 11)])
+    assert only(rows, W0).cycle_time_p90_hours == 9.1
+
+
+def test_cycle_time_p90_of_a_single_merged_pr_is_its_cycle_time():
+    (row,) = compute_weekly_metrics([pr(at(0), merged=at(0, 7))])
+    assert row.cycle_time_p90_hours == 7.0
+
+
+def test_coding_time_is_the_median_of_creation_minus_the_first_commit_over_prs_opened_in_the_week():
+    prs = [
+        pr(at(1), first_commit=at(0, 20)),  # 4 h
+        pr(at(2), first_commit=at(0)),  # 48 h
+        pr(at(3), first_commit=at(2, 22)),  # 2 h
+        pr(at(4)),  # no first commit: left out
+    ]
+    (row,) = compute_weekly_metrics(prs)
+    assert row.coding_time_p50_hours == 4.0
+
+
+def test_coding_time_counts_a_first_commit_dated_after_the_pr_as_zero():
+    (row,) = compute_weekly_metrics([pr(at(1), first_commit=at(1, 5)), pr(at(2), first_commit=at(1, 22))])
+    assert row.coding_time_p50_hours == 1.0  # median of [0, 2]
+
+
+def test_coding_time_counts_in_the_week_the_pr_was_opened_not_the_week_of_the_commit():
+    rows = compute_weekly_metrics([pr(at(7, 1), first_commit=at(6, 1))])
+    assert [(r.week, r.coding_time_p50_hours) for r in rows] == [(W1, 24.0)]
+
+
+def test_merged_without_review_counts_merges_with_no_review_by_someone_else_at_or_before_the_merge():
+    prs = [
+        pr(at(0), author="alice", merged=at(1)),  # no review at all
+        pr(at(0), author="alice", merged=at(1), reviews=(review("alice", at(0, 5)),)),  # only a self-review
+        pr(at(0), author="alice", merged=at(1), reviews=(review("bob", at(2)),)),  # reviewed after the merge
+        pr(at(0), author="alice", merged=at(1), reviews=(review("bob", None, "PENDING"),)),  # pending only
+        pr(at(0), author="alice", merged=at(1), reviews=(review("bob", at(1), "COMMENTED"),)),  # at the merge: reviewed
+        pr(at(0), author="alice", merged=at(1), reviews=(review(None, at(0, 3), "DISMISSED"),)),  # ghost: reviewed
+    ]
+    assert only(compute_weekly_metrics(prs), W0).merged_without_review == 4
+
+
+def test_review_top_share_is_the_busiest_reviewers_share_of_the_weeks_reviews_by_others():
+    prs = [
+        pr(at(0), author="alice", reviews=(review("bob", at(1)), review("bob", at(2)), review("alice", at(2)))),
+        pr(at(0), author="carol", reviews=(review("bob", at(3)), review("dave", at(3)))),
+    ]
+    # reviews by others: bob 3, dave 1 → 3/4
+    assert only(compute_weekly_metrics(prs), W0).review_top_share == 0.75
+
+
+def test_review_top_share_is_rounded_to_two_decimals_and_none_without_reviews():
+    prs = [pr(at(0), author="alice", reviews=(review("bob", at(1)), review("carol", at(1)), review("dave", at(1))))]
+    assert only(compute_weekly_metrics(prs), W0).review_top_share == 0.33
+    assert compute_weekly_metrics([pr(at(0))])[0].review_top_share is None
+
+
+def test_review_top_share_gives_deleted_reviewers_no_share():
+    prs = [pr(at(0), author="alice", reviews=(review(None, at(1)), review(None, at(1)), review("bob", at(1))))]
+    assert only(compute_weekly_metrics(prs), W0).review_top_share == 0.33
+
+
+# --- issue 12: pooling, breakdowns, the week in progress ---------------------------------------
+
+
+def test_percentiles_pool_the_prs_of_every_repository_never_a_median_of_medians():
+    from ghsync.metrics import Grouping
+
+    prs = [
+        pr(at(0), merged=at(0, 10), repository="acme/api"),
+        pr(at(0), merged=at(0, 20), repository="acme/web", author="bob"),
+        pr(at(0), merged=at(0, 60), repository="acme/web", author="carol"),
+    ]
+    (pooled,) = compute_weekly_metrics(prs)
+    assert pooled.cycle_time_p50_hours == 20.0  # a median of the medians (10, 40) would be 25
+    assert pooled.prs_merged == 3 and pooled.authors_active == 3
+    by_repo = compute_weekly_metrics(prs, group=Grouping("repository", lambda p: (p.repository,)))
+    assert [(r.repository, r.cycle_time_p50_hours) for r in by_repo] == [("acme/api", 10.0), ("acme/web", 40.0)]
+
+
+def test_a_pr_counted_under_two_keys_counts_in_both_rows():
+    from ghsync.metrics import Grouping
+
+    teams = {"alice": ("backend", "platform"), "bob": ("platform",)}
+    prs = [pr(at(0), author="alice", merged=at(1)), pr(at(0), author="bob", merged=at(1))]
+    rows = compute_weekly_metrics(prs, group=Grouping("team", lambda p: teams[p.author]))
+    assert [(r.team, r.prs_merged) for r in rows] == [("backend", 1), ("platform", 2)]
+    assert compute_weekly_metrics(prs)[0].prs_merged == 2
+
+
+def test_the_week_containing_today_is_in_progress_and_shown_even_when_quiet():
+    today = date(2026, 3, 18)  # a Wednesday in W2
+    rows = compute_weekly_metrics([pr(at(0))], today=today)
+    assert [(r.week, r.complete) for r in rows] == [(W0, True), (W1, True), (W2, False)]
+
+
+# --- issue 12: bots ---------------------------------------------------------------------------
+
+
+def test_a_pr_by_an_author_of_type_bot_is_left_out_with_every_review_on_it():
+    from ghsync.metrics import PeopleFilter
+
+    prs = [
+        pr(at(0), author="alice", merged=at(1)),
+        pr(at(0), author="deploy-helper", author_type="Bot", merged=at(1), reviews=(review("bob", at(0, 2)),)),
+    ]
+    (row,) = compute_weekly_metrics(prs, people=PeopleFilter())
+    assert (row.prs_opened, row.prs_merged, row.reviews_submitted) == (1, 1, 0)
+
+
+def test_a_review_by_a_bot_is_left_out_and_does_not_count_as_a_review_before_the_merge():
+    from ghsync.metrics import PeopleFilter
+
+    bot_review = ReviewRecord(author="coderabbitai", author_type="Bot", state="COMMENTED", submitted_at=at(0, 1))
+    (row,) = compute_weekly_metrics([pr(at(0), merged=at(1), reviews=(bot_review,))], people=PeopleFilter())
+    assert (row.reviews_submitted, row.reviewers_active, row.merged_without_review) == (0, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("login", "is_bot"),
+    [
+        ("dependabot", True),
+        ("Dependabot-Preview", True),
+        ("renovate", True),
+        ("release-drafter[bot]", True),
+        ("RELEASE[BOT]", True),
+        ("bob", False),  # fnmatch's `*[bot]` (ends in b, o or t) would call bob a bot
+        ("scott", False),
+        ("bot", False),
+        ("alice", False),
+    ],
+)
+def test_default_patterns_match_whole_logins_case_insensitively_with_a_literal_bot_suffix(login, is_bot):
+    from ghsync.metrics import PeopleFilter
+
+    assert PeopleFilter().is_bot(login, "User") is is_bot
+
+
+def test_without_a_people_filter_bots_count_like_people():
+    prs = [pr(at(0), author="dependabot", author_type="Bot", merged=at(1))]
+    assert compute_weekly_metrics(prs)[0].prs_merged == 1

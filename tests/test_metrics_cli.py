@@ -85,7 +85,7 @@ def test_a_choice_outside_the_list_is_refused_naming_the_choices(option, value, 
 
 def test_help_lists_the_format_and_breakdown_choices():
     text = invoke("metrics", "--help", env={"COLUMNS": "120"}).stdout
-    assert "table|csv|json" in text and "--by [author]" in text
+    assert "table|csv|json" in text and "--by [repo|author|team]" in text
 
 
 def test_help_explains_every_column_from_the_metrics_registry():

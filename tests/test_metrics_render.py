@@ -21,17 +21,22 @@ from ghsync.models import WeeklyMetrics
 
 EXPECTED_COLUMNS = (
     "week",
+    "complete",
     "prs_opened",
     "authors_active",
     "prs_merged",
     "prs_closed_unmerged",
     "cycle_time_p50_hours",
     "cycle_time_p75_hours",
+    "cycle_time_p90_hours",
+    "coding_time_p50_hours",
+    "pr_size_p50",
     "time_to_first_review_p50_hours",
     "review_to_merge_p50_hours",
+    "merged_without_review",
     "reviews_submitted",
     "reviewers_active",
-    "pr_size_p50",
+    "review_top_share",
 )
 
 
@@ -82,15 +87,22 @@ def test_metric_columns_are_the_documented_ordered_fields():
     assert METRIC_COLUMNS == EXPECTED_COLUMNS
 
 
-def test_by_author_columns_put_author_right_after_week():
-    assert metric_columns(by_author=True) == ("week", "author", *EXPECTED_COLUMNS[1:])
+def test_by_author_columns_put_author_right_after_week_and_complete():
+    assert metric_columns(by_author=True) == ("week", "complete", "author", *EXPECTED_COLUMNS[2:])
     assert metric_columns(by_author=False) == EXPECTED_COLUMNS
 
 
-def test_the_metrics_registry_names_every_weekly_metrics_field_but_week_and_author_in_order():
+@pytest.mark.parametrize("key", ["repository", "author", "team"])
+def test_a_breakdown_puts_its_key_right_after_week_and_complete(key):
+    assert metric_columns(key=key) == ("week", "complete", key, *EXPECTED_COLUMNS[2:])
+
+
+def test_the_metrics_registry_names_every_weekly_metrics_field_but_week_complete_and_keys_in_order():
     from ghsync.metrics import METRICS
 
-    fields = [name for name in WeeklyMetrics.model_fields if name not in ("week", "author")]
+    fields = [
+        name for name in WeeklyMetrics.model_fields if name not in ("week", "complete", "repository", "author", "team")
+    ]
     assert [metric.name for metric in METRICS] == fields
 
 
@@ -99,11 +111,11 @@ def test_every_registry_header_line_is_short_and_every_unit_is_known():
 
     for metric in METRICS:
         assert all(len(line) <= 7 for line in metric.header.splitlines()), metric.header
-        assert metric.unit in ("count", "hours", "lines") and metric.definition
+        assert metric.unit in ("count", "hours", "lines", "share") and metric.definition
 
 
-def test_columns_cover_every_weekly_metrics_field():
-    assert set(metric_columns(by_author=True)) == set(WeeklyMetrics.model_fields)
+def test_columns_cover_every_weekly_metrics_field_but_the_other_keys():
+    assert set(metric_columns(by_author=True)) == set(WeeklyMetrics.model_fields) - {"repository", "team"}
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -157,6 +169,35 @@ def test_csv_by_author_has_an_author_column_empty_for_unknown():
     records = list(csv.DictReader(io.StringIO(metrics_to_csv(AUTHOR_ROWS, by_author=True))))
     assert tuple(records[0]) == metric_columns(by_author=True)
     assert [r["author"] for r in records] == ["alice", "a-rather-long-login-name-of-39-characte", ""]
+
+
+def test_the_week_in_progress_is_complete_false_in_json_and_csv_and_every_other_week_true():
+    rows = [row("2026-03-02"), row("2026-03-09", complete=False)]
+    assert [item["complete"] for item in json.loads(metrics_to_json(rows))] == [True, False]
+    assert [r["complete"] for r in csv.DictReader(io.StringIO(metrics_to_csv(rows)))] == ["true", "false"]
+
+
+def test_the_table_marks_the_week_in_progress_so_far_and_no_other():
+    text = render(metrics_table([row("2026-03-02"), row("2026-03-09", complete=False)], title="t"))
+    lines = text.splitlines()
+    marked = [i for i, line in enumerate(lines) if "(so far)" in line]
+    assert marked and all(lines[i - 1].startswith("2026-03-09") for i in marked)
+
+
+def test_the_table_shows_every_metric_header_in_two_sections_within_100_columns():
+    from ghsync.metrics import METRICS
+
+    rows = [row("2026-03-02", team="a-team-with-a-long-name", review_top_share=0.5)]
+    text = render(metrics_table(rows, title="t", key="team"))
+    assert max(len(line) for line in text.splitlines()) <= 100
+    flat = " ".join(text.split())
+    for metric in METRICS:
+        assert metric.header.splitlines()[0] in flat, metric.name
+
+
+def test_the_table_shows_the_top_reviewer_share_with_two_decimals():
+    text = render(metrics_table([row("2026-03-02", review_top_share=0.67)], title="t"))
+    assert "0.67" in text
 
 
 def test_csv_of_no_rows_is_only_the_header():
@@ -257,6 +298,11 @@ def test_chart_fits_the_console_width(width):
 
 def test_chart_of_no_rows_says_so():
     assert "no weeks to chart" in render(metrics_chart([], title="t"))
+
+
+def test_chart_says_which_week_is_in_progress():
+    text = render(metrics_chart([row("2026-03-02"), row("2026-03-09", complete=False)], title="t"))
+    assert "2026-03-09: the week in progress (so far)" in text and "2026-03-02: the week" not in text
 
 
 def test_chart_refuses_by_author_rows():

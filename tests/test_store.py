@@ -84,6 +84,70 @@ def test_database_from_first_release_is_upgraded_keeping_its_rows(tmp_path):
     assert store.get_repository("o/r").sync_status == "complete"
 
 
+def _database_before_m006(path):
+    import sqlite_utils
+
+    from ghsync.store.migrations import apply_migrations, m002_weekly_metrics, m003_application_id
+
+    old = sqlite_utils.Database(path)
+    apply_migrations(old, [m001_create_tables, m002_weekly_metrics, m003_application_id])
+    return old
+
+
+def test_upgrading_to_m006_sets_coverage_from_the_last_complete_initial_sync(tmp_path):
+    old = _database_before_m006(tmp_path / "old.db")
+    for name in ("o/windowed", "o/whole", "o/never"):
+        old["repositories"].insert(
+            {"full_name": name, "owner": "o", "name": name[2:], "sync_status": "complete", "created_at": "x"}
+        )
+    old["syncs"].insert_all([
+        {"repository_id": 1, "kind": "initial", "since": "2026-01-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
+        {"repository_id": 1, "kind": "initial", "since": "2025-10-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
+        {"repository_id": 1, "kind": "incremental", "since": "2026-02-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
+        {"repository_id": 2, "kind": "initial", "since": None, "outcome": "complete", "started_at": "s"},
+        {"repository_id": 3, "kind": "initial", "since": "2026-01-01T00:00:00Z", "outcome": "rate_limited", "started_at": "s"},
+    ])  # fmt: skip
+    for number, created in ((1, "2024-05-06T07:08:09Z"), (2, "2023-01-02T03:04:05Z")):
+        old["pull_requests"].insert(
+            {
+                "repository_id": 2,
+                "number": number,
+                "title": "t",
+                "state": "OPEN",
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+    old.close()
+    store = open_store(tmp_path / "old.db")
+    # the widened (later) window, the oldest PR of a whole-history sync, nothing for a sync never completed
+    assert [store.get_repository(n).coverage_start for n in ("o/windowed", "o/whole", "o/never")] == [
+        "2025-10-01T00:00:00Z", "2023-01-02T03:04:05Z", None,
+    ]  # fmt: skip
+
+
+def test_upgrading_to_m006_adds_the_new_columns_and_keeps_old_weekly_rows_readable(tmp_path):
+    old = _database_before_m006(tmp_path / "old.db")
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
+    old["weekly_metrics"].insert({"repository_id": 1, "week": "2026-03-02", "prs_opened": 1, "authors_active": 1, "prs_merged": 0, "prs_closed_unmerged": 0, "reviews_submitted": 0, "reviewers_active": 0})  # fmt: skip
+    old.close()
+    store = open_store(tmp_path / "old.db")
+    db = store.db
+    assert {"author_type", "first_commit_at"} <= set(db["pull_requests"].columns_dict)
+    assert "author_type" in db["reviews"].columns_dict and "coverage_start" in db["repositories"].columns_dict
+    assert {
+        "cycle_time_p90_hours",
+        "coding_time_p50_hours",
+        "merged_without_review",
+        "review_top_share",
+        "complete",
+    } <= set(db["weekly_metrics"].columns_dict)
+    (row,) = store.weekly_metrics_rows(1)
+    assert row.prs_opened == 1 and row.complete is True and row.merged_without_review == 0
+
+
 def test_database_from_a_newer_ghsync_is_refused(tmp_path):
     path = tmp_path / "newer.db"
     db = open_store(path).db

@@ -75,7 +75,13 @@ class OutputFormat(StrEnum):
 
 
 class Breakdown(StrEnum):
+    REPO = "repo"
     AUTHOR = "author"
+    TEAM = "team"
+
+
+# The JSON/CSV key (a WeeklyMetrics field) each breakdown adds.
+_BREAKDOWN_KEY = {Breakdown.REPO: "repository", Breakdown.AUTHOR: "author", Breakdown.TEAM: "team"}
 
 
 def _choices(enum: type[StrEnum]) -> str:
@@ -257,7 +263,7 @@ class MetricsCommand(Command):
 
 @app.command(cls=MetricsCommand, epilog=EPILOG)
 def metrics(
-    repository: Slug,
+    repositories: Slugs = None,
     weeks: Annotated[
         int | None, typer.Option("--weeks", min=1, max=5200, metavar="N", help="The last N weeks [default 12].")
     ] = None,
@@ -268,9 +274,20 @@ def metrics(
         str | None,
         typer.Option("--until", metavar="YYYY-MM-DD", help="Last week to show: YYYY-MM-DD (with --since)."),
     ] = None,
-    by: Annotated[
-        Breakdown | None, typer.Option("--by", metavar=_choices(Breakdown), help="Break down by author.")
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="ORG", help="Only the tracked repositories of this owner.")
     ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option("--team", metavar="NAME", help="Only this team's PRs (config [teams.NAME] or `team import`)."),
+    ] = None,
+    by: Annotated[
+        Breakdown | None,
+        typer.Option("--by", metavar=_choices(Breakdown), help="One row per week and repository, author or team."),
+    ] = None,
+    include_bots: Annotated[
+        bool, typer.Option("--include-bots", help="Count bots' PRs and reviews too (left out by default).")
+    ] = False,
     output_format: Annotated[
         OutputFormat | None,
         typer.Option("--format", metavar=_choices(OutputFormat), help="Output format [default: table]."),
@@ -278,7 +295,8 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")] = False,
     chart: Annotated[bool, typer.Option("--chart", help="Draw merged PRs and median cycle time per week.")] = False,
 ) -> None:
-    """Weekly team metrics (UTC weeks from Monday) from the stored pull requests.
+    """Weekly team metrics (UTC weeks from Monday) from the stored pull requests of every tracked
+    repository, or of those named; only weeks the synced data fully covers.
 
     Example: ghsync metrics octocat/hello-world --weeks 8 --format csv > weeks.csv
     """
@@ -295,27 +313,83 @@ def metrics(
     if weeks is not None and since is not None:
         raise UsageError("use --weeks or --since, not both")
     shown = OutputFormat.JSON if as_json else output_format or OutputFormat.TABLE
-    by_author = by == Breakdown.AUTHOR
+    key = _BREAKDOWN_KEY[by] if by is not None else None
     result = weekly_metrics(
         settings(),
-        repository,
+        repositories or (),
         weeks=weeks,
         since=parse_day(since, "--since"),
         until=parse_day(until, "--until"),
-        by_author=by_author,
+        by=by.value if by is not None else None,
+        owner=owner,
+        team=team,
+        include_bots=include_bots,
         today=datetime.now(UTC).date(),
     )
+    if result.weeks_left_out:
+        say(
+            render.coverage_note(
+                result.weeks_left_out, result.coverage_start, result.coverage_repository, result.widen_hint
+            )
+        )
+    for name in result.not_covered:
+        warn(f"{name} has not completed a sync yet: its data may be partial")
     if shown == OutputFormat.JSON:
-        typer.echo(metrics_render.metrics_to_json(result.rows, by_author=by_author), nl=False)
+        typer.echo(metrics_render.metrics_to_json(result.rows, key=key), nl=False)  # type: ignore[arg-type]
     elif shown == OutputFormat.CSV:
-        typer.echo(metrics_render.metrics_to_csv(result.rows, by_author=by_author), nl=False)
+        typer.echo(metrics_render.metrics_to_csv(result.rows, key=key), nl=False)  # type: ignore[arg-type]
     else:
         console = render.stdout_console()
         title = f"{result.full_name}: weekly metrics"
-        console.print(metrics_render.metrics_table(result.rows, title=title, by_author=by_author, width=console.width))
-        if chart and not by_author:
+        console.print(metrics_render.metrics_table(result.rows, title=title, key=key, width=console.width))  # type: ignore[arg-type]
+        if chart and key is None:
             title = f"{result.full_name}: merged PRs and median cycle time"
             console.print(metrics_render.metrics_chart(result.rows, title=title))
+
+
+team_app = typer.Typer(
+    name="team",
+    cls=Group,
+    help="Teams for `metrics --team` and `--by team`: imported from GitHub or declared in the config file.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(team_app)
+
+
+@team_app.command("import", cls=Command, epilog=EPILOG)
+def team_import(
+    team: Annotated[str, typer.Argument(metavar="ORG/TEAM-SLUG", help="The GitHub team, e.g. octo-org/platform.")],
+    name: Annotated[
+        str | None, typer.Option("--as", metavar="NAME", help="Store it under this name [default: the slug].")
+    ] = None,
+) -> None:
+    """Read a GitHub team's members (GraphQL, one point per 100) and store them; again refreshes them.
+
+    Example: ghsync team import octo-org/platform --as platform
+    """
+    from ghsync.service import import_team
+    from ghsync.timefmt import plural
+
+    result = import_team(settings(), team, name=name)
+    members = plural(len(result.team.members or ()), "member")
+    say(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
+
+
+@team_app.command("list", cls=Command, epilog=EPILOG)
+def team_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False) -> None:
+    """Every team, where it comes from, its members and repositories.
+
+    Example: ghsync team list --json
+    """
+    from ghsync.cli import render
+    from ghsync.service import list_teams
+
+    teams = list_teams(settings())
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(team) for team in teams], indent=2, ensure_ascii=False))
+        return
+    render.stdout_console().print(render.teams_table(teams))
 
 
 @app.command(cls=Command, epilog=EPILOG)

@@ -9,10 +9,10 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from rich.box import Box
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -31,7 +31,10 @@ __all__ = [
     "metrics_to_json",
 ]
 
-METRIC_COLUMNS: tuple[str, ...] = ("week", *(metric.name for metric in METRICS))
+METRIC_COLUMNS: tuple[str, ...] = ("week", "complete", *(metric.name for metric in METRICS))
+
+# The key a breakdown adds (a WeeklyMetrics field), right after `complete`.
+Key = Literal["repository", "author", "team"]
 
 NONE_CELL = "—"
 # Shown in the table's Author column for PRs without an author login: deleted ("ghost") accounts,
@@ -40,7 +43,13 @@ UNKNOWN_AUTHOR = "(unknown)"
 
 # The registry's short header lines keep the table (one space between columns) at 86 columns,
 # leaving 14 for an Author column within 100; a longer login folds onto a second line.
-_HEADERS: dict[str, str] = {"week": "Week", "author": "Author", **{m.name: m.header for m in METRICS}}
+_HEADERS: dict[str, str] = {
+    "week": "Week",
+    "author": "Author",
+    "repository": "Repository",
+    "team": "Team",
+    **{m.name: m.header for m in METRICS},
+}
 _UNITS: dict[str, str] = {metric.name: metric.unit for metric in METRICS}
 
 # No frame, no vertical rules: a one-character gap between columns and a rule under each header.
@@ -58,10 +67,11 @@ _TABLE_BOX = Box(
 # fmt: on
 
 
-def metric_columns(*, by_author: bool = False) -> tuple[str, ...]:
-    """METRIC_COLUMNS, with `author` right after `week` when `by_author`."""
-    if by_author:
-        return (METRIC_COLUMNS[0], "author", *METRIC_COLUMNS[1:])
+def metric_columns(*, by_author: bool = False, key: Key | None = None) -> tuple[str, ...]:
+    """METRIC_COLUMNS, with the breakdown's key (`author` when `by_author`) right after `week` and `complete`."""
+    key = "author" if by_author else key
+    if key is not None:
+        return (*METRIC_COLUMNS[:2], key, *METRIC_COLUMNS[2:])
     return METRIC_COLUMNS
 
 
@@ -69,20 +79,29 @@ def _records(rows: Iterable[WeeklyMetrics], columns: Sequence[str]) -> list[dict
     return [{column: getattr(row, column) for column in columns} for row in rows]
 
 
-def metrics_to_json(rows: Iterable[WeeklyMetrics], *, by_author: bool = False) -> str:
+def metrics_to_json(rows: Iterable[WeeklyMetrics], *, by_author: bool = False, key: Key | None = None) -> str:
     """A JSON array of objects with exactly the metric columns (None → null); ends with a newline."""
-    return json.dumps(_records(rows, metric_columns(by_author=by_author)), indent=2, ensure_ascii=False) + "\n"
+    columns = metric_columns(by_author=by_author, key=key)
+    return json.dumps(_records(rows, columns), indent=2, ensure_ascii=False) + "\n"
 
 
-def metrics_to_csv(rows: Iterable[WeeklyMetrics], *, by_author: bool = False) -> str:
-    """A header row, then one line per row ("\\n" line ends); None is an empty cell."""
-    columns = metric_columns(by_author=by_author)
+def metrics_to_csv(rows: Iterable[WeeklyMetrics], *, by_author: bool = False, key: Key | None = None) -> str:
+    """A header row, then one line per row ("\\n" line ends); None is an empty cell, booleans true/false."""
+    columns = metric_columns(by_author=by_author, key=key)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for record in _records(rows, columns):
-        writer.writerow(["" if record[column] is None else record[column] for column in columns])
+        writer.writerow([_csv_cell(record[column]) for column in columns])
     return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def metrics_legend() -> str:
@@ -97,6 +116,8 @@ def _one_line(header: str) -> str:
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return UNKNOWN_AUTHOR if column == "author" else NONE_CELL
+    if _UNITS.get(column) == "share":
+        return f"{value:.2f}"
     if _UNITS.get(column) == "hours":
         # One decimal is noise beyond 100 hours; it keeps the columns narrow too.
         return f"{value:.1f}" if round(value, 1) < 100 else f"{value:.0f}"
@@ -105,12 +126,20 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
-# Dropped first when a terminal is too narrow for every column (week and author are never dropped).
+_SECTIONS = (
+    ("flow", "h: hours · unmrgd: closed, not merged · size: lines added + deleted · —: no data"),
+    ("review", "h: hours · top rev. share: the busiest reviewer's share (0-1) · —: no data"),
+)
+# Dropped first when a terminal is too narrow for a section (the week and key columns never are).
 _DROP_ORDER = (
     "pr_size_p50",
+    "coding_time_p50_hours",
+    "cycle_time_p90_hours",
     "reviewers_active",
     "cycle_time_p75_hours",
+    "review_top_share",
     "review_to_merge_p50_hours",
+    "merged_without_review",
     "prs_closed_unmerged",
     "authors_active",
     "time_to_first_review_p50_hours",
@@ -119,38 +148,58 @@ _DROP_ORDER = (
 
 
 def metrics_table(
-    rows: Iterable[WeeklyMetrics], *, title: str, by_author: bool = False, width: int | None = None
-) -> Table:
-    """A compact table; times in hours (1 decimal), "—" where no data. Given a `width`, metric columns are
-    dropped (least useful first, and `Authors` at once by author, where it is always 0 or 1) until it
-    fits: the week and author columns and every header stay whole, the caption names what was left out."""
+    rows: Iterable[WeeklyMetrics],
+    *,
+    title: str,
+    by_author: bool = False,
+    key: Key | None = None,
+    width: int | None = None,
+) -> Group:
+    """Two compact tables (flow, then reviews) with the same rows; times in hours (1 decimal), "—" where
+    no data, the week in progress marked "(so far)". Given a `width`, a section's metric columns are
+    dropped (least useful first; `Authors` at once by author, where it is always 0 or 1) until it fits:
+    the week and key columns and every header stay whole, and the caption names what was left out."""
     rows = list(rows)
-    columns = list(metric_columns(by_author=by_author))
-    if by_author and width is not None:
-        columns.remove("authors_active")
-    hidden: list[str] = []
-    table = _metrics_grid(rows, columns, title=title, hidden=hidden)
-    for name in _DROP_ORDER:
-        if width is None or _natural_width(table) <= width:
+    key = "author" if by_author else key
+    tables = []
+    for index, (section, caption) in enumerate(_SECTIONS):
+        metrics = [m.name for m in METRICS if m.section == section]
+        if key == "author" and width is not None and "authors_active" in metrics:
+            metrics.remove("authors_active")
+        hidden: list[str] = []
+        heading = title if index == 0 else None
+        table = _metrics_grid(rows, key, metrics, title=heading, caption=caption, hidden=hidden)
+        for name in _DROP_ORDER:
+            if width is None or _natural_width(table) <= width:
+                break
+            if name in metrics:
+                metrics.remove(name)
+                hidden.append(name)
+                table = _metrics_grid(rows, key, metrics, title=heading, caption=caption, hidden=hidden)
+        tables.append(table)
+        if not rows:
             break
-        if name in columns:
-            columns.remove(name)
-            hidden.append(name)
-            table = _metrics_grid(rows, columns, title=title, hidden=hidden)
-    return table
+    return Group(*tables)
 
 
 def _natural_width(table: Table) -> int:
     return Console(width=10_000).measure(table).maximum
 
 
-def _metrics_grid(rows: list[WeeklyMetrics], columns: Sequence[str], *, title: str, hidden: Sequence[str]) -> Table:
-    caption = "h: hours · unmrgd: closed, not merged · size: lines added + deleted · —: no data"
+def _metrics_grid(
+    rows: list[WeeklyMetrics],
+    key: Key | None,
+    metrics: Sequence[str],
+    *,
+    title: str | None,
+    caption: str,
+    hidden: Sequence[str],
+) -> Table:
     if hidden:
         names = ", ".join(_one_line(_HEADERS[name]) for name in hidden)
         caption += f"\nnot shown at this width: {names} (wider terminal, or --format csv/json)"
     table = Table(
-        title=Text(printable(title)),
+        title=Text(printable(title)) if title else None,
         caption=caption,
         caption_justify="left",
         box=_TABLE_BOX,
@@ -159,20 +208,23 @@ def _metrics_grid(rows: list[WeeklyMetrics], columns: Sequence[str], *, title: s
         padding=0,
         header_style="bold",
     )
+    columns = ["week", *([key] if key else []), *metrics]
     for column in columns:
         header = _HEADERS[column]
         # A header is never cut: its longest line is the column's least width.
         least = max(len(line) for line in header.splitlines())
-        if column == "author":
-            # Logins are never cut: a long one folds onto a second line.
+        if column in ("author", "repository", "team"):
+            # Names are never cut: a long one folds onto a second line.
             table.add_column(header, overflow="fold", max_width=16, min_width=min(16, max(least, 8)))
         elif column == "week":
             table.add_column(header, no_wrap=True, min_width=10)
         else:
             table.add_column(header, justify="right", no_wrap=True, min_width=least)
     for row in rows:
-        # Text, never markup: an author's login is whatever GitHub sent.
-        table.add_row(*(Text(printable(_cell(column, getattr(row, column)))) for column in columns))
+        # Text, never markup: a login or a repository name is whatever GitHub sent.
+        cells = [Text(printable(_cell(column, getattr(row, column)))) for column in columns[1:]]
+        week = row.week if row.complete else f"{row.week}\n(so far)"
+        table.add_row(Text(week), *cells)
     if not rows:
         table.caption = "no pull-request activity in this window"
     return table
@@ -242,6 +294,9 @@ class MetricsChart:
                 " ",
                 hours.rjust(hours_width),
             )
+        for row in self.rows:
+            if not row.complete:
+                yield Text(f"{row.week}: the week in progress (so far)", style="dim")
 
 
 def metrics_chart(rows: Iterable[WeeklyMetrics], *, title: str) -> MetricsChart:

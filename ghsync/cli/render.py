@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ghsync.cli.text import printable
-from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus
+from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus, Team
 from ghsync.timefmt import duration, parse_iso_or_none
 
 if TYPE_CHECKING:
@@ -358,3 +358,26 @@ def watch_status(console: Console, statuses: Callable[[], list[RepositoryStatus]
 def is_interactive(stream=None) -> bool:
     stream = stream or sys.stderr
     return hasattr(stream, "isatty") and stream.isatty()
+
+
+def coverage_note(weeks: int, coverage_start: str | None, repository: str | None, hint: str | None) -> str:
+    """The stderr line when weeks before the synced data's coverage were left out."""
+    plural = "week" if weeks == 1 else "weeks"
+    of = f" of {repository}" if repository else ""
+    since = f" (the data{of} is complete only from {coverage_start})" if coverage_start else ""
+    widen = f"; to include them, widen the window: {hint}" if hint else ""
+    return f"{weeks} earlier {plural} left out{since}{widen}"
+
+
+def teams_table(teams: Sequence[Team]) -> Table:
+    """Each team: its name, where it comes from, its members and its repositories."""
+    table = Table(title="Teams", box=None, header_style="bold", pad_edge=False)
+    for column in ("Team", "Source", "Members", "Repositories"):
+        table.add_column(column, overflow="fold")
+    for team in teams:
+        members = "anyone" if team.members is None else ", ".join(team.members) or "(none)"
+        repos = "every tracked repository" if team.repos is None else ", ".join(team.repos)
+        table.add_row(*(Text(printable(cell)) for cell in (team.name, team.source, members, repos)))
+    if not teams:
+        table.caption = "no teams: add [teams.NAME] to the config file or run `ghsync team import ORG/SLUG`"
+    return table

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ghsync.metrics import METRICS, Metric, compute_weekly_metrics, week_start
+from ghsync.metrics import METRICS, Metric, PeopleFilter, compute_weekly_metrics, week_start
 from ghsync.models import PullRequestRecord, WeeklyMetrics
 from ghsync.timefmt import parse_iso_or_none
 
@@ -214,6 +214,7 @@ def build_digest(
     *,
     now: datetime,
     weeks: int = DEFAULT_CHART_WEEKS,
+    people: PeopleFilter | None = None,
 ) -> Digest:
     """The digest of the scope's pull requests (each with its repository's full name) for the last
     complete week before `now` (aware). `weeks`: how many weeks the chart shows, ending with that week.
@@ -225,7 +226,8 @@ def build_digest(
     week = digest_week(now)
     previous_week = week - timedelta(weeks=1)
     waiting = _WaitingCollector(now)
-    rows = {row.week: row for row in compute_weekly_metrics(waiting.watch(pull_requests))}
+    # `people`: bots' reviews are left out of the metrics too (their PRs the scope already left out).
+    rows = {row.week: row for row in compute_weekly_metrics(waiting.watch(pull_requests), people=people)}
 
     def row_of(day: date) -> WeeklyMetrics:
         return rows.get(day.isoformat()) or _empty_week(day)

@@ -5,7 +5,15 @@ with FakeGitHub([generate_repository("demo/widgets", 2000)]) as fake:
     ...  # Github(auth=Auth.Token("t"), base_url=fake.url, ...)
 """
 
-from .data import FakePullRequest, FakeRepository, FakeReview, generate_repository, load_dataset
+from .data import (
+    FakePullRequest,
+    FakeRepository,
+    FakeReview,
+    FakeTeam,
+    generate_repository,
+    generate_teams,
+    load_dataset,
+)
 from .server import FakeGitHub
 
 __all__ = [
@@ -13,6 +21,8 @@ __all__ = [
     "FakePullRequest",
     "FakeRepository",
     "FakeReview",
+    "FakeTeam",
     "generate_repository",
+    "generate_teams",
     "load_dataset",
 ]

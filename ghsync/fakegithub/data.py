@@ -70,6 +70,8 @@ class FakePullRequest:
     reviews: list[FakeReview] = field(default_factory=list)
     # 0 means "let the server assign one".
     database_id: int = 0
+    # The first commit's authoredDate (None: the PR's created_at); later commits carry created_at.
+    first_commit_at: str | None = None
 
 
 @dataclass
@@ -85,6 +87,31 @@ class FakeRepository:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class FakeTeam:
+    """A team of an organization: its slug, display name and member logins (all Users)."""
+
+    organization: str
+    slug: str
+    members: list[str] = field(default_factory=list)
+    name: str = ""
+
+    @property
+    def combined_slug(self) -> str:
+        return f"{self.organization}/{self.slug}"
+
+
+def generate_teams(repository: FakeRepository, *, size: int = 5, count: int = 3) -> list[FakeTeam]:
+    """Teams of the repository's owner made of its human PR authors, `size` each, in login order
+    (deterministic: the same repository always gives the same teams)."""
+    humans = sorted({pr.author for pr in repository.pull_requests if pr.author is not None and not pr.author_is_bot})
+    return [
+        FakeTeam(repository.owner, f"team-{index + 1}", humans[index * size : (index + 1) * size], f"Team {index + 1}")
+        for index in range(count)
+        if humans[index * size : (index + 1) * size]
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,6 +735,8 @@ def generate_repository(
                 labels=labels,
                 reviews=reviews,
                 database_id=pr_id_base + i * 8 + randrange(8),
+                # Coding time: 0-71 h before the PR was opened, from a hash so the random stream is unchanged.
+                first_commit_at=iso(c - stable_id(f"{owner}/{name}#{number}", 0, 72 * 3600)),
             )
         )
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLNonNull, GraphQLSchema, build_schema
 
 from .cost import SCHEMA_PATH
-from .data import FakePullRequest, FakeRepository, FakeReview, iso, parse_iso, stable_id
+from .data import FakePullRequest, FakeRepository, FakeReview, FakeTeam, iso, parse_iso, stable_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import FakeGitHub
@@ -346,9 +346,13 @@ class CommitView:
 
     @property
     def authoredDate(self) -> str:
+        if self.index == 0 and self.pr.first_commit_at is not None:
+            return self.pr.first_commit_at
         return self.pr.created_at
 
-    committedDate = authoredDate
+    @property
+    def committedDate(self) -> str:
+        return self.pr.created_at
 
     def _share(self, total: int | None) -> int:
         n = self.pr.commits or 1
@@ -568,8 +572,64 @@ class RepositoryView:
         )
 
 
+class TeamView:
+    __slots__ = ("team",)
+    typename = "Team"
+    description = None
+    privacy = "VISIBLE"
+
+    def __init__(self, team: FakeTeam):
+        self.team = team
+
+    slug = property(lambda self: self.team.slug)
+    name = property(lambda self: self.team.name or self.team.slug)
+    combinedSlug = property(lambda self: self.team.combined_slug)
+    databaseId = property(lambda self: stable_id("team:" + self.team.combined_slug.lower()))
+    id = property(lambda self: node_id("T", self.databaseId))
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/orgs/{self.team.organization}/teams/{self.team.slug}"
+
+    def organization(self, info: Any) -> ActorView:
+        return ActorView(self.team.organization, "Organization")
+
+    def members(self, info: Any, **kw: Any) -> Connection:
+        # GitHub lists members by login; cursors are keyset over that order.
+        items = sorted(self.team.members, key=str.lower)
+        keys = [(login.lower(),) for login in items]
+        return keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=False,
+            types=(str,),
+            wrap=lambda login: ActorView(login, "User"),
+            key_of=lambda login: (login.lower(),),
+        )
+
+
+class OrganizationView(ActorView):
+    __slots__ = ()
+
+    def __init__(self, login: str):
+        super().__init__(login, "Organization")
+
+    def team(self, info: Any, slug: str) -> TeamView | None:
+        # Like GitHub: an unknown slug in a known organization is null, without an error.
+        team = info.context.fake.team(self.login, slug)
+        return None if team is None else TeamView(team)
+
+
 class Root:
     """The Query type."""
+
+    def organization(self, info: Any, login: str) -> OrganizationView | None:
+        fake: FakeGitHub = info.context.fake
+        known = fake.organization_login(login)
+        if known is None:
+            raise GitHubGraphQLError("NOT_FOUND", f"Could not resolve to an Organization with the login of '{login}'.")
+        return OrganizationView(known)
 
     def viewer(self, info: Any) -> ActorView:
         return ActorView(info.context.login, "User")

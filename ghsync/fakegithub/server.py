@@ -51,7 +51,7 @@ from graphql.execution.values import get_variable_values
 
 from . import graphql_api
 from .cost import QueryCost, calculate_cost
-from .data import FakePullRequest, FakeRepository, FakeReview, iso, stable_id
+from .data import FakePullRequest, FakeRepository, FakeReview, FakeTeam, iso, stable_id
 
 __all__ = ["FakeGitHub"]
 
@@ -199,6 +199,7 @@ class FakeGitHub:
         relax_nullability: bool = False,
         rate_limiting: bool = True,
         clock: Callable[[], float] = time.time,
+        teams: Iterable[FakeTeam] = (),
     ):
         self.tokens = dict(tokens) if tokens is not None else None
         self.graphql_limit = graphql_limit
@@ -229,8 +230,11 @@ class FakeGitHub:
         self._connections: set[socket.socket] = set()
         self._request_seq = 0
         self.reset_stats()
+        self._teams: dict[tuple[str, str], FakeTeam] = {}
         for repo in repositories:
             self.add_repository(repo)
+        for team in teams:
+            self.add_team(team)
 
     # -------------------------------------------------------------------- lifecycle
 
@@ -445,6 +449,29 @@ class FakeGitHub:
             pr.updated_at = now
             rstate.invalidate()
             return review
+
+    def add_team(self, team: FakeTeam) -> FakeTeam:
+        """Serve a team (replacing one with the same organization and slug); its organization exists from now on."""
+        with self._lock:
+            self._teams[(team.organization.lower(), team.slug.lower())] = team
+            return team
+
+    def team(self, organization: str, slug: str) -> FakeTeam | None:
+        with self._lock:
+            return self._teams.get((organization.lower(), slug.lower()))
+
+    def organization_login(self, login: str) -> str | None:
+        """The organization's login as GitHub spells it, if it owns a repository or a team (users are not organizations)."""
+        with self._lock:
+            if self._is_known_user(login):
+                return None
+            for state in self._repos.values():
+                if state.repo.owner.lower() == login.lower():
+                    return state.repo.owner
+            for team in self._teams.values():
+                if team.organization.lower() == login.lower():
+                    return team.organization
+            return None
 
     def _is_known_user(self, login: str) -> bool:
         if self.tokens is None:

@@ -23,7 +23,7 @@ from ghsync.timefmt import parse_iso
 # Nested pages: a connection's `first` does not change the cost of a page (only nested connections
 # below it would), so ask for the maximum and rarely need a follow-up.
 NESTED_PAGE_SIZE = 100
-# Connections under each PR: commits{totalCount}, labels, reviews.
+# Connections under each PR: commits(first: 1), labels, reviews.
 CONNECTIONS_PER_PULL_REQUEST = 3
 MAX_PAGE_SIZE = 100
 # Aliased continuations per follow-up query that still cost one point (at most 2 connections each).
@@ -206,7 +206,7 @@ def _epoch(value: Any, where: str) -> int:
 
 
 def _graphql_path(spec: FieldSpec) -> str:
-    return ".".join(spec.source.path or (spec.source.selection,))
+    return ".".join(str(key) for key in spec.source.path or (spec.source.selection,))
 
 
 @cache
@@ -444,3 +444,38 @@ def rate_limit_of(body: Any) -> tuple[RateLimitState | None, int]:
     data = _data(body)
     raw = data.get("rateLimit")
     return parse_rate_limit(raw), parse_cost(raw)
+
+
+# --- teams ---------------------------------------------------------------------------------------
+
+TEAM_PAGE_SIZE = 100  # one point per page of 100 members
+
+
+def team_members_query(organization: str, slug: str, after: str | None) -> tuple[str, dict[str, Any]]:
+    """One page of a team's members (`organization { team(slug:) { members } }`)."""
+    query = (
+        f"query TeamMembers($org: String!, $slug: String!, $after: String) {{ {RATE_LIMIT_FIELDS} "
+        "organization(login: $org) { login team(slug: $slug) { slug "
+        f"members(first: {TEAM_PAGE_SIZE}, after: $after) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ login }} }} "
+        "} } }"
+    )
+    return query, {"org": organization, "slug": slug, "after": after}
+
+
+def parse_team_members(body: Any) -> tuple[list[str], str | None] | None:
+    """A TeamMembers answer → (member logins, the cursor of the next page); None when the organization
+    has no such team (GitHub answers `team: null` without an error)."""
+    organization = _object(_data(body).get("organization"), "organization")
+    team = organization.get("team")
+    if team is None:
+        return None
+    members = _object(_object(team, "organization.team").get("members"), "team.members")
+    logins = []
+    for i, node in enumerate(_list(members.get("nodes"), "team.members.nodes")):
+        if node is None:
+            continue
+        login = _object(node, f"team.members.nodes[{i}]").get("login")
+        if not isinstance(login, str) or not login:
+            raise _invalid(f"team.members.nodes[{i}].login", login)
+        logins.append(login)
+    return logins, _continuation(members, "team.members")

@@ -103,6 +103,10 @@ class GitHubPullRequestSource:
         self._points += cost
         return answer.body
 
+    def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Any other GraphQL query through the pool, retried on transient faults, its points counted."""
+        return retry_transient(partial(self._query, query, variables), sleep=self.sleep)
+
     def _page(self, request: PageRequest) -> ParsedPage:
         """One page, retried on transient faults; a timeout (or a 502 twice in a row) halves the size."""
         best = cheapest_page_size(extra_connections=extra_connections(request))

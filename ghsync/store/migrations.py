@@ -197,6 +197,44 @@ def m005_window_coverage(db: sqlite_utils.Database) -> None:
     db.table("syncs").add_column("window_boundary", str)
 
 
+def m006_team_metrics(db: sqlite_utils.Database) -> None:
+    """Issue #12: coverage, actor kinds, first commits, the new weekly columns, imported teams."""
+    # The instant from which a repository's stored data is complete (set when an initial sync completes).
+    db.table("repositories").add_column("coverage_start", str)
+    # GraphQL __typename of the author: User, Bot, Organization, Mannequin; NULL for a deleted account
+    # (and for rows stored before this migration, until the PR is fetched again).
+    db.table("pull_requests").add_column("author_type", str)
+    db.table("pull_requests").add_column("first_commit_at", str)
+    db.table("reviews").add_column("author_type", str)
+    weekly = db.table("weekly_metrics")
+    for column, column_type in (
+        ("cycle_time_p90_hours", float),
+        ("coding_time_p50_hours", float),
+        ("merged_without_review", int),
+        ("review_top_share", float),
+        ("complete", int),
+    ):
+        weekly.add_column(column, column_type)
+    # Teams imported from GitHub (`ghsync team import`); config-file teams are not stored.
+    db.table("teams").create(
+        {"name": str, "organization": str, "slug": str, "members": str, "imported_at": str},
+        pk="name",
+        not_null={"organization", "slug", "members", "imported_at"},
+    )
+    # Existing databases: the window of the last completed initial sync is what their data covers;
+    # with the whole history (since NULL), the oldest stored PR's creation.
+    db.execute(
+        """
+        UPDATE repositories SET coverage_start = (
+            SELECT COALESCE(s.since, (SELECT min(p.created_at) FROM pull_requests p
+                                      WHERE p.repository_id = repositories.id), s.started_at)
+            FROM syncs s
+            WHERE s.repository_id = repositories.id AND s.kind = 'initial' AND s.outcome = 'complete'
+            ORDER BY s.id DESC LIMIT 1)
+        """
+    )
+
+
 def m007_digests(db: sqlite_utils.Database) -> None:
     # One row per delivery attempt of a weekly digest; a `sent` row keeps a retried cron job from
     # sending the same scope's week to the same channel again. Never the webhook URL or a password.
@@ -223,6 +261,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m003_application_id,
     m004_analyst_views_indexes_and_github_ids,
     m005_window_coverage,
+    m006_team_metrics,
     m007_digests,
 )
 

@@ -23,6 +23,8 @@ from ghsync.models import (
     REVIEW_FIELDS,
     DeliveryStatus,
     DigestDelivery,
+    MetricPullRequest,
+    MetricReview,
     Outcome,
     PageProgress,
     Phase,
@@ -34,10 +36,12 @@ from ghsync.models import (
     SyncJob,
     SyncKind,
     SyncStatus,
+    Team,
     WeeklyMetrics,
     WindowCoverage,
 )
 from ghsync.store.migrations import APPLICATION_ID, apply_migrations, db_path_of, pending_migrations
+from ghsync.timefmt import parse_iso
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -253,6 +257,7 @@ def _repository(row: dict[str, Any]) -> Repository:
         current_sync_id=row["current_sync_id"],
         notify_to=tuple(json.loads(row["notify_to"] or "[]")),
         coverage=_coverage(row),
+        coverage_start=row.get("coverage_start"),
     )
 
 
@@ -533,7 +538,8 @@ class SqliteStore:
     def finish_job(self, job: SyncJob, *, finished_at: str, spent: Spend, budget: RateLimitBudget) -> None:
         with transaction(self.db):
             completed = self._completed(job)
-            watermark = job.head_updated_at or self.repository(job.repository_id).sync_watermark
+            repository = self.repository(job.repository_id)
+            watermark = job.head_updated_at or repository.sync_watermark
             coverage: dict[str, Any] = {}
             if job.kind == SyncKind.INITIAL:
                 # The window's PRs are all stored now: the whole history when the pass ran out of PRs
@@ -544,6 +550,7 @@ class SqliteStore:
                     "coverage_whole_history": 1 if whole else 0,
                     "coverage_since": None if whole else job.since,
                     "coverage_cursor": None if whole else boundary,
+                    "coverage_start": self._coverage_after(repository, job),
                 }
             self._write_state(
                 job,
@@ -568,6 +575,18 @@ class SqliteStore:
                     **_budget_fields(budget),
                 },
             )
+
+    def _coverage_after(self, repository: Repository, job: SyncJob) -> str:
+        """Where the data is complete once this initial job completed: its window's start (now − N days
+        when it started), or with the whole history the oldest stored PR's creation. A wider window
+        moves it back; a narrower one never forward (the older rows are still complete)."""
+        start = job.since
+        if start is None:
+            sql = "SELECT min(created_at) FROM pull_requests WHERE repository_id = ?"
+            start = self.db.execute(sql, [repository.id]).fetchone()[0] or job.started_at
+        if repository.coverage_start is not None and _instant(repository.coverage_start) < _instant(start):
+            return repository.coverage_start
+        return start
 
     def stop_job(
         self, job: SyncJob, *, outcome: Outcome, error: str | None, spent: Spend, budget: RateLimitBudget
@@ -603,13 +622,89 @@ class SqliteStore:
         with transaction(self.db):
             self.db.execute("DELETE FROM weekly_metrics WHERE repository_id = ?", [repository_id])
             self.db.table("weekly_metrics").insert_all(
-                ({"repository_id": repository_id, **row.model_dump(exclude={"author"})} for row in rows),
+                (
+                    {"repository_id": repository_id, **row.model_dump(exclude={"author", "repository", "team"})}
+                    for row in rows
+                ),
                 batch_size=500,
             )
 
     def weekly_metrics_rows(self, repository_id: int) -> list[WeeklyMetrics]:
         rows = self.db.table("weekly_metrics").rows_where("repository_id = ?", [repository_id], order_by="week")
-        return [WeeklyMetrics(**{k: v for k, v in row.items() if k != "repository_id"}) for row in rows]
+        # Rows written before m005 have NULL in the new columns that have defaults.
+        return [
+            WeeklyMetrics(
+                **{k: v for k, v in row.items() if k != "repository_id" and not (v is None and k in _DEFAULTED)}
+            )
+            for row in rows
+        ]
+
+    def metric_pull_requests(
+        self, repository_ids: Sequence[int], *, updated_since: str | None = None
+    ) -> Iterator[MetricPullRequest]:
+        """What metrics read of these repositories' PRs and submitted reviews, times as epoch seconds
+        (SQLite converts them): two streamed queries and plain tuples, no records (fast on 50,000 PRs).
+
+        updated_since: only PRs updated at or after it. Creating, merging, closing and reviewing a PR
+        all move its updated_at, so every PR with an event from then on is included, with all its reviews.
+        """
+        if not repository_ids:
+            return
+        marks = ", ".join("?" for _ in repository_ids)
+        scope = f"p.repository_id IN ({marks})" + (" AND p.updated_at >= ?" if updated_since is not None else "")
+        parameters = [*repository_ids, *([updated_since] if updated_since is not None else [])]
+        reviews = self.db.conn.execute(
+            f"SELECT r.pull_request_id, r.author, r.author_type, {_EPOCH.format('r.submitted_at')} FROM reviews r "
+            f"JOIN pull_requests p ON p.id = r.pull_request_id WHERE {scope} "
+            "AND r.state != 'PENDING' AND r.submitted_at IS NOT NULL ORDER BY r.pull_request_id, r.id",
+            parameters,
+        )
+        prs = self.db.conn.execute(
+            f"SELECT p.id, repo.full_name, p.number, p.author, p.author_type, p.state, {_EPOCH.format('p.created_at')}, "
+            f"{_EPOCH.format('p.closed_at')}, {_EPOCH.format('p.merged_at')}, p.additions, p.deletions, "
+            f"{_EPOCH.format('p.first_commit_at')} FROM pull_requests p "
+            f"JOIN repositories repo ON repo.id = p.repository_id WHERE {scope} ORDER BY p.id",
+            parameters,
+        )
+        pending = reviews.fetchone()
+        make_review = MetricReview._make
+        make = MetricPullRequest._make
+        for row in prs:
+            pr_id = row[0]
+            while pending is not None and pending[0] < pr_id:
+                pending = reviews.fetchone()
+            own = []
+            while pending is not None and pending[0] == pr_id:
+                own.append(make_review(pending[1:]))
+                pending = reviews.fetchone()
+            yield make((*row[1:], tuple(own)))
+
+    # --- teams imported from GitHub -------------------------------------------------------------
+
+    def save_team(self, team: Team, *, organization: str, slug: str) -> None:
+        """Store (or refresh) an imported team's members under its name."""
+        with transaction(self.db):
+            self.db.table("teams").upsert(
+                {
+                    "name": team.name,
+                    "organization": organization,
+                    "slug": slug,
+                    "members": json.dumps(list(team.members or ())),
+                    "imported_at": team.imported_at,
+                },
+                pk="name",
+            )
+
+    def imported_teams(self) -> list[Team]:
+        return [
+            Team(
+                name=row["name"],
+                source=f"github {row['organization']}/{row['slug']}",
+                members=tuple(json.loads(row["members"])),
+                imported_at=row["imported_at"],
+            )
+            for row in self.db.table("teams").rows_where(order_by="name")
+        ]
 
     def first_created_at(self, repository_id: int) -> str | None:
         """The creation time of the oldest stored PR of the repository (None: none stored)."""
@@ -648,6 +743,16 @@ class SqliteStore:
             DigestDelivery(scope=r[0], week=r[1], channel=r[2], sent_at=r[3], status=DeliveryStatus(r[4]), detail=r[5])
             for r in rows
         ]
+
+
+_DEFAULTED = frozenset({"complete", "merged_without_review"})
+# An ISO-8601 column as whole epoch seconds (NULL stays NULL): SQLite parses `Z` and `±HH:MM` offsets
+# itself. Integers, so a Monday 00:00:00 never rounds into the week before.
+_EPOCH = "CAST(strftime('%s', {0}) AS INTEGER)"
+
+
+def _instant(text: str) -> float:
+    return parse_iso(text).timestamp()
 
 
 def _budget_fields(budget: RateLimitBudget) -> dict[str, Any]:

@@ -57,6 +57,8 @@ WALL_1K_SECONDS = 2.0  # wall time of the 1,000-PR initial sync at 20 ms latency
 CPU_PER_10K_SECONDS = 2.0  # ghsync's own CPU per 10,000 PRs
 RSS_50K_MB = 100.0  # peak RSS at 50,000 PRs
 STATUS_COLD_SECONDS = 0.3  # `ghsync status` cold start
+METRICS_SECONDS = 1.0  # `ghsync metrics` on 50,000 PRs across 20 repositories
+METRICS_REPOSITORIES = 20
 
 
 # ------------------------------------------------------------------------------------------------
@@ -450,7 +452,45 @@ def repo_name(size: int) -> str:
     return f"{OWNER}/prs-{size}"
 
 
+def team_repositories(total: int, seed: int, now: datetime) -> list[Any]:
+    """METRICS_REPOSITORIES generated repositories of one organisation sharing `total` PRs."""
+    each = max(1, total // METRICS_REPOSITORIES)
+    return [
+        generate_repository(f"{OWNER}-org/service-{index:02d}", each, seed=seed + index, now=now)
+        for index in range(METRICS_REPOSITORIES)
+    ]
+
+
+def metrics_scenarios(fake: InstrumentedFake, runner: Runner, workdir: Path, repositories: list[Any]) -> list[Scenario]:
+    """Track every repository (not measured), then time `ghsync metrics` over all of them, cold, median of 5:
+    the pooled weekly table, JSON, and the --by repo breakdown."""
+    db = workdir / "metrics.db"
+    total = sum(len(r.pull_requests) for r in repositories)
+    for repository in repositories:
+        fake.fake.add_repository(repository)
+        fake.refill()
+        child = runner.run(["track", repository.full_name, "--days", "all"], db=db)
+        if child.exit_code != 0:
+            raise RuntimeError(f"tracking {repository.full_name} failed: {_last_lines(child.stderr_tail)}")
+    label = f"{total:,} PRs in {len(repositories)} repos"
+    return [
+        cold_start(runner, f"`ghsync metrics` ({label})", ["metrics"], db=db, runs=COLD_START_RUNS),
+        cold_start(
+            runner,
+            f"`ghsync metrics --json --weeks 52` ({label})",
+            ["metrics", "--json", "--weeks", "52"],
+            db=db,
+            runs=COLD_START_RUNS,
+        ),
+        cold_start(
+            runner, f"`ghsync metrics --by repo` ({label})", ["metrics", "--by", "repo"], db=db, runs=COLD_START_RUNS
+        ),
+    ]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.metrics_only:
+        return run_metrics_only(args)
     sizes = [1000] if args.quick else sorted(set(args.sizes))
     base = max([s for s in sizes if s <= BASE_SIZE], default=min(sizes))
     latency = args.latency_ms / 1000.0
@@ -626,6 +666,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             scenarios.append(
                 cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None, runs=COLD_START_RUNS)
             )
+
+            # 7. metrics over many repositories (issue 12): 50,000 PRs in 20 repositories
+            metrics_prs = 1000 if args.quick else args.metrics_prs
+            scenarios.extend(metrics_scenarios(fake, runner, workdir, team_repositories(metrics_prs, args.seed, now)))
     finally:
         if args.keep:
             print(f"databases kept in {workdir}")
@@ -647,6 +691,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "scenarios": scenarios,
         "resume": resume,
+    }
+
+
+def run_metrics_only(args: argparse.Namespace) -> dict[str, Any]:
+    """Only scenario 7 (`--metrics-only`): `ghsync metrics` over --metrics-prs PRs in 20 repositories."""
+    latency = args.latency_ms / 1000.0
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    machine = machine_line()
+    print(f"machine: {machine}")
+    repositories = team_repositories(args.metrics_prs, args.seed, now)
+    workdir = Path(tempfile.mkdtemp(prefix="ghsync-bench-"))
+    try:
+        with InstrumentedFake([], latency=latency) as fake:
+            runner = Runner(workdir, fake.url)
+            runner.run(["--version"])
+            scenarios = metrics_scenarios(fake, runner, workdir, repositories)
+    finally:
+        if args.keep:
+            print(f"databases kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "machine": machine,
+        "config": {
+            "sizes": [],
+            "metrics_prs": args.metrics_prs,
+            "page_size_with_head": cheapest_page_size(extra_connections=1, limit=MAX_PAGE_SIZE),
+            "latency_ms": args.latency_ms,
+            "seed": args.seed,
+            "quick": args.quick,
+            "data_now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "graphql_limit": GRAPHQL_LIMIT,
+            "ghsync_command": ghsync_command()[1],
+        },
+        "scenarios": scenarios,
+        "resume": {},
     }
 
 
@@ -701,7 +781,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                 f"<= {RSS_50K_MB:g} MB",
                 "PASS" if s.peak_rss_mb <= RSS_50K_MB else "MISS",
             )
-    else:
+    elif any(s.name.startswith("initial full sync") for s in scenarios):
         largest = max((s for s in scenarios if s.name.startswith("initial full sync")), key=lambda s: s.repo_size)
         add(
             f"peak RSS at 50,000 PRs (not run; {largest.name}: {largest.peak_rss_mb:.1f} MB)",
@@ -717,6 +797,15 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             f"< {STATUS_COLD_SECONDS:g} s",
             "PASS" if status.wall_s < STATUS_COLD_SECONDS and status.ok else "MISS",
         )
+    for s in scenarios:
+        if s.name.startswith("`ghsync metrics"):
+            scale = "" if "50,000 PRs" in s.name else " (target defined at 50,000 PRs in 20 repos)"
+            add(
+                f"{s.name} (median){scale}",
+                f"{s.wall_s:.3f} s",
+                f"< {METRICS_SECONDS:g} s",
+                "PASS" if s.wall_s < METRICS_SECONDS and s.ok else "MISS",
+            )
     for s in scenarios:
         if not s.ok and not s.name.startswith("resume: stopped"):  # that one has its own line below
             add(f"exit code: {s.name}", str(s.exit_code), str(s.expected_exit), "MISS")
@@ -885,6 +974,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     p.add_argument("--markdown", action="store_true", help="print the results table as Markdown (for the README)")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    p.add_argument(
+        "--metrics-prs",
+        type=int,
+        default=50_000,
+        help="PRs (in 20 repositories) for the `ghsync metrics` scenario (default 50000)",
+    )
+    p.add_argument("--metrics-only", action="store_true", help="run only the `ghsync metrics` scenario")
     args = p.parse_args(argv)
     if not args.sizes or any(size < 1 for size in args.sizes):
         p.error("--sizes needs positive integers")
