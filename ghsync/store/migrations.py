@@ -146,8 +146,32 @@ def m003_application_id(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def m006_owners(db: sqlite_utils.Database) -> None:
+    # Remembered owners (organisations, users): each `sync` re-lists them with these filters.
+    db.table("owners").create(
+        {
+            "id": int,
+            "login": str,
+            "days_back": int,
+            "include_archived": int,
+            "include_forks": int,
+            # JSON lists of fnmatch globs on the repository name.
+            "match": str,
+            "exclude": str,
+            "created_at": str,
+            "listed_at": str,
+        },
+        pk="id",
+        not_null={"login", "created_at"},
+        defaults={"include_archived": 0, "include_forks": 0, "match": "[]", "exclude": "[]"},
+    )
+    db.table("owners").create_index(["login"], unique=True)
+    # The owner that tracks the repository (NULL: tracked by hand); cleared when the owner is untracked.
+    db.execute("ALTER TABLE repositories ADD COLUMN owner_id INTEGER")
+
+
 Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: tuple[Migration, ...] = (m001_create_tables, m002_weekly_metrics, m003_application_id)
+MIGRATIONS: tuple[Migration, ...] = (m001_create_tables, m002_weekly_metrics, m003_application_id, m006_owners)
 
 
 def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
