@@ -112,6 +112,44 @@ def pull_request_page_query(request: PageRequest, page_size: int) -> tuple[str, 
     return query, variables
 
 
+def page_alias_requests(request: PageRequest, page_size: int) -> int:
+    """Requests one repository's page costs inside an aliased query (its connections plus its window count)."""
+    return page_requests(page_size, extra_connections=extra_connections(request))
+
+
+def pull_request_pages_query(pages: list[tuple[PageRequest, int]]) -> tuple[str, dict[str, Any]]:
+    """Several repositories' pages in one query: `rN: repository(..)` (and `cN: search(..)` for a window
+    count) per page; GitHub charges the sum of their requests, so small repositories share a point."""
+    declared: list[str] = []
+    variables: dict[str, Any] = {}
+    parts: list[str] = []
+    head = "head: pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) { nodes { updatedAt } }"
+    for index, (request, page_size) in enumerate(pages):
+        declared += [f"$o{index}: String!", f"$n{index}: String!", f"$a{index}: String"]
+        variables.update({f"o{index}": request.owner, f"n{index}": request.name, f"a{index}": request.after})
+        parts.append(
+            f"r{index}: repository(owner: $o{index}, name: $n{index}) {{ nameWithOwner "
+            f"pullRequests(first: {page_size}, after: $a{index}, orderBy: {{field: UPDATED_AT, direction: DESC}}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {PR_FIELDS} }} }} {head} }}"
+        )
+        if request.count not in (None, "all"):
+            declared.append(f"$q{index}: String!")
+            variables[f"q{index}"] = f"repo:{request.owner}/{request.name} is:pr updated:>={request.count}"
+            parts.append(f"c{index}: search(query: $q{index}, type: ISSUE) {{ issueCount }}")
+    query = f"query PullRequestPages({', '.join(declared)}) {{ {RATE_LIMIT_FIELDS} {' '.join(parts)} }}"
+    return query, variables
+
+
+def parse_pull_request_pages(body: Any, count: int) -> list[ParsedPage]:
+    """A PullRequestPages answer → one validated page per alias, in the asked order."""
+    data = _data(body)
+    pages = []
+    for index in range(count):
+        one = {"data": {"repository": data.get(f"r{index}"), "windowCount": data.get(f"c{index}")}}
+        pages.append(parse_pull_request_page(one))
+    return pages
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """A PR whose reviews or labels did not fit in the page: continue after these cursors."""

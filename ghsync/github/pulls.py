@@ -7,7 +7,14 @@ from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any
 
-from ghsync.errors import AuthenticationError, RateLimited, TransientGitHubError
+from ghsync.errors import (
+    AuthenticationError,
+    GitHubError,
+    OwnerNotFound,
+    RateLimited,
+    RepositoryNotFound,
+    TransientGitHubError,
+)
 from ghsync.github.graphql import (
     FOLLOW_UP_BATCH_SIZE,
     ParsedPage,
@@ -15,18 +22,42 @@ from ghsync.github.graphql import (
     cheapest_page_size,
     extra_connections,
     follow_up_query,
+    page_alias_requests,
     parse_pull_request_page,
+    parse_pull_request_pages,
     pull_request_page_query,
+    pull_request_pages_query,
     rate_limit_of,
 )
+from ghsync.github.owners import (
+    HEADS_BATCH_SIZE,
+    owner_repositories_query,
+    parse_owner_page,
+    parse_repository_heads,
+    repository_heads_query,
+)
 from ghsync.github.pool import MAX_ATTEMPTS, TokenPool, backoff_delay, retry_transient
-from ghsync.models import AccountRateLimit, Page, PageRequest, PullRequestRecord, RateLimitBudget, Spend, Version
+from ghsync.models import (
+    AccountRateLimit,
+    ListedRepository,
+    Page,
+    PageRequest,
+    PullRequestRecord,
+    RateLimitBudget,
+    RepositoryHead,
+    Spend,
+    Version,
+)
 from ghsync.timefmt import iso
 
 REQUEST_TIMEOUT_SECONDS = 60.0
 # After a timeout the halved size is held for this many good pages before growing back; each
 # failed attempt to grow back doubles the hold (a page that is heavy stays small, a blip passes).
 GROW_BACK_AFTER = 16
+# The most requests one point buys: GitHub divides by 100 and rounds half up.
+ONE_POINT_REQUESTS = 149
+# At most this many repositories share one request (a smaller answer, a smaller loss on a timeout).
+MAX_BATCH = 40
 
 
 class PageSizer:
@@ -71,6 +102,55 @@ class GitHubPullRequestSource:
         self.sleep = sleep
         self.sizer = PageSizer()
         self._points = 0
+        # Pages the caller said it will ask for (with how many records each should hold), by repository;
+        # and pages fetched early alongside another one, served without a request when asked for.
+        self._planned: dict[str, tuple[PageRequest, int]] = {}
+        self._held: dict[PageRequest, ParsedPage] = {}
+        # Records left to read after the last page fetched, by repository (from the page's count).
+        self._left: dict[str, tuple[int, bool]] = {}
+        self.requests = 0
+
+    # --- many repositories at once ------------------------------------------------------------
+
+    def expect(self, planned: Sequence[tuple[PageRequest, int]]) -> None:
+        """The pages the caller will ask for next, in order, with the records each should hold: small
+        ones are fetched together, several repositories per 1-point request."""
+        for request, expected in planned:
+            self._planned[request.full_name.lower()] = (request, expected)
+
+    def list_owner(self, login: str, *, include_forks: bool) -> tuple[str, list[ListedRepository]]:
+        """Every repository an owner owns (100 per request, one point each): its login as GitHub spells it."""
+        listed: list[ListedRepository] = []
+        after: str | None = None
+        while True:
+            query, variables = owner_repositories_query(login, after=after, include_forks=include_forks)
+            try:
+                page = parse_owner_page(retry_transient(partial(self._query, query, variables), sleep=self.sleep))
+            except RepositoryNotFound:  # PyGithub reports GraphQL's NOT_FOUND as an unknown object
+                page = None
+            if page is None:
+                raise OwnerNotFound(f"no user or organisation '{login}' on GitHub (or the token cannot see it)")
+            listed.extend(page.repositories)
+            if page.after is None:
+                return page.login, listed
+            after = page.after
+
+    def repository_heads(self, full_names: Sequence[str]) -> dict[str, RepositoryHead] | None:
+        """Each repository's PR count and newest `updatedAt`, 100 per 1-point request; None when GitHub
+        could not answer for all of them (a repository gone): the caller then syncs each one."""
+        heads: dict[str, RepositoryHead] = {}
+        for start in range(0, len(full_names), HEADS_BATCH_SIZE):
+            batch = list(full_names[start : start + HEADS_BATCH_SIZE])
+            query, variables = repository_heads_query(batch)
+            try:
+                heads.update(
+                    parse_repository_heads(
+                        retry_transient(partial(self._query, query, variables), sleep=self.sleep), batch
+                    )
+                )
+            except (RepositoryNotFound, GitHubError):
+                return None
+        return heads
 
     def budget(self) -> RateLimitBudget:
         return self.pool.budget()
@@ -100,7 +180,59 @@ class GitHubPullRequestSource:
         state, cost = rate_limit_of(answer.body)
         self.pool.record(key, state or answer.rate_limit)
         self._points += cost
+        self.requests += 1
         return answer.body
+
+    def _expected(self, request: PageRequest) -> int | None:
+        """How many records this page should hold to end its pass, when known."""
+        planned = self._planned.get(request.full_name.lower())
+        if planned is not None and planned[0] == request:
+            return planned[1]
+        if request.after is not None and request.full_name.lower() in self._left:
+            left, windowed = self._left[request.full_name.lower()]
+            return max(1, left + int(windowed))
+        return None
+
+    def _companions(self, request: PageRequest, used: int) -> list[tuple[PageRequest, int]]:
+        """Planned pages of other repositories that fit, whole, in what is left of one point (first fit)."""
+        chosen: list[tuple[PageRequest, int]] = []
+        for name, (other, expected) in self._planned.items():
+            if len(chosen) + 1 >= MAX_BATCH:
+                break
+            if name == request.full_name.lower() or other in self._held:
+                continue
+            best = cheapest_page_size(extra_connections=extra_connections(other))
+            size = max(1, min(expected, best))
+            cost = page_alias_requests(other, size)
+            if used + cost <= ONE_POINT_REQUESTS:
+                chosen.append((other, size))
+                used += cost
+        return chosen
+
+    def _fetch(self, request: PageRequest) -> ParsedPage:
+        """The page asked for; when it is small, planned pages of other repositories come along (held)."""
+        best = cheapest_page_size(extra_connections=extra_connections(request))
+        expected = self._expected(request)
+        if expected is None or self.sizer.limit is not None or expected >= best:
+            return self._page(request)
+        size = max(1, expected)
+        companions = self._companions(request, page_alias_requests(request, size))
+        if not companions:
+            return self._page(request)
+        pages = [(request, size), *companions]
+        query, variables = pull_request_pages_query(pages)
+        try:
+            parsed = parse_pull_request_pages(
+                retry_transient(partial(self._query, query, variables), sleep=self.sleep), len(pages)
+            )
+        except (RepositoryNotFound, TransientGitHubError):
+            # A repository gone since it was listed, or a batch GitHub keeps failing: each on its own.
+            for other, _ in companions:
+                self._planned.pop(other.full_name.lower(), None)
+            return self._page(request)
+        for (other, _), page in zip(companions, parsed[1:], strict=True):
+            self._held[other] = page
+        return parsed[0]
 
     def _page(self, request: PageRequest) -> ParsedPage:
         """One page, retried on transient faults; a timeout (or a 502 twice in a row) halves the size."""
@@ -134,7 +266,17 @@ class GitHubPullRequestSource:
         A PR `wanted` leaves out is returned as parsed, possibly without all its reviews: the
         caller must not store it.
         """
-        parsed = self._page(request)
+        parsed = self._held.pop(request, None)
+        if parsed is None:
+            parsed = self._fetch(request)
+        self._planned.pop(request.full_name.lower(), None)
+        name = request.full_name.lower()
+        if parsed.total_count is not None and request.count is not None:
+            # A window (a search count) ends at the first record before it: one more record shows it.
+            self._left[name] = (parsed.total_count - len(parsed.partials), request.count != "all")
+        elif name in self._left:
+            left, windowed = self._left[name]
+            self._left[name] = (left - len(parsed.partials), windowed)
         partials = parsed.partials
         keep = set(wanted([Version(p.number, p.fields["updated_at"]) for p in partials]))
         incomplete = {p.number: p for p in partials if p.number in keep}
