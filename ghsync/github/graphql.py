@@ -117,12 +117,20 @@ def page_alias_requests(request: PageRequest, page_size: int) -> int:
     return page_requests(page_size, extra_connections=extra_connections(request))
 
 
-def pull_request_pages_query(pages: list[tuple[PageRequest, int]]) -> tuple[str, dict[str, Any]]:
+def pull_request_pages_query(
+    pages: list[tuple[PageRequest, int]], follow_ups: list[tuple[PageRequest, list[FollowUp]]] | None = None
+) -> tuple[str, dict[str, Any]]:
     """Several repositories' pages in one query: `rN: repository(..)` (and `cN: search(..)` for a window
-    count) per page; GitHub charges the sum of their requests, so small repositories share a point."""
+    count) per page, plus `fN: repository(..) { prM: pullRequest(..) }` follow-ups of earlier pages;
+    GitHub charges the sum of their requests, so small repositories share a point."""
     declared: list[str] = []
     variables: dict[str, Any] = {}
     parts: list[str] = []
+    for index, (request, group) in enumerate(follow_ups or []):
+        declared += [f"$fo{index}: String!", f"$fn{index}: String!"]
+        variables.update({f"fo{index}": request.owner, f"fn{index}": request.name})
+        inner = _follow_up_parts(group, f"f{index}", declared, variables)
+        parts.append(f"f{index}: repository(owner: $fo{index}, name: $fn{index}) {{ {' '.join(inner)} }}")
     head = "head: pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) { nodes { updatedAt } }"
     for index, (request, page_size) in enumerate(pages):
         declared += [f"$o{index}: String!", f"$n{index}: String!", f"$a{index}: String"]
@@ -159,33 +167,45 @@ class FollowUp:
     labels_after: str | None = None
 
 
-def follow_up_query(owner: str, name: str, follow_ups: list[FollowUp]) -> tuple[str, dict[str, Any]]:
-    """One query continuing many PRs' nested connections at once, through aliases."""
+def _follow_up_parts(
+    follow_ups: list[FollowUp], prefix: str, declared: list[str], variables: dict[str, Any]
+) -> list[str]:
     parts = []
-    variables: dict[str, Any] = {"owner": owner, "name": name}
-    declared = ["$owner: String!", "$name: String!"]
     for index, follow_up in enumerate(follow_ups):
         fields = []
         if follow_up.reviews_after is not None:
-            declared.append(f"$r{index}: String")
-            variables[f"r{index}"] = follow_up.reviews_after
+            declared.append(f"${prefix}r{index}: String")
+            variables[f"{prefix}r{index}"] = follow_up.reviews_after
             fields.append(
-                f"reviews(first: {NESTED_PAGE_SIZE}, after: $r{index}) "
+                f"reviews(first: {NESTED_PAGE_SIZE}, after: ${prefix}r{index}) "
                 f"{{ pageInfo {{ hasNextPage endCursor }} nodes {{ {_selection(REVIEW_FIELDS)} }} }}"
             )
         if follow_up.labels_after is not None:
-            declared.append(f"$l{index}: String")
-            variables[f"l{index}"] = follow_up.labels_after
+            declared.append(f"${prefix}l{index}: String")
+            variables[f"{prefix}l{index}"] = follow_up.labels_after
             fields.append(
-                f"labels(first: {NESTED_PAGE_SIZE}, after: $l{index}) "
+                f"labels(first: {NESTED_PAGE_SIZE}, after: ${prefix}l{index}) "
                 "{ pageInfo { hasNextPage endCursor } nodes { name } }"
             )
         parts.append(f"pr{index}: pullRequest(number: {follow_up.number}) {{ number {' '.join(fields)} }}")
+    return parts
+
+
+def follow_up_query(owner: str, name: str, follow_ups: list[FollowUp]) -> tuple[str, dict[str, Any]]:
+    """One query continuing many PRs' nested connections at once, through aliases."""
+    variables: dict[str, Any] = {"owner": owner, "name": name}
+    declared = ["$owner: String!", "$name: String!"]
+    parts = _follow_up_parts(follow_ups, "", declared, variables)
     query = (
         f"query PullRequestFollowUps({', '.join(declared)}) {{ {RATE_LIMIT_FIELDS} "
         f"repository(owner: $owner, name: $name) {{ {' '.join(parts)} }} }}"
     )
     return query, variables
+
+
+def repository_answer(body: Any, alias: str) -> dict[str, Any]:
+    """One alias of an aliased answer, shaped as a single-repository answer (for the parsers above)."""
+    return {"data": {"repository": _data(body).get(alias)}}
 
 
 # --- validation helpers --------------------------------------------------------------------------

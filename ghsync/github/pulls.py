@@ -17,6 +17,7 @@ from ghsync.errors import (
 )
 from ghsync.github.graphql import (
     FOLLOW_UP_BATCH_SIZE,
+    FollowUp,
     ParsedPage,
     apply_follow_ups,
     cheapest_page_size,
@@ -28,6 +29,7 @@ from ghsync.github.graphql import (
     pull_request_page_query,
     pull_request_pages_query,
     rate_limit_of,
+    repository_answer,
 )
 from ghsync.github.owners import (
     HEADS_BATCH_SIZE,
@@ -193,13 +195,14 @@ class GitHubPullRequestSource:
             return max(1, left + int(windowed))
         return None
 
-    def _companions(self, request: PageRequest, used: int) -> list[tuple[PageRequest, int]]:
+    def _companions(self, exclude: set[PageRequest], used: int) -> tuple[list[tuple[PageRequest, int]], int]:
         """Planned pages of other repositories that fit, whole, in what is left of one point (first fit)."""
         chosen: list[tuple[PageRequest, int]] = []
+        names = {request.full_name.lower() for request in exclude}
         for name, (other, expected) in self._planned.items():
-            if len(chosen) + 1 >= MAX_BATCH:
+            if len(chosen) >= MAX_BATCH:
                 break
-            if name == request.full_name.lower() or other in self._held:
+            if name in names or other in self._held:
                 continue
             best = cheapest_page_size(extra_connections=extra_connections(other))
             size = max(1, min(expected, best))
@@ -207,32 +210,63 @@ class GitHubPullRequestSource:
             if used + cost <= ONE_POINT_REQUESTS:
                 chosen.append((other, size))
                 used += cost
-        return chosen
+        return chosen, used
 
-    def _fetch(self, request: PageRequest) -> ParsedPage:
-        """The page asked for; when it is small, planned pages of other repositories come along (held)."""
-        best = cheapest_page_size(extra_connections=extra_connections(request))
-        expected = self._expected(request)
-        if expected is None or self.sizer.limit is not None or expected >= best:
-            return self._page(request)
-        size = max(1, expected)
-        companions = self._companions(request, page_alias_requests(request, size))
-        if not companions:
-            return self._page(request)
-        pages = [(request, size), *companions]
-        query, variables = pull_request_pages_query(pages)
-        try:
-            parsed = parse_pull_request_pages(
-                retry_transient(partial(self._query, query, variables), sleep=self.sleep), len(pages)
-            )
-        except (RepositoryNotFound, TransientGitHubError):
-            # A repository gone since it was listed, or a batch GitHub keeps failing: each on its own.
-            for other, _ in companions:
-                self._planned.pop(other.full_name.lower(), None)
-            return self._page(request)
-        for (other, _), page in zip(companions, parsed[1:], strict=True):
-            self._held[other] = page
-        return parsed[0]
+    def _follow_ups(self, need: PageRequest | None, used: int) -> tuple[list[tuple[PageRequest, list[FollowUp]]], int]:
+        """Held pages' unfinished reviews/labels (the needed page's first), as many as fit in one point."""
+        groups = []
+        for request in sorted(self._held, key=lambda held: held != need):
+            chosen = []
+            for partial_pr in self._held[request].partials:
+                follow_up = partial_pr.follow_up()
+                if follow_up is None:
+                    continue
+                cost = int(follow_up.reviews_after is not None) + int(follow_up.labels_after is not None)
+                if used + cost > ONE_POINT_REQUESTS:
+                    break
+                chosen.append(follow_up)
+                used += cost
+            if chosen:
+                groups.append((request, chosen))
+        return groups, used
+
+    def _round(self, first: tuple[PageRequest, int] | None, need: PageRequest) -> None:
+        """One 1-point request: `first` (a page asked for), the follow-ups of held pages, and planned pages
+        of other repositories filling what is left; every page it brings is held until asked for."""
+        used = page_alias_requests(*first) if first else 0
+        groups, used = self._follow_ups(None if first else need, used)
+        companions, used = self._companions({need, *self._held}, used)
+        pages = ([first] if first else []) + companions
+        query, variables = pull_request_pages_query(pages, groups)
+        body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
+        parsed = parse_pull_request_pages(body, len(pages))
+        for index, (request, follow_ups) in enumerate(groups):
+            partials = {p.number: p for p in self._held[request].partials}
+            apply_follow_ups(partials, repository_answer(body, f"f{index}"), follow_ups)
+        for (request, _), page in zip(pages, parsed, strict=True):
+            self._held[request] = page
+
+    def _batched(self, request: PageRequest) -> ParsedPage | None:
+        """The page from a shared request, complete (its follow-ups riding along with other pages); None
+        when sharing does not pay (a large page) or a shared request failed: then it is fetched alone."""
+        if request not in self._held:
+            best = cheapest_page_size(extra_connections=extra_connections(request))
+            expected = self._expected(request)
+            if expected is None or self.sizer.limit is not None or expected >= best:
+                return None
+            try:
+                self._round((request, max(1, expected)), request)
+            except (RepositoryNotFound, TransientGitHubError):
+                # A repository gone since it was listed, or a request GitHub keeps failing: each on its own.
+                self._planned.clear()
+                self._held.clear()
+                return None
+        while any(p.follow_up() is not None for p in self._held[request].partials):
+            try:
+                self._round(None, request)
+            except (RepositoryNotFound, TransientGitHubError):
+                break  # fetch_page's own follow-up loop completes it
+        return self._held.pop(request)
 
     def _page(self, request: PageRequest) -> ParsedPage:
         """One page, retried on transient faults; a timeout (or a 502 twice in a row) halves the size."""
@@ -266,9 +300,7 @@ class GitHubPullRequestSource:
         A PR `wanted` leaves out is returned as parsed, possibly without all its reviews: the
         caller must not store it.
         """
-        parsed = self._held.pop(request, None)
-        if parsed is None:
-            parsed = self._fetch(request)
+        parsed = self._batched(request) or self._page(request)
         self._planned.pop(request.full_name.lower(), None)
         name = request.full_name.lower()
         if parsed.total_count is not None and request.count is not None:
