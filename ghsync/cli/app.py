@@ -19,7 +19,7 @@ from ghsync.errors import GhsyncError, UsageError
 from ghsync.models import Outcome, RateLimitBudget
 
 if TYPE_CHECKING:
-    from ghsync.service import SyncHooks
+    from ghsync.service import SyncHooks, SyncRun
 
 EPILOG = (
     "Exit codes: 0 done, 1 failed, 2 bad usage or input, "
@@ -97,7 +97,14 @@ def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
 
 @app.command(cls=SyncCommand, epilog=EPILOG)
 def track(
-    repository: Slug,
+    repository: Annotated[
+        str,
+        typer.Argument(
+            metavar="OWNER/REPO|OWNER",
+            help="A repository (octocat/hello-world), or an organisation or user (acme, or acme/*) for all its "
+            "repositories, remembered so that `sync` picks up new ones.",
+        ),
+    ],
     days: Annotated[
         str | None,
         typer.Option(
@@ -112,13 +119,43 @@ def track(
         typer.Option("--notify", metavar="EMAIL", help="Email this address when the sync completes; repeatable."),
     ] = None,
     wait: Wait = False,
+    include_archived: Annotated[
+        bool, typer.Option("--include-archived", help="OWNER: also track archived repositories.")
+    ] = False,
+    include_forks: Annotated[bool, typer.Option("--include-forks", help="OWNER: also track forks.")] = False,
+    match: Annotated[
+        list[str] | None,
+        typer.Option("--match", metavar="GLOB", help="OWNER: only repositories whose name matches; repeatable."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="OWNER: leave out repositories whose name matches; repeatable."),
+    ] = None,
 ) -> None:
-    """Track a repository and sync its pull-request history now, in the foreground.
+    """Track a repository, or every repository of an organisation or user, and sync now, in the foreground.
 
-    Example: ghsync track octocat/hello-world --days 60
+    Examples: ghsync track octocat/hello-world --days 60;  ghsync track acme --days 90 --exclude 'sandbox-*'
     """
-    from ghsync.service import track_repository
+    from ghsync.service import track_owner, track_repository
+    from ghsync.validate import parse_owner
 
+    if parse_owner(repository) is not None:
+        with _progress() as display:
+            run = track_owner(
+                settings(),
+                repository,
+                days=days,
+                include_archived=include_archived,
+                include_forks=include_forks,
+                match=match or (),
+                exclude=exclude or (),
+                hooks=_hooks(display, wait=wait),
+            )
+        raise typer.Exit(_report_run(run))
+    if include_archived or include_forks or match or exclude:
+        raise UsageError(
+            "--include-archived, --include-forks, --match and --exclude apply to an owner (ORG), not to OWNER/REPO"
+        )
     with _progress() as display:
         result = track_repository(
             settings(), repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait)
@@ -137,20 +174,41 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
     from ghsync.service import sync_tracked
 
     with _progress() as display:
-        outcomes = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
-    for outcome in outcomes:
+        run = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
+    raise typer.Exit(_report_run(run))
+
+
+def _report_run(run: SyncRun) -> int:
+    """One line per synced repository (errors and stops even with --quiet), one for the unchanged and one for
+    the repositories an owner no longer tracks (not errors); returns the exit code."""
+    quiet = shared().quiet
+    if run.message:
+        say(run.message)
+    for outcome in run.outcomes:
         if outcome.error is not None:
             say(f"Error: {outcome.full_name}: {outcome.error}")
-        elif outcome.report is not None and (not shared().quiet or outcome.report.outcome != Outcome.COMPLETE):
+        elif outcome.report is not None and (not quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
-    raise typer.Exit(exit_code(outcome.error or outcome.report for outcome in outcomes))
+    if run.unchanged and not quiet:
+        say(render.unchanged_line(run.unchanged))
+    if run.untracked:
+        say(render.untracked_line([(u.full_name, u.reason) for u in run.untracked]))
+    return exit_code(outcome.error or outcome.report for outcome in run.outcomes)
 
 
 @app.command(cls=Command, epilog=EPILOG)
 def status(
     repository: Annotated[
-        str | None, typer.Argument(metavar="OWNER/REPO", help="Default: every tracked repository.")
+        str | None,
+        typer.Argument(
+            metavar="OWNER/REPO|OWNER",
+            help="One repository, or every repository of an owner (untracked ones too). Default: every tracked "
+            "repository, summarised per owner above 20.",
+        ),
     ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every tracked repository even when there are more than 20.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,
     interval: Annotated[
@@ -171,7 +229,11 @@ def status(
     if watch:
         render.watch_status(console, lambda: repository_statuses(config, repository), interval=interval)
         return
-    console.print(render.status_table(repository_statuses(config, repository), now=time.time(), width=console.width))
+    rows = repository_statuses(config, repository)
+    if repository is None and not show_all and len(rows) > render.SUMMARY_ABOVE:
+        console.print(render.owner_summary(rows, now=time.time(), width=console.width))
+        return
+    console.print(render.status_table(rows, now=time.time(), width=console.width))
 
 
 @app.command(cls=SyncCommand, epilog=EPILOG)
@@ -266,7 +328,13 @@ def metrics(
 
 @app.command(cls=Command, epilog=EPILOG)
 def untrack(
-    repository: Slug,
+    repository: Annotated[
+        str,
+        typer.Argument(
+            metavar="OWNER/REPO|OWNER",
+            help="A repository, or a tracked owner (its repositories keep their data; new ones are no longer added).",
+        ),
+    ],
     purge: Annotated[bool, typer.Option("--purge", help="Also delete its stored PRs, reviews and metrics.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -274,8 +342,16 @@ def untrack(
 
     Example: ghsync untrack octocat/hello-world --purge --yes
     """
-    from ghsync.service import untrack_repository
+    from ghsync.service import untrack_owner, untrack_repository
+    from ghsync.validate import parse_owner
 
+    login = parse_owner(repository)
+    if login is not None:
+        if purge:
+            raise UsageError("--purge takes one repository; an owner's repositories keep their data")
+        login, count = untrack_owner(settings(), login)
+        say(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
+        return
     if purge and not yes:
         if not render.is_interactive(sys.stdin):
             raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")

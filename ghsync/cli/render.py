@@ -332,3 +332,54 @@ def watch_status(console: Console, statuses: Callable[[], list[RepositoryStatus]
 def is_interactive(stream=None) -> bool:
     stream = stream or sys.stderr
     return hasattr(stream, "isatty") and stream.isatty()
+
+
+def unchanged_line(names: list[str]) -> str:
+    """Repositories a cheap check found unchanged: one line, whatever their number."""
+    if len(names) == 1:
+        return printable(f"{names[0]}: unchanged since the last sync")
+    return printable(f"{len(names)} repositories unchanged since the last sync")
+
+
+def untracked_line(untracked: list[tuple[str, str]]) -> str:
+    """Repositories an owner no longer tracks (not errors: their data is kept), in one line."""
+    shown = "; ".join(f"{name} ({reason})" for name, reason in untracked[:3])
+    more = f"; and {len(untracked) - 3} more" if len(untracked) > 3 else ""
+    count = "1 repository is" if len(untracked) == 1 else f"{len(untracked)} repositories are"
+    return printable(f"{count} no longer tracked, data kept: {shown}{more} (see `ghsync status --all`)")
+
+
+# Above this many repositories, `status` summarises per owner (and lists only those needing attention).
+SUMMARY_ABOVE = 20
+
+
+def owner_summary(rows: list[RepositoryStatus], *, now: float, width: int = STATUS_TABLE_MIN_WIDTH):
+    """One line per owner (counts per status, PRs stored, the lowest budget seen), then a table of the
+    repositories that are syncing, interrupted, rate-limited or in error."""
+    from rich.console import Group
+
+    by_owner: dict[str, list[RepositoryStatus]] = {}
+    for row in rows:
+        by_owner.setdefault(row.repository.owner, []).append(row)
+    lines: list[RenderableType] = []
+    for owner, members in sorted(by_owner.items(), key=lambda item: item[0].lower()):
+        counts: dict[str, int] = {}
+        for member in members:
+            counts[member.label] = counts.get(member.label, 0) + 1
+        statuses = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()))
+        prs = sum(member.prs_stored for member in members)
+        budgets = [m.repository for m in members if m.repository.rate_limit_remaining is not None]
+        budget = ""
+        if budgets:
+            lowest = min(budgets, key=lambda r: r.rate_limit_remaining or 0)
+            budget = f"; budget {lowest.rate_limit_remaining:,} left"
+            if lowest.rate_limit_reset_at:
+                budget += f", resets {short_time(lowest.rate_limit_reset_at, now)}"
+        repositories = f"{len(members)} repositor{'y' if len(members) == 1 else 'ies'}"
+        lines.append(Text(printable(f"{owner}: {repositories} ({statuses}); {prs:,} PRs{budget}")))
+    attention = [row for row in rows if row.label in ("syncing", "interrupted", "rate_limited", "error")]
+    if attention:
+        lines.append("")
+        lines.append(status_table(attention, now=now, width=width))
+    lines.append(Text("Every repository: ghsync status --all (or ghsync status OWNER)"))
+    return Group(*lines)
