@@ -313,6 +313,13 @@ class RepositoryHead:
     head_updated_at: str | None
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run over several repositories is about to sync: each one's expected PRs (0 when unknown)."""
+
+    expected_prs: dict[str, int]
+
+
 # What `status --json` prints of a repository, in this order.
 STATUS_FIELDS = (
     "full_name",

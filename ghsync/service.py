@@ -26,6 +26,7 @@ from ghsync.models import (
     Repository,
     RepositoryHead,
     RepositoryStatus,
+    RunPlan,
     SyncReport,
     SyncStatus,
     WeeklyMetrics,
@@ -61,6 +62,8 @@ class SyncHooks:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     on_warning: Callable[[str], None] = field(default=lambda message: None)
+    # Called once before a run syncs several repositories (a progress display shows one bar for all).
+    on_run: Callable[[RunPlan], None] = field(default=lambda plan: None)
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,8 @@ def _run(
         if expected is not None:
             planned.append((request, expected))
     source.expect(planned)
+    if len(to_sync) > 1:
+        hooks.on_run(RunPlan({c.repository.full_name: c.prs_total or 0 for c in to_sync}))
     for candidate in to_sync:
         repository = candidate.repository
         try:

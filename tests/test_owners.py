@@ -332,3 +332,38 @@ def test_status_all_and_status_owner_list_every_repository(many, db_path):
     assert "wide/r21" in invoke("status", "--all", "--db", db_path).stdout
     owner = invoke("status", "acme", "--db", db_path, "--json")
     assert sorted(row["full_name"] for row in __import__("json").loads(owner.stdout)) == ORDINARY
+
+
+# --- one progress bar for a run ----------------------------------------------------------------------
+
+
+def progress_row(full_name: str, status: str, total: int, completed: int):
+    from ghsync.models import Repository, SyncStatus
+
+    owner, name = full_name.split("/")
+    return Repository(
+        id=1, full_name=full_name, owner=owner, name=name, days_back=None, sync_status=SyncStatus(status),
+        sync_progress=0, sync_prs_total=total, sync_prs_completed=completed, sync_started_at=None,
+        sync_finished_at=None, rate_limit_remaining=4000, rate_limit_reset_at=None, last_synced_at=None,
+        last_error=None, created_at="2026-01-01T00:00:00Z", sync_watermark=None, current_sync_id=None, notify_to=(),
+    )
+
+
+def test_a_run_over_several_repositories_shows_one_bar_with_repositories_and_prs_done():
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+    from ghsync.models import RunPlan
+
+    out = io.StringIO()
+    with SyncProgressDisplay(Console(file=out, width=200, force_terminal=True), interactive=True) as display:
+        display.start_run(RunPlan({"acme/api": 7, "acme/web": 12, "acme/cli": 3}))
+        display.update(progress_row("acme/api", "complete", 7, 7))
+        display.update(progress_row("acme/web", "syncing", 12, 5))
+    text = out.getvalue()
+    last = [line for line in text.splitlines() if "repositories" in line][-1]
+    assert "acme/web" in last and "12/22" in last and "1/3 repositories" in last
+    assert "acme/api" not in last
+    assert text.count("acme/web") >= 1 and "acme/cli" not in text

@@ -92,7 +92,12 @@ def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
         display.wait(seconds, budget.reset_iso())
 
     # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.
-    return SyncHooks(on_progress=display.update, on_wait=wait_for_reset if wait else None, on_warning=warn)
+    return SyncHooks(
+        on_progress=display.update,
+        on_wait=wait_for_reset if wait else None,
+        on_warning=warn,
+        on_run=display.start_run,
+    )
 
 
 @app.command(cls=SyncCommand, epilog=EPILOG)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus
+from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, RunPlan, SyncReport, SyncStatus
 from ghsync.timefmt import parse_iso_or_none
 
 if TYPE_CHECKING:
@@ -92,6 +92,9 @@ class SyncProgressDisplay:
         self._tasks: dict[str, Any] = {}
         self._last_log: dict[str, float] = {}
         self._last_line: dict[str, str] = {}
+        # A run over several repositories: one bar for all (repositories and PRs done), see start_run.
+        self._run: dict[str, tuple[int, int, bool]] | None = None
+        self._run_task: Any = None
 
     def __enter__(self) -> Self:
         if self.interactive:
@@ -128,7 +131,31 @@ class SyncProgressDisplay:
             if not self.interactive and not self.quiet and self._last_log.get(name) != -1:
                 self._log(line)
 
+    def start_run(self, plan: RunPlan) -> None:
+        """From now on, one bar: repositories done/total and PRs done/total, naming the one being fetched."""
+        self._run = {name: (expected, 0, False) for name, expected in plan.expected_prs.items()}
+        if self._progress is not None:
+            self._run_task = self._progress.add_task("", total=sum(plan.expected_prs.values()) or None, note="")
+
+    def _update_run(self, row: Repository) -> None:
+        assert self._run is not None and self._progress is not None
+        expected, _, _ = self._run.get(row.full_name, (0, 0, False))
+        done = row.sync_status in (SyncStatus.COMPLETE, SyncStatus.ERROR, SyncStatus.RATE_LIMITED)
+        self._run[row.full_name] = (max(expected, row.sync_prs_total), row.sync_prs_completed, done)
+        total = sum(max(t, c) for t, c, _ in self._run.values())
+        completed = sum(c for _, c, _ in self._run.values())
+        finished = sum(1 for _, _, d in self._run.values() if d)
+        note = f"{finished}/{len(self._run)} repositories"
+        if row.rate_limit_remaining is not None:
+            note += f", budget {row.rate_limit_remaining}"
+        self._progress.update(
+            self._run_task, description=printable(row.full_name), total=total or None, completed=completed, note=note
+        )
+
     def update(self, row: Repository) -> None:
+        if self._run is not None and self._progress is not None:
+            self._update_run(row)
+            return
         name = printable(row.full_name)
         total = row.sync_prs_total
         completed = row.sync_prs_completed
