@@ -51,6 +51,17 @@ class PullRequestSource(Source["PullRequestRecord"], Protocol):
 
     def repository_heads(self, full_names: Sequence[str]) -> dict[str, RepositoryHead] | None: ...
 
+    def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None: ...
+
+
+def _share_prices(settings: Settings, store: SqliteStore, source: PullRequestSource, hooks: SyncHooks) -> None:
+    """What earlier runs learned of this API host's prices, and where this run keeps what it learns."""
+
+    def remember(count_only_free: bool) -> None:
+        store.remember_api_price(settings.api_url, count_only_free=count_only_free, now=iso(hooks.clock()))
+
+    source.use_price(store.api_price(settings.api_url), remember)
+
 
 @dataclass(frozen=True)
 class SyncHooks:
@@ -169,6 +180,7 @@ def track_repository(
         existing = store.find_repository(full_name)
         if existing is None:
             source = _open_source(settings, hooks)
+            _share_prices(settings, store, source, hooks)
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
             source.check_repository(full_name)
             repository = store.add_repository(
@@ -192,6 +204,7 @@ def track_repository(
                 "nothing changed. Run `ghsync sync` to update it.",
             )
         source = _open_source(settings, hooks)
+        _share_prices(settings, store, source, hooks)
         repository = store.retrack(
             existing,
             days_back=days_back,
@@ -258,6 +271,7 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
     if not repositories and not owners:
         raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
     source = _open_source(settings, hooks)
+    _share_prices(settings, store, source, hooks)
     run = SyncRun()
     candidates: list[_Candidate] = []
     owner_ids = {owner.id for owner in owners}
@@ -456,6 +470,7 @@ def track_owner(
     # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
     login, listed = source.list_owner(login, include_forks=include_forks)
     store = _open_store(settings, create=True)
+    _share_prices(settings, store, source, hooks)
     remembered = store.find_owner(login)
     if days is None and remembered is not None:
         days_back = remembered.days_back

@@ -233,7 +233,8 @@ def test_small_repositories_share_one_point_requests(org, db_path):
     assert batched, "no request carried several repositories"
     # listing + big's three pages + the small ones at ~49 PRs a point, never more than one point each
     assert org.stats["graphql_points"] <= 1 + 3 + -(-small // 40) + 1
-    assert all(entry["cost"] == 1 for entry in org.request_log)
+    shared = [entry for entry in org.request_log if entry["query"].count("repository(") > 1]
+    assert shared and all(entry["cost"] == 1 for entry in shared)
 
 
 def test_a_window_is_counted_per_repository_in_a_batch(org, db_path):
@@ -367,3 +368,47 @@ def test_a_run_over_several_repositories_shows_one_bar_with_repositories_and_prs
     assert "acme/web" in last and "12/22" in last and "1/3 repositories" in last
     assert "acme/api" not in last
     assert text.count("acme/web") >= 1 and "acme/cli" not in text
+
+
+# --- learning the real price of count-only connections ---------------------------------------------------
+
+
+def prices(db_path: Path) -> list[tuple[str, int]]:
+    return [(row["api_url"], row["count_only_free"]) for row in database(db_path)["api_prices"].rows]
+
+
+def page_sizes(fake: FakeGitHub) -> list[int]:
+    return [entry["variables"]["pageSize"] for entry in fake.request_log if "pageSize" in entry["variables"]]
+
+
+@pytest.mark.parametrize("free", [False, True], ids=["charged", "free"])
+def test_one_page_learns_whether_count_only_connections_are_charged_and_remembers_it(db_path, free):
+    repository = generate_repository("acme/rockets", 300, seed=7)
+    with FakeGitHub([repository], count_only_connections_free=free) as fake:
+        assert ghsync(fake, db_path, "track", "acme/rockets", "--days", "all").exit_code == 0
+        assert prices(db_path) == [(fake.url, int(free))]
+        assert 73 in page_sizes(fake)  # the probe: 1 point if not charged, 2 if charged
+        assert stored_records(db_path, "acme/rockets") == expected_records(fake_repository(fake, "acme/rockets"))
+
+
+def test_a_host_that_does_not_charge_them_gets_larger_pages_at_one_point(db_path):
+    repositories = [generate_repository("acme/rockets", 300, seed=7), generate_repository("acme/boosters", 300, seed=8)]
+    with FakeGitHub(repositories, count_only_connections_free=True) as fake:
+        ghsync(fake, db_path, "track", "acme/rockets", "--days", "all")
+        before = len(page_sizes(fake))
+        fake.reset_stats()
+        assert ghsync(fake, db_path, "track", "acme/boosters", "--days", "all").exit_code == 0
+        # Remembered from the first repository: 73-PR pages from the start, the last 8 PRs in a last page,
+        # one follow-up for the 150-review PR. 49-PR pages would have needed 7 points and the follow-up.
+        assert page_sizes(fake)[before:] == [73, 73, 73, 73]
+        assert fake.stats["graphql_points"] == 6
+        assert stored_records(db_path, "acme/boosters") == expected_records(fake_repository(fake, "acme/boosters"))
+
+
+def test_finding_out_never_costs_a_point_more_than_the_plan_without_it(db_path):
+    repository = generate_repository("acme/rockets", 300, seed=7)
+    with FakeGitHub([repository]) as fake:  # charged: the conservative model was right
+        assert ghsync(fake, db_path, "track", "acme/rockets", "--days", "all").exit_code == 0
+        assert 73 in page_sizes(fake)
+        # Without the probe: seven 49-PR pages and the 150-review PR's follow-up.
+        assert fake.stats["graphql_points"] == -(-300 // 49) + 1

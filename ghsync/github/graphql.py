@@ -55,16 +55,25 @@ def graphql_cost(requests: int) -> int:
     return max(1, (requests + 50) // 100)
 
 
-def page_requests(page_size: int, *, extra_connections: int) -> int:
+def connections_per_pull_request(count_only_free: bool | None) -> int:
+    """Connections GitHub charges per PR: `commits { totalCount }` is one unless GitHub was seen not to
+    charge count-only connections (None: not known yet, so the conservative model)."""
+    return CONNECTIONS_PER_PULL_REQUEST - int(bool(count_only_free))
+
+
+def page_requests(page_size: int, *, extra_connections: int, count_only_free: bool | None = None) -> int:
     """Requests a PR page needs: the page itself, one per nested connection per PR, plus extras."""
-    return 1 + page_size * CONNECTIONS_PER_PULL_REQUEST + extra_connections
+    return 1 + page_size * connections_per_pull_request(count_only_free) + extra_connections
 
 
-def cheapest_page_size(*, extra_connections: int, limit: int = MAX_PAGE_SIZE) -> int:
+def cheapest_page_size(
+    *, extra_connections: int, limit: int = MAX_PAGE_SIZE, count_only_free: bool | None = None
+) -> int:
     """The page size with the most PRs per point (the larger one on a tie), at most `limit`."""
     best_size, best_ratio = 1, 0.0
     for size in range(1, max(1, limit) + 1):
-        ratio = size / graphql_cost(page_requests(size, extra_connections=extra_connections))
+        requests = page_requests(size, extra_connections=extra_connections, count_only_free=count_only_free)
+        ratio = size / graphql_cost(requests)
         if ratio >= best_ratio:
             best_size, best_ratio = size, ratio
     return best_size
@@ -112,9 +121,9 @@ def pull_request_page_query(request: PageRequest, page_size: int) -> tuple[str, 
     return query, variables
 
 
-def page_alias_requests(request: PageRequest, page_size: int) -> int:
+def page_alias_requests(request: PageRequest, page_size: int, count_only_free: bool | None = None) -> int:
     """Requests one repository's page costs inside an aliased query (its connections plus its window count)."""
-    return page_requests(page_size, extra_connections=extra_connections(request))
+    return page_requests(page_size, extra_connections=extra_connections(request), count_only_free=count_only_free)
 
 
 def pull_request_pages_query(

@@ -168,6 +168,9 @@ def m006_owners(db: sqlite_utils.Database) -> None:
     db.table("owners").create_index(["login"], unique=True)
     # The owner that tracks the repository (NULL: tracked by hand); cleared when the owner is untracked.
     db.execute("ALTER TABLE repositories ADD COLUMN owner_id INTEGER")
+    # What a page's `rateLimit { cost }` taught about an API host's prices (issue #13): whether it charges
+    # a connection selected only for totalCount. No row: not known yet (the conservative model is used).
+    db.table("api_prices").create({"api_url": str, "count_only_free": int, "learned_at": str}, pk="api_url")
 
 
 Migration = Callable[[sqlite_utils.Database], None]
