@@ -381,34 +381,40 @@ def page_sizes(fake: FakeGitHub) -> list[int]:
     return [entry["variables"]["pageSize"] for entry in fake.request_log if "pageSize" in entry["variables"]]
 
 
+def rocket_owner() -> list:
+    return [generate_repository("rocket/boosters", 300, seed=8), generate_repository("rocket/engines", 300, seed=7)]
+
+
 @pytest.mark.parametrize("free", [False, True], ids=["charged", "free"])
 def test_one_page_learns_whether_count_only_connections_are_charged_and_remembers_it(db_path, free):
-    repository = generate_repository("acme/rockets", 300, seed=7)
-    with FakeGitHub([repository], count_only_connections_free=free) as fake:
-        assert ghsync(fake, db_path, "track", "acme/rockets", "--days", "all").exit_code == 0
+    with FakeGitHub(rocket_owner(), count_only_connections_free=free) as fake:
+        assert ghsync(fake, db_path, "track", "rocket", "--days", "all").exit_code == 0
         assert prices(db_path) == [(fake.url, int(free))]
         assert 73 in page_sizes(fake)  # the probe: 1 point if not charged, 2 if charged
-        assert stored_records(db_path, "acme/rockets") == expected_records(fake_repository(fake, "acme/rockets"))
+        assert_exact(fake, db_path, ["rocket/boosters", "rocket/engines"])
 
 
 def test_a_host_that_does_not_charge_them_gets_larger_pages_at_one_point(db_path):
-    repositories = [generate_repository("acme/rockets", 300, seed=7), generate_repository("acme/boosters", 300, seed=8)]
-    with FakeGitHub(repositories, count_only_connections_free=True) as fake:
-        ghsync(fake, db_path, "track", "acme/rockets", "--days", "all")
-        before = len(page_sizes(fake))
-        fake.reset_stats()
-        assert ghsync(fake, db_path, "track", "acme/boosters", "--days", "all").exit_code == 0
-        # Remembered from the first repository: 73-PR pages from the start, the last 8 PRs in a last page,
-        # one follow-up for the 150-review PR. 49-PR pages would have needed 7 points and the follow-up.
-        assert page_sizes(fake)[before:] == [73, 73, 73, 73]
-        assert fake.stats["graphql_points"] == 6
-        assert stored_records(db_path, "acme/boosters") == expected_records(fake_repository(fake, "acme/boosters"))
+    with FakeGitHub(rocket_owner(), count_only_connections_free=True) as fake:
+        assert ghsync(fake, db_path, "track", "rocket", "--days", "all").exit_code == 0
+        # boosters: the 73-PR probe first, then 73-PR pages; engines: 73-PR pages from the start.
+        assert set(page_sizes(fake)) == {73}
+        assert all(entry["cost"] == 1 for entry in fake.request_log)
+        # The listing, 2 x 5 pages and the two 150-review PRs' follow-ups; 49-PR pages would need 2 x 7.
+        assert fake.stats["graphql_points"] == 1 + 10 + 2
+        assert_exact(fake, db_path, ["rocket/boosters", "rocket/engines"])
 
 
 def test_finding_out_never_costs_a_point_more_than_the_plan_without_it(db_path):
-    repository = generate_repository("acme/rockets", 300, seed=7)
-    with FakeGitHub([repository]) as fake:  # charged: the conservative model was right
-        assert ghsync(fake, db_path, "track", "acme/rockets", "--days", "all").exit_code == 0
+    with FakeGitHub(rocket_owner()) as fake:  # charged: the conservative model was right
+        assert ghsync(fake, db_path, "track", "rocket", "--days", "all").exit_code == 0
         assert 73 in page_sizes(fake)
-        # Without the probe: seven 49-PR pages and the 150-review PR's follow-up.
-        assert fake.stats["graphql_points"] == -(-300 // 49) + 1
+        # Without the probe: the listing, seven 49-PR pages per repository and a follow-up each at most.
+        assert fake.stats["graphql_points"] <= 1 + 2 * (-(-300 // 49) + 1)
+
+
+def test_a_single_repository_keeps_its_page_plan(db_path):
+    with FakeGitHub(rocket_owner()) as fake:
+        assert ghsync(fake, db_path, "track", "rocket/boosters", "--days", "all").exit_code == 0
+        assert set(page_sizes(fake)) == {49}
+        assert prices(db_path) == []

@@ -116,6 +116,7 @@ class GitHubPullRequestSource:
         self._last_cost = 0
         # Whether this API host charges a count-only connection (`commits { totalCount }`): None until seen.
         self.count_only_free: bool | None = None
+        self._probing = False
         self._remember_price: Callable[[bool], None] = lambda free: None
 
     def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None:
@@ -130,6 +131,9 @@ class GitHubPullRequestSource:
         ones are fetched together, several repositories per 1-point request."""
         for request, expected in planned:
             self._planned[request.full_name.lower()] = (request, expected)
+        # A run over several repositories may spend a page finding out the host's price (see _probe_size);
+        # a single repository's sync keeps its page plan as it always was.
+        self._probing = self._probing or len(planned) >= 2
 
     def list_owner(self, login: str, *, include_forks: bool) -> tuple[str, list[ListedRepository]]:
         """Every repository an owner owns (100 per request, one point each): its login as GitHub spells it."""
@@ -242,12 +246,15 @@ class GitHubPullRequestSource:
                 groups.append((request, chosen))
         return groups, used
 
-    def _round(self, first: tuple[PageRequest, int] | None, need: PageRequest) -> None:
+    def _round(self, first: tuple[PageRequest, int] | None, need: PageRequest) -> bool:
         """One 1-point request: `first` (a page asked for), the follow-ups of held pages, and planned pages
-        of other repositories filling what is left; every page it brings is held until asked for."""
+        of other repositories filling what is left; every page it brings is held until asked for. False
+        (and no request) when `first` would go alone: it is then fetched as a plain page."""
         used = page_alias_requests(*first, self.count_only_free) if first else 0
         groups, used = self._follow_ups(None if first else need, used)
         companions, used = self._companions({need, *self._held}, used)
+        if first and not groups and not companions:
+            return False
         pages = ([first] if first else []) + companions
         query, variables = pull_request_pages_query(pages, groups)
         body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
@@ -257,6 +264,7 @@ class GitHubPullRequestSource:
             apply_follow_ups(partials, repository_answer(body, f"f{index}"), follow_ups)
         for (request, _), page in zip(pages, parsed, strict=True):
             self._held[request] = page
+        return True
 
     def _batched(self, request: PageRequest) -> ParsedPage | None:
         """The page from a shared request, complete (its follow-ups riding along with other pages); None
@@ -269,7 +277,8 @@ class GitHubPullRequestSource:
             if expected is None or self.sizer.limit is not None or expected >= best:
                 return None
             try:
-                self._round((request, max(1, expected)), request)
+                if not self._round((request, max(1, expected)), request):
+                    return None
             except (RepositoryNotFound, TransientGitHubError):
                 # A repository gone since it was listed, or a request GitHub keeps failing: each on its own.
                 self._planned.clear()
@@ -287,7 +296,7 @@ class GitHubPullRequestSource:
         1 point if GitHub does not charge `commits { totalCount }`, 2 if it does. Only when the PRs left
         make it free: even at 2 points, the probe and the pages after it cost no more than the plan without
         it (so finding out never costs a point; a repository where it would waits for the next one)."""
-        if self.count_only_free is not None or self.sizer.limit is not None:
+        if not self._probing or self.count_only_free is not None or self.sizer.limit is not None:
             return None
         extra = extra_connections(request)
         size = cheapest_page_size(extra_connections=extra, count_only_free=True)
