@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from ghsync.errors import (
     AuthenticationError,
+    GhsyncError,
     GitHubError,
     OwnerNotFound,
     RateLimited,
@@ -117,6 +119,9 @@ class GitHubPullRequestSource:
         # Whether this API host charges a count-only connection (`commits { totalCount }`): None until seen.
         self.count_only_free: bool | None = None
         self._probing = False
+        # The next page of a full-history pass, fetched while the engine writes the current one.
+        self._ahead: tuple[PageRequest, Future[ParsedPage]] | None = None
+        self._worker: ThreadPoolExecutor | None = None
         self._remember_price: Callable[[bool], None] = lambda free: None
 
     def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None:
@@ -318,10 +323,10 @@ class GitHubPullRequestSource:
         self.count_only_free = self._last_cost <= free
         self._remember_price(self.count_only_free)
 
-    def _page(self, request: PageRequest) -> ParsedPage:
+    def _page(self, request: PageRequest, *, learn: bool = True) -> ParsedPage:
         """One page, retried on transient faults; a timeout (or a 502 twice in a row) halves the size."""
         best = cheapest_page_size(extra_connections=extra_connections(request), count_only_free=self.count_only_free)
-        probe = self._probe_size(request)
+        probe = self._probe_size(request) if learn else None
         attempt = 0
         last_status: int | None = None
         while True:
@@ -346,6 +351,36 @@ class GitHubPullRequestSource:
             self.sizer.succeeded(size, best)
             return parsed
 
+    def _fetch_ahead(self, request: PageRequest, parsed: ParsedPage) -> None:
+        """Start fetching the page the engine will ask for next, while it writes this one: only in a
+        full-history pass (its next request is certain: after this cursor, no count) with PRs left, and
+        only when the point it spends leaves the budget at or above the threshold (a stop wastes nothing)."""
+        left, windowed = self._left.get(request.full_name.lower(), (0, True))
+        if windowed or left <= 0 or not parsed.has_next_page or not parsed.end_cursor or self._planned:
+            return
+        budget = self.pool.budget()
+        if budget.remaining is not None and budget.remaining - 1 < self.pool.threshold:
+            return
+        following = PageRequest(owner=request.owner, name=request.name, after=parsed.end_cursor)
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghsync-page-ahead")
+        self._ahead = (following, self._worker.submit(self._page, following, learn=False))
+
+    def _fetched_ahead(self, request: PageRequest) -> ParsedPage | None:
+        """The page fetched ahead, if it is the one asked for (else its point is spent for nothing, which the
+        conditions in _fetch_ahead make rare: the engine stopped or its pass ended early)."""
+        if self._ahead is None:
+            return None
+        following, future = self._ahead
+        self._ahead = None
+        if following == request:
+            return future.result()  # its error, if any, is the engine's as if it had asked just now
+        try:
+            future.result()
+        except GhsyncError:
+            pass  # a page nobody asked for: its failure does not matter
+        return None
+
     def fetch_page(
         self, request: PageRequest, *, wanted: Callable[[Sequence[Version]], Collection[int]]
     ) -> Page[PullRequestRecord]:
@@ -354,7 +389,7 @@ class GitHubPullRequestSource:
         A PR `wanted` leaves out is returned as parsed, possibly without all its reviews: the
         caller must not store it.
         """
-        parsed = self._batched(request) or self._page(request)
+        parsed = self._fetched_ahead(request) or self._batched(request) or self._page(request)
         self._planned.pop(request.full_name.lower(), None)
         name = request.full_name.lower()
         if parsed.total_count is not None and request.count is not None:
@@ -374,6 +409,7 @@ class GitHubPullRequestSource:
             query, variables = follow_up_query(request.owner, request.name, batch)
             body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
             apply_follow_ups(incomplete, body, batch)
+        self._fetch_ahead(request, parsed)
         return Page(
             records=tuple(p.to_record() for p in partials),
             has_next_page=parsed.has_next_page,
