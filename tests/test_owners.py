@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from ghsync_testing import (
     TOKEN,
     FakeGitHub,

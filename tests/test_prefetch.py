@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 
-from ghsync.store import SqliteStore
 from ghsync_testing import REPO, GraphQLRequests, cli_flags, expected_records, invoke, repository_row, stored_records
+
+from ghsync.store import SqliteStore
 
 PAGES = 7  # the 300-PR fixture at 49 PRs a page
 
