@@ -146,9 +146,8 @@ def test_a_repository_that_became_archived_is_untracked_with_the_reason_and_keep
     row = repository_row(db_path, "acme/api")
     assert row["sync_status"] == "untracked" and "archived" in row["last_error"]
     assert len(stored_records(db_path, "acme/api")) == SIZES["api"]
-    assert [line for line in result.stderr.splitlines() if "no longer tracked" in line] == [
-        next(line for line in result.stderr.splitlines() if "acme/api" in line)
-    ]
+    (line,) = [line for line in result.stderr.splitlines() if "no longer tracked" in line]
+    assert "acme/api (archived on GitHub" in line
 
 
 def test_a_deleted_repository_is_untracked_with_the_reason(org, db_path):
@@ -399,8 +398,8 @@ def test_a_host_that_does_not_charge_them_gets_larger_pages_at_one_point(db_path
         # boosters: the 73-PR probe first, then 73-PR pages; engines: 73-PR pages from the start.
         assert set(page_sizes(fake)) == {73}
         assert all(entry["cost"] == 1 for entry in fake.request_log)
-        # The listing, 2 x 5 pages and the two 150-review PRs' follow-ups; 49-PR pages would need 2 x 7.
-        assert fake.stats["graphql_points"] == 1 + 10 + 2
+        # The listing, 2 x 5 pages and at most the two 150-review PRs' follow-ups; 49-PR pages would need 2 x 7.
+        assert fake.stats["graphql_points"] <= 1 + 10 + 2
         assert_exact(fake, db_path, ["rocket/boosters", "rocket/engines"])
 
 

@@ -39,12 +39,13 @@ def test_a_full_history_sync_asks_for_no_page_it_does_not_use(fake, db_path):
 
 
 def test_nothing_is_fetched_ahead_past_the_rate_limit_threshold(fake, db_path):
+    requests = GraphQLRequests(fake)
     fake.set_remaining("graphql", 103)
     result = invoke("--min-remaining", 100, "track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert result.exit_code == 75
-    # 103 → 99: four pages, every one of them written.
+    # 103 → 99 (a follow-up for the 150-review PR may take one of the points): every page asked for is written.
     assert fake.stats["graphql_points"] == 4
-    assert repository_row(db_path)["sync_prs_completed"] == 4 * 49
+    assert repository_row(db_path)["sync_prs_completed"] == 49 * len(requests.pages)
     fake.set_remaining("graphql", 5000)
     assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
     assert stored_records(db_path) == expected_records(fake.repositories[0])
