@@ -27,6 +27,7 @@ from ghsync.models import (
     RepositoryHead,
     RepositoryStatus,
     RunPlan,
+    SyncKind,
     SyncReport,
     SyncStatus,
     WeeklyMetrics,
@@ -397,7 +398,10 @@ def _expected_records(store: SqliteStore, candidate: _Candidate, request: PageRe
         return None
     repository = candidate.repository
     job = store.current_job(repository)
-    incremental = job.kind == "incremental" if job else bool(repository.last_synced_at and repository.sync_watermark)
+    if job is not None:
+        incremental = job.kind == SyncKind.INCREMENTAL
+    else:
+        incremental = bool(repository.last_synced_at and repository.sync_watermark)
     if incremental:
         return INCREMENTAL_GUESS
     if candidate.prs_total is None:
