@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     # Plain http:// is refused for any host but this machine unless this is set (the token would travel in clear).
     allow_insecure_http: bool = Field(default=False, validation_alias="GHSYNC_ALLOW_INSECURE_HTTP")
     # Seconds one GitHub request may take in all (connect + the whole answer); then it counts as a timeout.
-    request_timeout: float = Field(default=DEFAULT_REQUEST_TIMEOUT, gt=0, le=3600, validation_alias="GHSYNC_REQUEST_TIMEOUT")
+    request_timeout: float = Field(
+        default=DEFAULT_REQUEST_TIMEOUT, gt=0, le=3600, validation_alias="GHSYNC_REQUEST_TIMEOUT"
+    )
 
     smtp_host: str | None = Field(default=None, validation_alias="GHSYNC_SMTP_HOST")
     smtp_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="GHSYNC_SMTP_PORT")
@@ -135,7 +137,9 @@ class Settings(BaseSettings):
             value = value.strip()
             if value and (any(ch.isspace() for ch in value) or not value.isascii()):
                 # A pasted token with a line break or a curly quote would fail deep inside HTTP.
-                raise ConfigError(f"GitHub token #{number} contains spaces or non-ASCII characters; check how it was pasted")
+                raise ConfigError(
+                    f"GitHub token #{number} contains spaces or non-ASCII characters; check how it was pasted"
+                )
             if value and value not in found:
                 found.append(value)
         return found

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from ghsync.config import Settings, default_db_path
 from ghsync.engine import EngineHooks, Source, job_report, next_request, sync_repository
@@ -36,9 +36,6 @@ from ghsync.store import SqliteStore, open_store
 from ghsync.store.lock import is_locked, repository_lock
 from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_globs, parse_owner, parse_repository_slug
-
-if TYPE_CHECKING:
-    from ghsync.models import PullRequestRecord
 
 
 class PullRequestSource(Source["PullRequestRecord"], Protocol):
@@ -539,7 +536,9 @@ def refresh_weekly_metrics(store: SqliteStore, repository_id: int) -> int:
     return len(rows)
 
 
-def _notify(settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks) -> None:
+def _notify(
+    settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
+) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
     from ghsync.notify import notify_sync_result, should_notify
 

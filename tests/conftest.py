@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from ghsync_testing import REPO, TOKEN, FakeGitHub, generate_repository
 
 from ghsync.config import load_settings
-from ghsync_testing import REPO, TOKEN, FakeGitHub, generate_repository
 
 
 @pytest.fixture(autouse=True)
@@ -43,5 +43,3 @@ def db_path(tmp_path) -> Path:
 @pytest.fixture
 def settings(fake, db_path):
     return load_settings(db=db_path, tokens=[TOKEN], api_url=fake.url)
-
-

@@ -77,7 +77,7 @@ def current_job(db_path: Path, full_name: str = REPO) -> dict:
     return database(db_path)["syncs"].get(repository_row(db_path, full_name)["current_sync_id"])
 
 
-def expected_records(repository) -> dict[int, "PullRequestRecord"]:
+def expected_records(repository) -> dict[int, PullRequestRecord]:
     """What GitHub's GraphQL would hand ghsync for each of the fake's PRs, as records."""
     from ghsync.models import PullRequestRecord, ReviewRecord
 
@@ -102,7 +102,9 @@ def expected_records(repository) -> dict[int, "PullRequestRecord"]:
             head_ref=pr.head_ref,
             labels=tuple(pr.labels),
             url=f"https://github.com/{owner}/{name}/pull/{pr.number}",
-            reviews=tuple(ReviewRecord(author=r.author, state=r.state, submitted_at=r.submitted_at) for r in pr.reviews),
+            reviews=tuple(
+                ReviewRecord(author=r.author, state=r.state, submitted_at=r.submitted_at) for r in pr.reviews
+            ),
         )
         for pr in repository.pull_requests
     }

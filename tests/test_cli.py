@@ -132,8 +132,13 @@ def test_status_without_a_database_says_how_to_start(tmp_path):
 
 
 def test_github_answering_html_is_a_one_line_error(fake, db_path):
-    fake.inject(200, body="<html><body>Unicorn! This page is taking too long</body></html>",
-                headers={"Content-Type": "text/html"}, times=10, path="/graphql")
+    fake.inject(
+        200,
+        body="<html><body>Unicorn! This page is taking too long</body></html>",
+        headers={"Content-Type": "text/html"},
+        times=10,
+        path="/graphql",
+    )
     result = invoke("track", REPO, *cli_flags(fake, db_path))
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
@@ -316,9 +321,18 @@ def sync_report(outcome: str):
     from ghsync.models import SyncReport
 
     return SyncReport(
-        full_name=REPO, kind="initial", outcome=outcome, days_back=None, prs_synced=0, reviews_synced=0, prs_total=0,
-        started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:00Z", duration_seconds=0.0,
-        graphql_points_spent=0, rest_calls_spent=0,
+        full_name=REPO,
+        kind="initial",
+        outcome=outcome,
+        days_back=None,
+        prs_synced=0,
+        reviews_synced=0,
+        prs_total=0,
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:00:00Z",
+        duration_seconds=0.0,
+        graphql_points_spent=0,
+        rest_calls_spent=0,
     )
 
 

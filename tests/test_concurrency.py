@@ -17,20 +17,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    FakeGitHub,
+    expected_records,
+    generate_repository,
+    invoke,
+    repository_row,
+    stored_records,
+)
 
-from ghsync.store import open_store
-from ghsync.cli import app
 from ghsync.github.graphql import cheapest_page_size
-
-from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, invoke, repository_row, stored_records
+from ghsync.store import open_store
 
 OTHER = "acme/engines"
 SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
-
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +57,13 @@ def db(tmp_path) -> Path:
 
 def start(fake: FakeGitHub, db: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **(env or {})}
-    return subprocess.Popen([sys.executable, str(SYNC_SCRIPT), *args], env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(SYNC_SCRIPT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
@@ -138,7 +148,6 @@ def test_second_sync_of_a_repository_being_synced_exits_75_naming_the_holder_and
         assert conn.execute("SELECT count(*), sum(runs) FROM syncs").fetchone() == (1, 1)
 
 
-
 def test_second_track_of_a_repository_being_synced_exits_75_naming_the_holder(paused_sync, fake, db):
     child, pause = paused_sync
     before = snapshot(db)
@@ -146,7 +155,6 @@ def test_second_track_of_a_repository_being_synced_exits_75_naming_the_holder(pa
     assert result.exit_code == 75, result.stderr
     assert f"process {child.pid}" in result.stderr
     assert snapshot(db) == before
-
 
 
 def test_track_with_another_window_during_a_sync_exits_75_and_changes_nothing(paused_sync, fake, db):
@@ -191,8 +199,15 @@ def test_status_json_keeps_answering_while_a_sync_writes(fake, db):
 
 def test_status_answers_while_a_page_write_is_open(fake, db, tmp_path):
     marker = tmp_path / "inside-page-2"
-    child = start(fake, db, "track", REPO, "--days", "all",
-                  env={"GHSYNC_TEST_PAUSE_AT_UPSERT": "60", "GHSYNC_TEST_MARKER": str(marker)})
+    child = start(
+        fake,
+        db,
+        "track",
+        REPO,
+        "--days",
+        "all",
+        env={"GHSYNC_TEST_PAUSE_AT_UPSERT": "60", "GHSYNC_TEST_MARKER": str(marker)},
+    )
     try:
         deadline = time.monotonic() + 30
         while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
@@ -260,7 +275,6 @@ def _open_a_new_database(path: Path, barrier, results) -> None:
         results.put("ok")
     except Exception as error:  # reported to the test, which shows it
         results.put(f"{type(error).__name__}: {error}")
-
 
 
 def test_two_processes_creating_one_new_database_at_the_same_moment_both_succeed(tmp_path):

@@ -77,10 +77,25 @@ class ListSource:
 
 def repository(**changes: object) -> Repository:
     fields: dict[str, object] = dict(
-        id=1, full_name="o/r", owner="o", name="r", days_back=None, sync_status=SyncStatus.PENDING,
-        sync_progress=0, sync_prs_total=0, sync_prs_completed=0, sync_started_at=None, sync_finished_at=None,
-        rate_limit_remaining=None, rate_limit_reset_at=None, last_synced_at=None, last_error=None,
-        created_at="2026-01-01T00:00:00Z", sync_watermark=None, current_sync_id=None, notify_to=(),
+        id=1,
+        full_name="o/r",
+        owner="o",
+        name="r",
+        days_back=None,
+        sync_status=SyncStatus.PENDING,
+        sync_progress=0,
+        sync_prs_total=0,
+        sync_prs_completed=0,
+        sync_started_at=None,
+        sync_finished_at=None,
+        rate_limit_remaining=None,
+        rate_limit_reset_at=None,
+        last_synced_at=None,
+        last_error=None,
+        created_at="2026-01-01T00:00:00Z",
+        sync_watermark=None,
+        current_sync_id=None,
+        notify_to=(),
     )
     fields.update(changes)
     return Repository(**fields)  # type: ignore[arg-type]
@@ -104,9 +119,18 @@ class MemoryStore:
 
     def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob:
         job = SyncJob(
-            id=len(self.jobs) + 1, repository_id=repository.id, kind=kind, since=since, pass_since=since,
-            phase=Phase.MAIN, cursor=None, head_updated_at=None, started_at=started_at, prs_total=0,
-            spent=Spend(), runs=0,
+            id=len(self.jobs) + 1,
+            repository_id=repository.id,
+            kind=kind,
+            since=since,
+            pass_since=since,
+            phase=Phase.MAIN,
+            cursor=None,
+            head_updated_at=None,
+            started_at=started_at,
+            prs_total=0,
+            spent=Spend(),
+            runs=0,
         )
         self.jobs[job.id] = job
         self.repo = replace(self.repo, current_sync_id=job.id, sync_status=SyncStatus.SYNCING)

@@ -9,17 +9,24 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from typer.testing import CliRunner
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    FakeGitHub,
+    GraphQLRequests,
+    current_job,
+    expected_records,
+    generate_repository,
+    invoke,
+    repository_row,
+    stored_records,
+)
 
-from ghsync.cli import app
 from ghsync.config import load_settings
 from ghsync.service import SyncHooks, track_repository
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, current_job, expected_records, generate_repository, invoke, repository_row, stored_records
-
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
-
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +49,7 @@ def job_count(db) -> int:
 
 
 # --- transient faults ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", [1, 6, 7, 43])
 def test_five_percent_faults_leave_the_data_identical_to_a_clean_run(seed, repository, tmp_path):
@@ -114,9 +122,16 @@ def _forbidden_query(fake):
 
 
 def _repository_gone(fake):
-    body = {"data": {"repository": None},
-            "errors": [{"type": "NOT_FOUND", "path": ["repository"],
-                        "message": "Could not resolve to a Repository with the name 'acme/rockets'."}]}
+    body = {
+        "data": {"repository": None},
+        "errors": [
+            {
+                "type": "NOT_FOUND",
+                "path": ["repository"],
+                "message": "Could not resolve to a Repository with the name 'acme/rockets'.",
+            }
+        ],
+    }
     return lambda: fake.inject(200, body=body, path="/graphql")
 
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 import vcr
+from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
 from ghsync.errors import AuthenticationError, RepositoryNotFound
 from ghsync.github.client import GitHubClient
 from ghsync.github.pool import TokenPool
 from ghsync.github.pulls import GitHubPullRequestSource
 from ghsync.models import PageRequest
-
-from ghsync_testing import TOKEN, FakeGitHub, generate_repository
 
 CASSETTES = Path(__file__).parent / "cassettes"
 FIXED_NOW = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)

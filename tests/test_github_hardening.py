@@ -13,19 +13,26 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    FakeGitHub,
+    GraphQLRequests,
+    expected_records,
+    generate_repository,
+    invoke,
+    stored_records,
+)
 
 from ghsync.config import load_settings
 from ghsync.errors import AuthenticationError, GitHubError, UsageError
 from ghsync.service import SyncHooks, track_repository
-
-from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository, invoke, stored_records
 
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 TIMEOUT_MESSAGE = (
     "Something went wrong while executing your query. This may be the result of a timeout, or it could be a "
     "GitHub bug. Please include `0A1B:2C3D:4E5F60:718293` when reporting this issue."
 )
-
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +73,9 @@ def job_cursor(db) -> str | None:
 
 
 def test_plain_http_to_another_host_is_refused_in_one_line_exit_2(tmp_path):
-    result = invoke("track", REPO, "--db", tmp_path / "g.db", "--api-url", "http://github.example.com", "--token", TOKEN)
+    result = invoke(
+        "track", REPO, "--db", tmp_path / "g.db", "--api-url", "http://github.example.com", "--token", TOKEN
+    )
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "plain HTTP" in result.stderr and "--allow-insecure-http" in result.stderr
     assert TOKEN not in result.stderr
@@ -320,8 +329,12 @@ def test_a_redirected_repository_check_is_not_found_and_not_followed(status, rep
     db = tmp_path / "g.db"
     with serve(repository) as fake:
         elsewhere = fake.url.replace("127.0.0.1", "127.0.0.2")
-        fake.inject(status, body={"message": "Moved Permanently", "url": f"{elsewhere}/repositories/1"},
-                    headers={"Location": f"{elsewhere}/repositories/1"}, path="/repos/")
+        fake.inject(
+            status,
+            body={"message": "Moved Permanently", "url": f"{elsewhere}/repositories/1"},
+            headers={"Location": f"{elsewhere}/repositories/1"},
+            path="/repos/",
+        )
         result = invoke("track", REPO, "--days", "all", "--quiet", "--db", db, "--api-url", fake.url, "--token", TOKEN)
         assert fake.stats["graphql_requests"] == 0
     assert result.exit_code == 1

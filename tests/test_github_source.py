@@ -7,11 +7,10 @@ import copy
 from datetime import UTC, datetime
 
 import pytest
+from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository
 
 from ghsync.github.pulls import open_source
 from ghsync.models import PageRequest
-
-from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, expected_records, generate_repository
 
 OWNER, NAME = REPO.split("/")
 

@@ -120,10 +120,25 @@ def progress_row(name: str):
     from ghsync.models import Repository, SyncStatus
 
     return Repository(
-        id=1, full_name=name, owner="acme", name="rockets", days_back=None, sync_status=SyncStatus.SYNCING,
-        sync_progress=50, sync_prs_total=10, sync_prs_completed=5, sync_started_at=None, sync_finished_at=None,
-        rate_limit_remaining=900, rate_limit_reset_at=None, last_synced_at=None, last_error=None,
-        created_at="2026-01-01T00:00:00Z", sync_watermark=None, current_sync_id=None, notify_to=(),
+        id=1,
+        full_name=name,
+        owner="acme",
+        name="rockets",
+        days_back=None,
+        sync_status=SyncStatus.SYNCING,
+        sync_progress=50,
+        sync_prs_total=10,
+        sync_prs_completed=5,
+        sync_started_at=None,
+        sync_finished_at=None,
+        rate_limit_remaining=900,
+        rate_limit_reset_at=None,
+        last_synced_at=None,
+        last_error=None,
+        created_at="2026-01-01T00:00:00Z",
+        sync_watermark=None,
+        current_sync_id=None,
+        notify_to=(),
     )
 
 
@@ -156,9 +171,18 @@ def test_report_lines_show_the_repository_literally():
     from ghsync.models import Outcome, SyncKind, SyncReport
 
     report = SyncReport(
-        full_name=HOSTILE, kind=SyncKind.INITIAL, outcome=Outcome.COMPLETE, days_back=None, prs_synced=1,
-        reviews_synced=0, prs_total=1, started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:01Z",
-        duration_seconds=1.0, graphql_points_spent=1, rest_calls_spent=1,
+        full_name=HOSTILE,
+        kind=SyncKind.INITIAL,
+        outcome=Outcome.COMPLETE,
+        days_back=None,
+        prs_synced=1,
+        reviews_synced=0,
+        prs_total=1,
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:00:01Z",
+        duration_seconds=1.0,
+        graphql_points_spent=1,
+        rest_calls_spent=1,
     )
     assert_shown_literally(report_line(report))
 

@@ -7,9 +7,9 @@ import os
 import stat
 
 import pytest
+from ghsync_testing import REPO, cli_flags, invoke, repository_row
 
 from ghsync.store.lock import lock_dir, lock_path, repository_lock
-from ghsync_testing import REPO, cli_flags, invoke, repository_row
 
 
 def test_the_lock_folder_is_created_private(fake, db_path):

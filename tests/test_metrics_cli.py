@@ -41,7 +41,11 @@ def test_table_and_chart_render(fake, db_path):
 
 
 def test_by_author_breaks_rows_down_per_author(fake, db_path):
-    rows = json.loads(invoke("metrics", REPO, "--db", tracked(fake, db_path), "--by", "author", "--format", "json", "--weeks", "52").stdout)
+    rows = json.loads(
+        invoke(
+            "metrics", REPO, "--db", tracked(fake, db_path), "--by", "author", "--format", "json", "--weeks", "52"
+        ).stdout
+    )
     assert rows and "author" in rows[0]
 
 

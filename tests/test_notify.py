@@ -502,7 +502,10 @@ def test_parse_recipients_names_the_injected_address_on_one_line():
         parse_recipients(["ok@example.com", "a@b.c\r\nBcc: x@y.z"])
 
     message = str(caught.value)
-    assert message == "invalid email address 'a@b.c\\r\\nBcc: x@y.z': it contains a line break or another control character"
+    assert (
+        message
+        == "invalid email address 'a@b.c\\r\\nBcc: x@y.z': it contains a line break or another control character"
+    )
 
 
 @pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])

@@ -268,7 +268,11 @@ def test_a_rate_limit_stop_mid_owner_resumes_every_repository_exactly(org, db_pa
 def start_child(fake: FakeGitHub, db: Path, *args: str, env: dict) -> subprocess.Popen:
     environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **env}
     return subprocess.Popen(
-        [sys.executable, str(SYNC_SCRIPT), *args], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(SYNC_SCRIPT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -276,7 +280,12 @@ def start_child(fake: FakeGitHub, db: Path, *args: str, env: dict) -> subprocess
 def test_kill_9_mid_owner_then_sync_stores_every_repository_exactly(org, db_path, tmp_path, at):
     marker = tmp_path / "paused"
     child = start_child(
-        org, db_path, "track", "acme", "--days", "all",
+        org,
+        db_path,
+        "track",
+        "acme",
+        "--days",
+        "all",
         env={"GHSYNC_TEST_PAUSE_AT_UPSERT": str(at), "GHSYNC_TEST_MARKER": str(marker)},
     )
     deadline = time.monotonic() + 60
@@ -319,7 +328,9 @@ def test_status_of_more_than_20_repositories_is_one_line_per_owner(many, db_path
 def test_status_lists_the_repositories_needing_attention_under_the_summary(many, db_path):
     ghsync(many, db_path, "track", "wide", "--days", "all")
     ghsync(many, db_path, "track", "acme", "--days", "all")
-    database(db_path)["repositories"].update(repository_row(db_path, "wide/r05")["id"], {"sync_status": "error", "last_error": "boom"})
+    database(db_path)["repositories"].update(
+        repository_row(db_path, "wide/r05")["id"], {"sync_status": "error", "last_error": "boom"}
+    )
     result = invoke("status", "--db", db_path)
     assert "wide/r05" in result.stdout and "boom" in result.stdout
     assert "wide/r06" not in result.stdout
@@ -341,10 +352,25 @@ def progress_row(full_name: str, status: str, total: int, completed: int):
 
     owner, name = full_name.split("/")
     return Repository(
-        id=1, full_name=full_name, owner=owner, name=name, days_back=None, sync_status=SyncStatus(status),
-        sync_progress=0, sync_prs_total=total, sync_prs_completed=completed, sync_started_at=None,
-        sync_finished_at=None, rate_limit_remaining=4000, rate_limit_reset_at=None, last_synced_at=None,
-        last_error=None, created_at="2026-01-01T00:00:00Z", sync_watermark=None, current_sync_id=None, notify_to=(),
+        id=1,
+        full_name=full_name,
+        owner=owner,
+        name=name,
+        days_back=None,
+        sync_status=SyncStatus(status),
+        sync_progress=0,
+        sync_prs_total=total,
+        sync_prs_completed=completed,
+        sync_started_at=None,
+        sync_finished_at=None,
+        rate_limit_remaining=4000,
+        rate_limit_reset_at=None,
+        last_synced_at=None,
+        last_error=None,
+        created_at="2026-01-01T00:00:00Z",
+        sync_watermark=None,
+        current_sync_id=None,
+        notify_to=(),
     )
 
 

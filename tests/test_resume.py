@@ -19,14 +19,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    FakeGitHub,
+    GraphQLRequests,
+    current_job,
+    expected_records,
+    generate_repository,
+    invoke,
+    repository_row,
+    stored_records,
+)
 
-from ghsync.cli import app
 from ghsync.config import load_settings
 from ghsync.github.graphql import cheapest_page_size
 from ghsync.service import SyncHooks, repository_statuses, sync_tracked, track_repository
-
-from ghsync_testing import REPO, TOKEN, FakeGitHub, GraphQLRequests, current_job, expected_records, generate_repository, invoke, repository_row, stored_records
 
 THRESHOLD = 100
 SIZE = 600
@@ -36,7 +44,6 @@ SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
-
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -112,15 +119,28 @@ def tables(db: Path) -> dict[str, list]:
         pr_columns = columns("pull_requests", {"id", "repository_id", "sync_id"})
         review_columns = columns("reviews", {"id", "pull_request_id"})
         return {
-            "pull_requests": [tuple(r) for r in conn.execute(
-                f"SELECT {', '.join('p.' + c for c in pr_columns)} FROM pull_requests p "
-                "JOIN repositories r ON r.id = p.repository_id WHERE r.full_name = ? ORDER BY p.number", [REPO])],
-            "reviews": [tuple(r) for r in conn.execute(
-                f"SELECT p.number, {', '.join('v.' + c for c in review_columns)} FROM reviews v "
-                "JOIN pull_requests p ON p.id = v.pull_request_id ORDER BY p.number, v.id")],
-            "repositories": [tuple(r) for r in conn.execute(
-                "SELECT full_name, owner, name, days_back, sync_status, sync_progress, sync_prs_total, "
-                "sync_prs_completed, last_error, sync_watermark FROM repositories ORDER BY full_name")],
+            "pull_requests": [
+                tuple(r)
+                for r in conn.execute(
+                    f"SELECT {', '.join('p.' + c for c in pr_columns)} FROM pull_requests p "
+                    "JOIN repositories r ON r.id = p.repository_id WHERE r.full_name = ? ORDER BY p.number",
+                    [REPO],
+                )
+            ],
+            "reviews": [
+                tuple(r)
+                for r in conn.execute(
+                    f"SELECT p.number, {', '.join('v.' + c for c in review_columns)} FROM reviews v "
+                    "JOIN pull_requests p ON p.id = v.pull_request_id ORDER BY p.number, v.id"
+                )
+            ],
+            "repositories": [
+                tuple(r)
+                for r in conn.execute(
+                    "SELECT full_name, owner, name, days_back, sync_status, sync_progress, sync_prs_total, "
+                    "sync_prs_completed, last_error, sync_watermark FROM repositories ORDER BY full_name"
+                )
+            ],
             "syncs": [tuple(r) for r in conn.execute("SELECT kind, outcome, prs_total, error FROM syncs ORDER BY id")],
         }
 
@@ -135,7 +155,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     """The fake's pull-request cursor: base64 of cursor:v2:[updatedAt, databaseId] (as GitHub's)."""
     text = base64.b64decode(cursor).decode()
     assert text.startswith("cursor:v2:")
-    updated_at, database_id = json.loads(text[len("cursor:v2:"):])
+    updated_at, database_id = json.loads(text[len("cursor:v2:") :])
     return updated_at, database_id
 
 
@@ -230,9 +250,7 @@ def test_sync_before_the_reset_stops_again_without_spending_a_point(fake600, tmp
     assert repository_row(db)["sync_prs_completed"] == before
 
 
-def test_after_the_bucket_refills_sync_resumes_to_the_uninterrupted_data_refetching_at_most_one_page(
-    fake600, tmp_path
-):
+def test_after_the_bucket_refills_sync_resumes_to_the_uninterrupted_data_refetching_at_most_one_page(fake600, tmp_path):
     db = tmp_path / "g.db"
     fake600.set_remaining("graphql", THRESHOLD + 8)
     assert track(settings_for(fake600, db)).report.outcome == "rate_limited"
@@ -261,13 +279,16 @@ def _graphql_rate_limited_answer(fake):
 
 
 def _primary_limit_403(fake):
-    body = {"message": "API rate limit exceeded for user ID 583231.",
-            "documentation_url": "https://docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api"}
+    body = {
+        "message": "API rate limit exceeded for user ID 583231.",
+        "documentation_url": "https://docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api",
+    }
     return lambda: fake.inject(403, body=body, headers={"x-ratelimit-remaining": "0"}, path="/graphql")
 
 
 GITHUB_SAYS_RATE_LIMITED = pytest.mark.parametrize(
-    "spend", [_another_program_spends_the_token, _graphql_rate_limited_answer, _primary_limit_403],
+    "spend",
+    [_another_program_spends_the_token, _graphql_rate_limited_answer, _primary_limit_403],
     ids=["bucket-emptied", "graphql-RATE_LIMITED", "403-primary-limit"],
 )
 
@@ -342,8 +363,11 @@ def uninterrupted(kill_fake, tmp_path_factory):
 def start_cli(fake: FakeGitHub, db: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **(env or {})}
     return subprocess.Popen(
-        [sys.executable, str(SYNC_SCRIPT), *args], env=environment,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(SYNC_SCRIPT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -523,9 +547,7 @@ def test_incremental_sync_of_an_unchanged_complete_repository_costs_at_most_one_
     assert report.prs_synced == 0
 
 
-def test_incremental_sync_with_nothing_changed_costs_one_point_even_if_the_newest_pr_has_150_reviews(
-    fake600, tmp_path
-):
+def test_incremental_sync_with_nothing_changed_costs_one_point_even_if_the_newest_pr_has_150_reviews(fake600, tmp_path):
     busiest = max(fake600.repositories[0].pull_requests, key=lambda pr: len(pr.reviews))
     assert len(busiest.reviews) > 100
     fake600.touch_pull_request(REPO, busiest.number, title="The most recently updated PR")

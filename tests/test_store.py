@@ -6,12 +6,11 @@ import stat
 
 import pytest
 
-from ghsync.models import PageProgress, RateLimitBudget, Spend, SyncKind
+from ghsync.errors import NotTracked, StoreError
+from ghsync.models import PageProgress, PullRequestRecord, RateLimitBudget, ReviewRecord, Spend, SyncKind
 from ghsync.store import open_store
 from ghsync.store.migrations import MIGRATIONS, m001_create_tables
 from ghsync.store.sqlite import sync_progress_percent
-from ghsync.errors import NotTracked, StoreError
-from ghsync.models import PullRequestRecord, ReviewRecord
 
 
 def make_pr(number: int, **changes) -> PullRequestRecord:
@@ -76,7 +75,9 @@ def test_database_from_first_release_is_upgraded_keeping_its_rows(tmp_path):
     old["_ghsync_migrations"].create({"name": str, "applied_at": str}, pk="name")
     m001_create_tables(old)
     old["_ghsync_migrations"].insert({"name": "m001_create_tables", "applied_at": "2026-01-01T00:00:00Z"})
-    old["repositories"].insert({"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"})
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
     old.close()
     store = open_store(path)
     assert "weekly_metrics" in store.db.table_names()
@@ -158,7 +159,9 @@ def test_a_pr_fetched_again_replaces_its_reviews(store, db):
 def test_a_failing_page_leaves_nothing_half_written(store, db):
     job = new_job(store)
     save(store, job, [make_pr(1)], cursor="first")
-    db.execute("CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    )
     bad = make_pr(3, reviews=(ReviewRecord(author="crash", state="APPROVED", submitted_at=None),))
     with pytest.raises(sqlite3.IntegrityError):
         save(store, job, [make_pr(2), bad], cursor="second")

@@ -6,13 +6,22 @@ import copy
 from datetime import datetime, timedelta
 
 import pytest
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    FakeGitHub,
+    expected_records,
+    generate_repository,
+    load_dataset,
+    real_dataset_paths,
+    repository_row,
+    stored_records,
+)
 
-from ghsync.store import SqliteStore
 from ghsync.config import load_settings
 from ghsync.github.graphql import floor_points
 from ghsync.service import SyncHooks, sync_tracked, track_repository
-
-from ghsync_testing import REPO, TOKEN, FakeGitHub, expected_records, generate_repository, load_dataset, real_dataset_paths, repository_row, stored_records
+from ghsync.store import SqliteStore
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +117,7 @@ def test_widening_the_window_fetches_the_older_prs(settings, small_repository):
 def test_incremental_sync_with_nothing_changed_costs_one_point(settings, fake):
     track(settings)
     fake.reset_stats()
-    (name, report, error), = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
+    ((name, report, error),) = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
     assert error is None and report.kind == "incremental" and report.outcome == "complete"
     assert fake.stats["graphql_points"] == 1
     assert report.prs_synced == 0
@@ -118,7 +127,7 @@ def test_incremental_sync_updates_changed_prs_in_place(settings, fake):
     track(settings)
     fake.touch_pull_request(REPO, 5, title="Renamed while nobody looked")
     fake.add_review(REPO, 5, "carol", "APPROVED")
-    (name, report, error), = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
+    ((name, report, error),) = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
     assert report.prs_synced == 1
     stored = stored_records(settings.db)[5]
     assert stored.title == "Renamed while nobody looked"
@@ -147,7 +156,7 @@ def test_a_crash_between_the_last_page_and_finishing_re_reads_one_page(settings,
         track(settings)
     monkeypatch.setattr(SqliteStore, "finish_job", real_finish)
     fake.reset_stats()
-    (name, report, error), = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
+    ((name, report, error),) = sync_tracked(settings, hooks=SyncHooks(sleep=lambda s: None))
     assert error is None and report.outcome == "complete"
     assert fake.stats["graphql_requests"] == 1
     assert len(stored_records(settings.db)) == 300

@@ -4,19 +4,23 @@ earliest reset when all are low, treat a server without rate limits as unlimited
 from __future__ import annotations
 
 import copy
-import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from ghsync_testing import (
+    REPO,
+    FakeGitHub,
+    expected_records,
+    generate_repository,
+    invoke,
+    repository_row,
+    stored_records,
+)
 
-from ghsync.cli import app
 from ghsync.config import load_settings
 from ghsync.service import SyncHooks, track_repository
-
-from ghsync_testing import REPO, FakeGitHub, expected_records, generate_repository, invoke, repository_row, stored_records
 
 THRESHOLD = 100
 ALICE = "test_tok_aliceSecret0000000000000000000000000A"
@@ -26,7 +30,6 @@ POOL = {ALICE: "alice", BOB: "bob"}
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
-
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +113,9 @@ def test_sync_with_every_account_below_the_threshold_stops_at_the_earliest_reset
     pool_fake.set_remaining("graphql", THRESHOLD - 50, login="alice", reset_at=now + 1800)
     pool_fake.set_remaining("graphql", THRESHOLD - 40, login="bob", reset_at=now + 900)
     pool_fake.reset_stats()
-    result = invoke("sync", "--db", db, "--api-url", pool_fake.url, "--token", ALICE, "--token", BOB,
-                    "--min-remaining", THRESHOLD)
+    result = invoke(
+        "sync", "--db", db, "--api-url", pool_fake.url, "--token", ALICE, "--token", BOB, "--min-remaining", THRESHOLD
+    )
     assert result.exit_code == 75, result.stderr
     repository = repository_row(db)
     assert repository["sync_status"] == "rate_limited"

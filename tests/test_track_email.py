@@ -6,7 +6,6 @@ from ghsync_testing import REPO, TOKEN, current_job, database, invoke
 from smtp_server import SmtpTestServer, credential_forms, unused_port
 
 
-
 def base_env(fake, db_path):
     return {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db_path)}
 
@@ -14,7 +13,9 @@ def base_env(fake, db_path):
 def test_completed_track_emails_the_repository_recipients(fake, db_path):
     with SmtpTestServer(security="none") as smtp:
         env = {**base_env(fake, db_path), **smtp.env()}
-        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify", "ops@example.com", env=env)
+        result = invoke(
+            "track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify", "ops@example.com", env=env
+        )
         assert result.exit_code == 0, result.stderr
         (message,) = smtp.wait_for_messages(1)
     assert set(smtp.envelopes[0].rcpt_tos) == {"lead@example.com", "ops@example.com"}
@@ -33,8 +34,13 @@ def test_default_recipients_come_from_the_environment(fake, db_path):
 
 
 def test_smtp_down_is_a_warning_that_changes_neither_exit_code_nor_data(fake, db_path):
-    env = {**base_env(fake, db_path), "GHSYNC_SMTP_HOST": "127.0.0.1", "GHSYNC_SMTP_PORT": str(unused_port()),
-           "GHSYNC_SMTP_SECURITY": "none", "GHSYNC_SMTP_PASSWORD": "hunter2-secret"}
+    env = {
+        **base_env(fake, db_path),
+        "GHSYNC_SMTP_HOST": "127.0.0.1",
+        "GHSYNC_SMTP_PORT": str(unused_port()),
+        "GHSYNC_SMTP_SECURITY": "none",
+        "GHSYNC_SMTP_PASSWORD": "hunter2-secret",
+    }
     result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", env=env)
     assert result.exit_code == 0
     assert "Warning:" in result.stderr and "email not sent" in result.stderr

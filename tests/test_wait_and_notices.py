@@ -42,8 +42,18 @@ def test_sync_without_wait_exits_75_and_says_when_to_resume(small_repository, db
 def test_notify_on_rate_limited_mails_the_stop(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
         fake.set_remaining("graphql", 103)
-        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", "--notify-on", "rate_limited",
-                     *flags(fake, db_path), env=smtp.env())
+        result = invoke(
+            "track",
+            REPO,
+            "--days",
+            "all",
+            "--notify",
+            "lead@example.com",
+            "--notify-on",
+            "rate_limited",
+            *flags(fake, db_path),
+            env=smtp.env(),
+        )
         assert result.exit_code == 75
         (message,) = smtp.wait_for_messages(1)
     assert "rate-limited" in message["Subject"] and REPO in message["Subject"]
@@ -52,7 +62,9 @@ def test_notify_on_rate_limited_mails_the_stop(small_repository, db_path):
 def test_rate_limited_stop_sends_nothing_unless_asked(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
         fake.set_remaining("graphql", 103)
-        result = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
+        result = invoke(
+            "track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env()
+        )
         assert result.exit_code == 75
         time.sleep(0.3)
     assert smtp.messages == []
@@ -61,7 +73,9 @@ def test_rate_limited_stop_sends_nothing_unless_asked(small_repository, db_path)
 def test_an_initial_sync_over_several_runs_sends_one_email_at_the_end(small_repository, db_path):
     with FakeGitHub([copy.deepcopy(small_repository)]) as fake, SmtpTestServer(security="none") as smtp:
         fake.set_remaining("graphql", 103)
-        first = invoke("track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env())
+        first = invoke(
+            "track", REPO, "--days", "all", "--notify", "lead@example.com", *flags(fake, db_path), env=smtp.env()
+        )
         assert first.exit_code == 75
         fake.set_remaining("graphql", 5000)
         second = invoke("sync", *flags(fake, db_path), env=smtp.env())

@@ -9,7 +9,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from .data import generate_repository, load_dataset
 from .server import FakeGitHub
@@ -37,33 +37,64 @@ def _token_spec(text: str) -> tuple[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ghsync.fakegithub", description="Serve a fake GitHub API locally.")
-    p.add_argument("--repo", action="append", type=_repo_spec, default=[], metavar="OWNER/NAME:COUNT",
-                   help="generate a repository with COUNT pull requests (repeatable)")
-    p.add_argument("--dataset", action="append", default=[], metavar="PATH",
-                   help="serve a recorded dataset (shared/github/real/*.json; repeatable)")
+    p.add_argument(
+        "--repo",
+        action="append",
+        type=_repo_spec,
+        default=[],
+        metavar="OWNER/NAME:COUNT",
+        help="generate a repository with COUNT pull requests (repeatable)",
+    )
+    p.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="serve a recorded dataset (shared/github/real/*.json; repeatable)",
+    )
     p.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="sleep per request, milliseconds")
     p.add_argument("--fault-rate", type=float, default=0.0, help="probability of a 502/504/secondary-limit answer")
     p.add_argument("--fault-seed", type=int, default=0)
-    p.add_argument("--timeout-page-size", type=int, default=None,
-                   help="answer 502 to GraphQL pages whose pullRequests first/last exceeds this")
+    p.add_argument(
+        "--timeout-page-size",
+        type=int,
+        default=None,
+        help="answer 502 to GraphQL pages whose pullRequests first/last exceeds this",
+    )
     p.add_argument("--graphql-limit", type=int, default=5000)
     p.add_argument("--core-limit", type=int, default=5000)
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--token", action="append", type=_token_spec, default=[], metavar="TOKEN:LOGIN",
-                   help="accept only these tokens (repeatable; default: any token, as octocat)")
-    p.add_argument("--relax-nullability", action=argparse.BooleanOptionalAction, default=None,
-                   help="serve nulls for additions/deletions/changedFiles/commits.totalCount "
-                        "(default: on when a --dataset is given)")
+    p.add_argument(
+        "--token",
+        action="append",
+        type=_token_spec,
+        default=[],
+        metavar="TOKEN:LOGIN",
+        help="accept only these tokens (repeatable; default: any token, as octocat)",
+    )
+    p.add_argument(
+        "--relax-nullability",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve nulls for additions/deletions/changedFiles/commits.totalCount "
+        "(default: on when a --dataset is given)",
+    )
     args = p.parse_args(argv)
 
     repos = [generate_repository(name, count, seed=args.seed) for name, count in args.repo]
     repos += [load_dataset(path) for path in args.dataset]
     relax = args.relax_nullability if args.relax_nullability is not None else bool(args.dataset)
     fake = FakeGitHub(
-        repos, tokens=dict(args.token) or None, graphql_limit=args.graphql_limit, core_limit=args.core_limit,
-        latency=args.latency_ms / 1000.0, fault_rate=args.fault_rate, fault_seed=args.fault_seed,
-        timeout_page_size=args.timeout_page_size, relax_nullability=relax,
+        repos,
+        tokens=dict(args.token) or None,
+        graphql_limit=args.graphql_limit,
+        core_limit=args.core_limit,
+        latency=args.latency_ms / 1000.0,
+        fault_rate=args.fault_rate,
+        fault_seed=args.fault_seed,
+        timeout_page_size=args.timeout_page_size,
+        relax_nullability=relax,
     )
     done = threading.Event()
 
@@ -76,8 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sys.stdout.write(fake.url + "\n")
         sys.stdout.flush()
-        sys.stderr.write("serving " + ", ".join(f"{r.full_name} ({len(r.pull_requests)} PRs)" for r in repos)
-                         + (" — nothing" if not repos else "") + "; Ctrl-C to stop\n")
+        sys.stderr.write(
+            "serving "
+            + ", ".join(f"{r.full_name} ({len(r.pull_requests)} PRs)" for r in repos)
+            + (" — nothing" if not repos else "")
+            + "; Ctrl-C to stop\n"
+        )
         sys.stderr.flush()
         while not done.wait(0.5):
             pass

@@ -61,13 +61,13 @@ from graphql import (
 )
 
 __all__ = [
-    "MAX_PAGE_SIZE",
     "MAX_NODES",
+    "MAX_PAGE_SIZE",
     "ConnectionCost",
     "QueryCost",
     "calculate_cost",
-    "points_for",
     "default_schema",
+    "points_for",
 ]
 
 MAX_PAGE_SIZE = 100
@@ -111,8 +111,14 @@ class QueryCost:
 
 
 class _Walker:
-    def __init__(self, document: DocumentNode, variables: dict[str, Any], schema: GraphQLSchema | None,
-                 operation: OperationDefinitionNode, count_only_free: bool = False):
+    def __init__(
+        self,
+        document: DocumentNode,
+        variables: dict[str, Any],
+        schema: GraphQLSchema | None,
+        operation: OperationDefinitionNode,
+        count_only_free: bool = False,
+    ):
         self.schema = schema
         self.count_only_free = count_only_free
         self.variables = variables
@@ -183,8 +189,9 @@ class _Walker:
         return any(f.name.value in _PAGING_FIELDS for f, _ in self._flatten(node.selection_set, None))
 
     # -- the walk
-    def walk(self, selection_set: SelectionSetNode | None, parent_type: Any, multiplier: int,
-             path: tuple[str, ...]) -> None:
+    def walk(
+        self, selection_set: SelectionSetNode | None, parent_type: Any, multiplier: int, path: tuple[str, ...]
+    ) -> None:
         for node, ptype in self._flatten(selection_set, parent_type):
             name = node.name.value
             if name.startswith("__"):
@@ -198,30 +205,50 @@ class _Walker:
                 continue
             first = self._int_arg(node, "first")
             last = self._int_arg(node, "last")
-            loc = [{"line": node.loc.source.get_location(node.loc.start).line,
-                    "column": node.loc.source.get_location(node.loc.start).column}] if node.loc else []
+            loc = (
+                [
+                    {
+                        "line": node.loc.source.get_location(node.loc.start).line,
+                        "column": node.loc.source.get_location(node.loc.start).column,
+                    }
+                ]
+                if node.loc
+                else []
+            )
             size: int | None = None
             count_only = first is None and last is None
             if first is not None and last is not None:
-                self._error(None, here, loc,
-                            f"Passing both `first` and `last` to paginate the `{name}` connection is not supported.")
+                self._error(
+                    None,
+                    here,
+                    loc,
+                    f"Passing both `first` and `last` to paginate the `{name}` connection is not supported.",
+                )
             for arg, value in (("first", first), ("last", last)):
                 if value is None:
                     continue
                 if value > MAX_PAGE_SIZE:
-                    self._error("EXCESSIVE_PAGINATION", here, loc,
-                                f"Requesting {value} records on the `{name}` connection exceeds the "
-                                f"`{arg}` limit of {MAX_PAGE_SIZE} records.")
+                    self._error(
+                        "EXCESSIVE_PAGINATION",
+                        here,
+                        loc,
+                        f"Requesting {value} records on the `{name}` connection exceeds the "
+                        f"`{arg}` limit of {MAX_PAGE_SIZE} records.",
+                    )
                 elif value < 0:
                     self._error(None, here, loc, f"`{arg}` on the `{name}` connection cannot be less than zero.")
                 size = value if size is None else max(size, value)
             if size is None:
-                asks_items = any(f.name.value in ("nodes", "edges")
-                                 for f, _ in self._flatten(node.selection_set, ftype))
+                asks_items = any(
+                    f.name.value in ("nodes", "edges") for f, _ in self._flatten(node.selection_set, ftype)
+                )
                 if asks_items:
-                    self._error("MISSING_PAGINATION_BOUNDARIES", here, loc,
-                                f"You must provide a `first` or `last` value to properly paginate "
-                                f"the `{name}` connection.")
+                    self._error(
+                        "MISSING_PAGINATION_BOUNDARIES",
+                        here,
+                        loc,
+                        f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.",
+                    )
             charged = 0 if count_only and self.count_only_free else multiplier
             self.requests += charged
             self.connections.append(ConnectionCost(here, name, first, last, charged))
@@ -231,10 +258,14 @@ class _Walker:
                 child = multiplier * size
                 self.nodes += child
                 if self.nodes > MAX_NODES and not any(e.get("type") == "MAX_NODE_LIMIT_EXCEEDED" for e in self.errors):
-                    self._error("MAX_NODE_LIMIT_EXCEEDED", here, loc,
-                                f"By the time this query traverses to the {name} connection, it is requesting "
-                                f"up to {self.nodes:,} possible nodes which exceeds the maximum limit of "
-                                f"{MAX_NODES:,}.")
+                    self._error(
+                        "MAX_NODE_LIMIT_EXCEEDED",
+                        here,
+                        loc,
+                        f"By the time this query traverses to the {name} connection, it is requesting "
+                        f"up to {self.nodes:,} possible nodes which exceeds the maximum limit of "
+                        f"{MAX_NODES:,}.",
+                    )
             self.walk(node.selection_set, ftype, child, here)
 
     def _error(self, type_: str | None, path: tuple[str, ...], locations: list[dict[str, int]], message: str) -> None:
@@ -279,8 +310,11 @@ def calculate_cost(
         return QueryCost(0, 1, 0, (), ({"message": "An operation name is required or the operation was not found."},))
     root = None
     if schema is not None:
-        root = {"query": schema.query_type, "mutation": schema.mutation_type,
-                "subscription": schema.subscription_type}.get(operation.operation.value)
+        root = {
+            "query": schema.query_type,
+            "mutation": schema.mutation_type,
+            "subscription": schema.subscription_type,
+        }.get(operation.operation.value)
     walker = _Walker(document, dict(variables or {}), schema, operation, count_only_free)
     walker.walk(operation.selection_set, root, 1, ())
     return QueryCost(

@@ -18,17 +18,17 @@ import random
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 
 __all__ = [
-    "FakeReview",
     "FakePullRequest",
     "FakeRepository",
+    "FakeReview",
     "generate_repository",
-    "load_dataset",
     "iso",
+    "load_dataset",
     "parse_iso",
 ]
 
@@ -106,7 +106,7 @@ def parse_iso(text: str) -> int:
         t = t[:-1] + "+00:00"
     dt = datetime.fromisoformat(t)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp())
 
 
@@ -125,51 +125,152 @@ def stable_id(text: str, lo: int = 1_000_000, span: int = 900_000_000) -> int:
 # --------------------------------------------------------------------------------------------
 # generator vocabulary
 
-_FIRST = (
-    "alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy rupert sybil "
-    "trent victor walter yuki zoe amir bea chen dmitri elif farah goran hana ines jae kofi lena "
-    "mateo noor oskar priya quinn ravi sana tomas uma vera wei xavier yara zane"
-).split()
+_FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yuki", "zoe", "amir", "bea", "chen", "dmitri", "elif", "farah", "goran", "hana", "ines", "jae", "kofi", "lena", "mateo", "noor", "oskar", "priya", "quinn", "ravi", "sana", "tomas", "uma", "vera", "wei", "xavier", "yara", "zane"]
 _SUFFIX = ("", "-dev", "42", "-gh", "x", "-oss", "2k", "-codes", "07", "-io")
 _CASED = ("JaneDoe", "McFly", "TheRealKim", "DevOpsDan", "ZoeQ")
 
 _HUMAN_BOTS = ("dependabot", "renovate", "github-actions")  # author_is_bot=True; no "[bot]" on GraphQL
 _REVIEW_BOTS = ("copilot-pull-request-reviewer", "coderabbitai")
 
-_VERBS = ("Add", "Fix", "Refactor", "Update", "Remove", "Improve", "Support", "Handle", "Document",
-          "Rename", "Optimize", "Revert", "Clean up", "Migrate", "Simplify", "Harden")
-_OBJECTS = ("login flow", "cache invalidation", "retry logic", "pagination", "CSV export",
-            "dark mode", "webhook handler", "rate limiter", "search index", "billing page",
-            "API client", "config loader", "unit tests", "CI pipeline", "README", "error messages",
-            "date parsing", "i18n strings", "metrics dashboard", "session timeout", "flaky test",
-            "memory leak", "connection pool", "feature flags", "audit log")
+_VERBS = (
+    "Add",
+    "Fix",
+    "Refactor",
+    "Update",
+    "Remove",
+    "Improve",
+    "Support",
+    "Handle",
+    "Document",
+    "Rename",
+    "Optimize",
+    "Revert",
+    "Clean up",
+    "Migrate",
+    "Simplify",
+    "Harden",
+)
+_OBJECTS = (
+    "login flow",
+    "cache invalidation",
+    "retry logic",
+    "pagination",
+    "CSV export",
+    "dark mode",
+    "webhook handler",
+    "rate limiter",
+    "search index",
+    "billing page",
+    "API client",
+    "config loader",
+    "unit tests",
+    "CI pipeline",
+    "README",
+    "error messages",
+    "date parsing",
+    "i18n strings",
+    "metrics dashboard",
+    "session timeout",
+    "flaky test",
+    "memory leak",
+    "connection pool",
+    "feature flags",
+    "audit log",
+)
 _COMPONENTS = ("api", "ui", "cli", "core", "db", "auth", "build", "docs", "sync", "worker")
 _CC = ("feat", "fix", "chore", "docs", "refactor", "test", "perf", "ci")
-_PACKAGES = ("lodash", "requests", "urllib3", "react", "typescript", "eslint", "pytest", "golang.org/x/net",
-             "actions/checkout", "serde", "tokio", "webpack", "black", "django", "numpy")
+_PACKAGES = (
+    "lodash",
+    "requests",
+    "urllib3",
+    "react",
+    "typescript",
+    "eslint",
+    "pytest",
+    "golang.org/x/net",
+    "actions/checkout",
+    "serde",
+    "tokio",
+    "webpack",
+    "black",
+    "django",
+    "numpy",
+)
 
-_EMOJI_TITLES = ("🚀 Launch the new onboarding flow 🎉", "Fix 🐛 in 👩‍💻 profile page",
-                 "✨ feat: add ⭐ stars to repos", "🔥 Remove dead code 🧹", "Bump version 📦➡️📦",
-                 "🇯🇵 Add Japanese locale", "Handle emoji 😀 in commit messages")
-_CJK_TITLES = ("修复登录页面的缓存问题", "ドキュメントの誤字を修正", "한국어 번역 추가",
-               "优化 API 分页性能", "新增：导出 CSV 功能", "バグ修正：タイムゾーンの処理")
-_RTL_TITLES = ("إصلاح خطأ في صفحة تسجيل الدخول", "תיקון באג בעמוד ההתחברות",
-               "Fix RTL layout: עברית and English mixed", "إضافة دعم اللغة العربية")
-_WEIRD_TITLES = ('Handle "quotes", \\backslashes\\ and <html> & entities',
-                 "Zero\u200bwidth space and non\u00a0breaking space",
-                 "Ümlaut, façade, naïve — and an en–dash",
-                 "'; DROP TABLE pull_requests; --")
-_LABELS = ("bug", "enhancement", "documentation", "good first issue", "help wanted", "question",
-           "wontfix", "duplicate", "dependencies", "security", "performance", "breaking change",
-           "size/XS", "size/S", "size/M", "size/L", "size/XL", "area: api", "area: ui", "area: db",
-           "priority: high", "priority: low", "needs-review", "🐛 bug", "✨ feature", "ci",
-           "backport", "do-not-merge", "kind/cleanup", "lgtm", "approved", "triage/accepted",
-           "release-note-none", "javascript", "python", "go")
+_EMOJI_TITLES = (
+    "🚀 Launch the new onboarding flow 🎉",
+    "Fix 🐛 in 👩‍💻 profile page",
+    "✨ feat: add ⭐ stars to repos",
+    "🔥 Remove dead code 🧹",
+    "Bump version 📦➡️📦",
+    "🇯🇵 Add Japanese locale",
+    "Handle emoji 😀 in commit messages",
+)
+_CJK_TITLES = (
+    "修复登录页面的缓存问题",
+    "ドキュメントの誤字を修正",
+    "한국어 번역 추가",
+    "优化 API 分页性能",
+    "新增：导出 CSV 功能",
+    "バグ修正：タイムゾーンの処理",
+)
+_RTL_TITLES = (
+    "إصلاح خطأ في صفحة تسجيل الدخول",
+    "תיקון באג בעמוד ההתחברות",
+    "Fix RTL layout: עברית and English mixed",
+    "إضافة دعم اللغة العربية",
+)
+_WEIRD_TITLES = (
+    'Handle "quotes", \\backslashes\\ and <html> & entities',
+    "Zero\u200bwidth space and non\u00a0breaking space",
+    "Ümlaut, façade, naïve — and an en–dash",
+    "'; DROP TABLE pull_requests; --",
+)
+_LABELS = (
+    "bug",
+    "enhancement",
+    "documentation",
+    "good first issue",
+    "help wanted",
+    "question",
+    "wontfix",
+    "duplicate",
+    "dependencies",
+    "security",
+    "performance",
+    "breaking change",
+    "size/XS",
+    "size/S",
+    "size/M",
+    "size/L",
+    "size/XL",
+    "area: api",
+    "area: ui",
+    "area: db",
+    "priority: high",
+    "priority: low",
+    "needs-review",
+    "🐛 bug",
+    "✨ feature",
+    "ci",
+    "backport",
+    "do-not-merge",
+    "kind/cleanup",
+    "lgtm",
+    "approved",
+    "triage/accepted",
+    "release-note-none",
+    "javascript",
+    "python",
+    "go",
+)
 
 
 def _long_title(rng: random.Random) -> str:
-    base = "Refactor the synchronisation engine so that pagination, retries and checkpointing " \
-           "share one state machine, and document every edge case we found along the way "
+    base = (
+        "Refactor the synchronisation engine so that pagination, retries and checkpointing "
+        "share one state machine, and document every edge case we found along the way "
+    )
     text = (base * 3)[:256]
     assert len(text) == 256
     return text
@@ -187,10 +288,30 @@ def _pick_weighted(rng: random.Random, items: list[str], cum: list[float]) -> st
 
 
 _SPECIALS = (
-    "reviews150", "ghost_author", "dependabot", "renovate", "draft", "emoji", "cjk", "rtl", "long",
-    "ghost_reviewer", "self_review", "many_labels", "pending", "dismissed", "changes_requested",
-    "merged_by_ghost", "closed", "open_no_reviews", "xxl", "xs", "weird", "bot_reviewer",
-    "github_actions", "draft_closed",
+    "reviews150",
+    "ghost_author",
+    "dependabot",
+    "renovate",
+    "draft",
+    "emoji",
+    "cjk",
+    "rtl",
+    "long",
+    "ghost_reviewer",
+    "self_review",
+    "many_labels",
+    "pending",
+    "dismissed",
+    "changes_requested",
+    "merged_by_ghost",
+    "closed",
+    "open_no_reviews",
+    "xxl",
+    "xs",
+    "weird",
+    "bot_reviewer",
+    "github_actions",
+    "draft_closed",
 )
 
 
@@ -212,9 +333,9 @@ def generate_repository(
         raise ValueError("count must be >= 0")
     owner, name = _split_full_name(full_name)
     if now is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
     elif now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     now_ts = int(now.timestamp())
     span = max(1, int(span_days)) * 86400
     start_ts = now_ts - span
@@ -271,8 +392,10 @@ def generate_repository(
         if special == "ghost_author":
             author = None
         elif special in ("dependabot", "renovate", "github_actions"):
-            author, author_is_bot = {"dependabot": "dependabot", "renovate": "renovate",
-                                     "github_actions": "github-actions"}[special], True
+            author, author_is_bot = (
+                {"dependabot": "dependabot", "renovate": "renovate", "github_actions": "github-actions"}[special],
+                True,
+            )
         elif special in ("self_review", "reviews150"):
             author = _pick_weighted(rng, people, cum)
         elif r < 0.015:
@@ -290,14 +413,22 @@ def generate_repository(
             state = "OPEN" if r < 0.06 else ("MERGED" if r < 0.80 else "CLOSED")
         if author_is_bot and state == "OPEN" and rnd() < 0.5:
             state = "CLOSED"  # superseded dependency bumps
-        forced = {"reviews150": "MERGED", "merged_by_ghost": "MERGED", "draft": "OPEN",
-                  "pending": "OPEN", "open_no_reviews": "OPEN", "closed": "CLOSED",
-                  "draft_closed": "CLOSED"}.get(special or "")
+        forced = {
+            "reviews150": "MERGED",
+            "merged_by_ghost": "MERGED",
+            "draft": "OPEN",
+            "pending": "OPEN",
+            "open_no_reviews": "OPEN",
+            "closed": "CLOSED",
+            "draft_closed": "CLOSED",
+        }.get(special or "")
         if forced:
             state = forced
-        is_draft = special in ("draft", "draft_closed") or (
-            state == "OPEN" and special != "pending" and rnd() < 0.22) or (
-            state == "CLOSED" and rnd() < 0.03)
+        is_draft = (
+            special in ("draft", "draft_closed")
+            or (state == "OPEN" and special != "pending" and rnd() < 0.22)
+            or (state == "CLOSED" and rnd() < 0.03)
+        )
 
         # ---- closing time
         closed_ts: int | None = None
@@ -323,8 +454,7 @@ def generate_repository(
             n_reviews = 150
         elif special in ("open_no_reviews", "draft"):
             n_reviews = 0
-        elif special in ("ghost_reviewer", "self_review", "dismissed", "changes_requested",
-                         "bot_reviewer"):
+        elif special in ("ghost_reviewer", "self_review", "dismissed", "changes_requested", "bot_reviewer"):
             n_reviews = 2 + randrange(3)
         elif is_draft:
             n_reviews = 0 if rnd() < 0.85 else 1
@@ -362,8 +492,13 @@ def generate_repository(
                 rauthor = _pick_weighted(rng, people, cum)
                 if rauthor == author:
                     rstate = "COMMENTED"
-            if state == "MERGED" and k == len(times) - 1 and rstate not in ("APPROVED",) and rnd() < 0.6 \
-                    and rauthor != author:
+            if (
+                state == "MERGED"
+                and k == len(times) - 1
+                and rstate not in ("APPROVED",)
+                and rnd() < 0.6
+                and rauthor != author
+            ):
                 rstate = "APPROVED"
             reviews.append(FakeReview(rauthor, rstate, iso(t), rbot))
         if reviews:
@@ -470,8 +605,17 @@ def generate_repository(
             labels = ["dependencies"] + ([_LABELS[33 + randrange(3)]] if rnd() < 0.7 else [])
         else:
             rl = rnd()
-            k = 0 if rl < 0.4 else 1 if rl < 0.7 else 2 if rl < 0.88 else 3 + randrange(2) if rl < 0.985 \
+            k = (
+                0
+                if rl < 0.4
+                else 1
+                if rl < 0.7
+                else 2
+                if rl < 0.88
+                else 3 + randrange(2)
+                if rl < 0.985
                 else 10 + randrange(5)
+            )
             labels = rng.sample(_LABELS, k) if k else []
 
         # ---- size: log-normal lines changed, XS..XXL
@@ -497,19 +641,38 @@ def generate_repository(
             rv.database_id = review_id
             review_id += 1 + randrange(3)
 
-        prs.append(FakePullRequest(
-            number=number, title=title, state=state, is_draft=is_draft, author=author,
-            author_is_bot=author_is_bot, created_at=iso(c), updated_at=iso(updated),
-            closed_at=iso(closed_ts) if closed_ts is not None else None,
-            merged_at=iso(closed_ts) if state == "MERGED" and closed_ts is not None else None,
-            merged_by=merged_by, additions=additions, deletions=deletions,
-            changed_files=changed_files, commits=commits, base_ref=base_ref, head_ref=head_ref,
-            labels=labels, reviews=reviews, database_id=pr_id_base + i * 8 + randrange(8),
-        ))
+        prs.append(
+            FakePullRequest(
+                number=number,
+                title=title,
+                state=state,
+                is_draft=is_draft,
+                author=author,
+                author_is_bot=author_is_bot,
+                created_at=iso(c),
+                updated_at=iso(updated),
+                closed_at=iso(closed_ts) if closed_ts is not None else None,
+                merged_at=iso(closed_ts) if state == "MERGED" and closed_ts is not None else None,
+                merged_by=merged_by,
+                additions=additions,
+                deletions=deletions,
+                changed_files=changed_files,
+                commits=commits,
+                base_ref=base_ref,
+                head_ref=head_ref,
+                labels=labels,
+                reviews=reviews,
+                database_id=pr_id_base + i * 8 + randrange(8),
+            )
+        )
 
     return FakeRepository(
-        owner=owner, name=name, pull_requests=prs, database_id=repo_id,
-        created_at=iso(start_ts - 30 * 86400 - randrange(86400)), now=iso(now_ts),
+        owner=owner,
+        name=name,
+        pull_requests=prs,
+        database_id=repo_id,
+        created_at=iso(start_ts - 30 * 86400 - randrange(86400)),
+        now=iso(now_ts),
     )
 
 
@@ -535,17 +698,36 @@ def load_dataset(path: str | PathLike[str]) -> FakeRepository:
         for rv in raw.get("reviews") or []:
             reviews.append(FakeReview(rv["author"], rv["state"], rv["submitted_at"], False, review_id))
             review_id += 1
-        prs.append(FakePullRequest(
-            number=raw["number"], title=raw["title"], state=raw["state"], is_draft=raw["is_draft"],
-            author=raw["author"], author_is_bot=False, created_at=raw["created_at"],
-            updated_at=raw["updated_at"], closed_at=raw["closed_at"], merged_at=raw["merged_at"],
-            merged_by=raw["merged_by"], additions=raw["additions"], deletions=raw["deletions"],
-            changed_files=raw["changed_files"], commits=raw["commits"], base_ref=raw["base_ref"],
-            head_ref=raw["head_ref"], labels=list(raw.get("labels") or []), reviews=reviews,
-            database_id=base + int(raw["number"]),
-        ))
+        prs.append(
+            FakePullRequest(
+                number=raw["number"],
+                title=raw["title"],
+                state=raw["state"],
+                is_draft=raw["is_draft"],
+                author=raw["author"],
+                author_is_bot=False,
+                created_at=raw["created_at"],
+                updated_at=raw["updated_at"],
+                closed_at=raw["closed_at"],
+                merged_at=raw["merged_at"],
+                merged_by=raw["merged_by"],
+                additions=raw["additions"],
+                deletions=raw["deletions"],
+                changed_files=raw["changed_files"],
+                commits=raw["commits"],
+                base_ref=raw["base_ref"],
+                head_ref=raw["head_ref"],
+                labels=list(raw.get("labels") or []),
+                reviews=reviews,
+                database_id=base + int(raw["number"]),
+            )
+        )
     created = min((pr.created_at for pr in prs), default=doc.get("now"))
     return FakeRepository(
-        owner=owner, name=name, pull_requests=prs, database_id=stable_id(doc["repo"].lower(), 1_000_000, 400_000_000),
-        created_at=created, now=doc.get("now"),
+        owner=owner,
+        name=name,
+        pull_requests=prs,
+        database_id=stable_id(doc["repo"].lower(), 1_000_000, 400_000_000),
+        created_at=created,
+        now=doc.get("now"),
     )

@@ -20,9 +20,10 @@ import re
 import struct
 import zlib
 from bisect import bisect_left, bisect_right
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLNonNull, GraphQLSchema, build_schema
 
@@ -96,7 +97,7 @@ def decode_cursor(cursor: Any, arg: str, types: tuple[type, ...]) -> tuple[Any, 
         text = base64.b64decode(str(cursor).encode("ascii"), validate=True).decode("utf-8")
         if not text.startswith("cursor:v2:"):
             raise ValueError
-        key = json.loads(text[len("cursor:v2:"):])
+        key = json.loads(text[len("cursor:v2:") :])
         if not isinstance(key, list) or len(key) != len(types):
             raise ValueError
         for v, t in zip(key, types):
@@ -114,10 +115,17 @@ def decode_cursor(cursor: Any, arg: str, types: tuple[type, ...]) -> tuple[Any, 
 class Connection:
     """A page of a connection; nodes/edges/pageInfo are computed only when the query asks."""
 
-    __slots__ = ("_page", "_cursor", "_wrap", "totalCount", "_has_next", "_has_prev")
+    __slots__ = ("_cursor", "_has_next", "_has_prev", "_page", "_wrap", "totalCount")
 
-    def __init__(self, page: list[Any], cursor: Callable[[Any], str], wrap: Callable[[Any], Any],
-                 total: int, has_next: bool, has_prev: bool):
+    def __init__(
+        self,
+        page: list[Any],
+        cursor: Callable[[Any], str],
+        wrap: Callable[[Any], Any],
+        total: int,
+        has_next: bool,
+        has_prev: bool,
+    ):
         self._page = page
         self._cursor = cursor
         self._wrap = wrap
@@ -154,8 +162,9 @@ class SearchConnection(Connection):
         self.issueCount = issue_count
 
 
-def _window(n: int, kw: dict[str, Any], after_pos: Callable[[Any], int], before_pos: Callable[[Any], int]
-            ) -> tuple[int, int]:
+def _window(
+    n: int, kw: dict[str, Any], after_pos: Callable[[Any], int], before_pos: Callable[[Any], int]
+) -> tuple[int, int]:
     """Positions [lo, hi) of the page in a sequence of n items, per first/last/after/before."""
     start, end = 0, n
     if kw.get("after") is not None:
@@ -172,9 +181,16 @@ def _window(n: int, kw: dict[str, Any], after_pos: Callable[[Any], int], before_
     return lo, hi
 
 
-def keyset_connection(items: list[Any], keys: list[tuple[Any, ...]], kw: dict[str, Any], *, descending: bool,
-                      types: tuple[type, ...], wrap: Callable[[Any], Any], key_of: Callable[[Any], tuple[Any, ...]]
-                      ) -> Connection:
+def keyset_connection(
+    items: list[Any],
+    keys: list[tuple[Any, ...]],
+    kw: dict[str, Any],
+    *,
+    descending: bool,
+    types: tuple[type, ...],
+    wrap: Callable[[Any], Any],
+    key_of: Callable[[Any], tuple[Any, ...]],
+) -> Connection:
     """Page over `items` sorted ascending by `keys`, presented ascending or descending."""
     n = len(items)
 
@@ -187,7 +203,7 @@ def keyset_connection(items: list[Any], keys: list[tuple[Any, ...]], kw: dict[st
         return n - bisect_right(keys, k) if descending else bisect_left(keys, k)
 
     lo, hi = _window(n, kw, after_pos, before_pos)
-    page = items[n - hi:n - lo][::-1] if descending else items[lo:hi]
+    page = items[n - hi : n - lo][::-1] if descending else items[lo:hi]
     return Connection(page, lambda x: encode_cursor(key_of(x)), wrap, n, hi < n, lo > 0)
 
 
@@ -256,11 +272,12 @@ class LabelView:
     @property
     def url(self) -> str:
         from urllib.parse import quote
+
         return f"https://github.com/{self.repo.owner}/{self.repo.name}/labels/{quote(self.label)}"
 
 
 class ReviewView:
-    __slots__ = ("review", "pr", "repo")
+    __slots__ = ("pr", "repo", "review")
     typename = "PullRequestReview"
     body = ""
 
@@ -295,12 +312,14 @@ class ReviewView:
 
     @property
     def url(self) -> str:
-        return f"https://github.com/{self.repo.owner}/{self.repo.name}/pull/{self.pr.number}" \
-               f"#pullrequestreview-{self.review.database_id}"
+        return (
+            f"https://github.com/{self.repo.owner}/{self.repo.name}/pull/{self.pr.number}"
+            f"#pullrequestreview-{self.review.database_id}"
+        )
 
 
 class CommitView:
-    __slots__ = ("pr", "repo", "index")
+    __slots__ = ("index", "pr", "repo")
     typename = "Commit"
 
     def __init__(self, pr: FakePullRequest, repo: FakeRepository, index: int):
@@ -341,8 +360,12 @@ class CommitView:
     @property
     def author(self) -> dict[str, Any]:
         login = self.pr.author
-        return {"name": login or "ghost", "email": f"{login or 'ghost'}@users.noreply.github.com",
-                "date": self.pr.created_at, "user": actor(login, False) if login and not self.pr.author_is_bot else None}
+        return {
+            "name": login or "ghost",
+            "email": f"{login or 'ghost'}@users.noreply.github.com",
+            "date": self.pr.created_at,
+            "user": actor(login, False) if login and not self.pr.author_is_bot else None,
+        }
 
     @property
     def id(self) -> str:
@@ -427,8 +450,15 @@ class PullRequestView:
         items = list(range(len(idx)))
         keys = [(i,) for i in items]
         repo = self.repo
-        return keyset_connection(items, keys, kw, descending=False, types=(int,),
-                                 wrap=lambda i: LabelView(names[idx[i]], repo), key_of=lambda i: (i,))
+        return keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=False,
+            types=(int,),
+            wrap=lambda i: LabelView(names[idx[i]], repo),
+            key_of=lambda i: (i,),
+        )
 
     def reviews(self, info: Any, **kw: Any) -> Connection:
         reviews = self.pr.reviews
@@ -441,8 +471,15 @@ class PullRequestView:
         items = sorted(reviews, key=lambda r: r.database_id)
         keys = [(r.database_id,) for r in items]
         pr, repo = self.pr, self.repo
-        return keyset_connection(items, keys, kw, descending=False, types=(int,),
-                                 wrap=lambda r: ReviewView(r, pr, repo), key_of=lambda r: (r.database_id,))
+        return keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=False,
+            types=(int,),
+            wrap=lambda r: ReviewView(r, pr, repo),
+            key_of=lambda r: (r.database_id,),
+        )
 
     def commits(self, info: Any, **kw: Any) -> Connection:
         total = self.pr.commits
@@ -450,8 +487,15 @@ class PullRequestView:
         items = list(range(n))
         keys = [(i,) for i in items]
         pr, repo = self.pr, self.repo
-        conn = keyset_connection(items, keys, kw, descending=False, types=(int,),
-                                 wrap=lambda i: PullRequestCommitView(CommitView(pr, repo, i)), key_of=lambda i: (i,))
+        conn = keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=False,
+            types=(int,),
+            wrap=lambda i: PullRequestCommitView(CommitView(pr, repo, i)),
+            key_of=lambda i: (i,),
+        )
         conn.totalCount = total  # type: ignore[assignment]  # None only for recorded data (relaxed)
         return conn
 
@@ -483,6 +527,7 @@ class RepositoryView:
     @property
     def archivedAt(self) -> str | None:
         return self.state.created_at if self.state.repo.is_archived else None
+
     databaseId = property(lambda self: self.state.repo.database_id)
     createdAt = property(lambda self: self.state.created_at)
 
@@ -509,13 +554,21 @@ class RepositoryView:
         order = kw.get("orderBy") or {}
         field = order.get("field") or "CREATED_AT"
         descending = order.get("direction") == "DESC"
-        items, keys = self.state.ordered(field, kw.get("states"), kw.get("labels"), kw.get("baseRefName"),
-                                         kw.get("headRefName"))
+        items, keys = self.state.ordered(
+            field, kw.get("states"), kw.get("labels"), kw.get("baseRefName"), kw.get("headRefName")
+        )
         key_of = self.state.key_function(field)
         repo = self._repo
         types = (int, int) if field == "COMMENTS" else (str, int)
-        return keyset_connection(items, keys, kw, descending=descending, types=types,
-                                 wrap=lambda pr: PullRequestView(pr, repo), key_of=key_of)
+        return keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=descending,
+            types=types,
+            wrap=lambda pr: PullRequestView(pr, repo),
+            key_of=key_of,
+        )
 
 
 class OwnerView(ActorView):
@@ -531,15 +584,25 @@ class OwnerView(ActorView):
                 states = [s for s in states if getattr(s.repo, attr) == kw[flag]]
         order = kw.get("orderBy") or {}
         if order.get("field") == "NAME":
+
             def key_of(s: Any) -> tuple[Any, ...]:
                 return (s.repo.name.lower(), s.repo.database_id)
         else:
+
             def key_of(s: Any) -> tuple[Any, ...]:
                 return (s.created_at, s.repo.database_id)
+
         items = sorted(states, key=key_of)
         keys = [key_of(s) for s in items]
-        return keyset_connection(items, keys, kw, descending=order.get("direction") == "DESC", types=(str, int),
-                                 wrap=RepositoryView, key_of=key_of)
+        return keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=order.get("direction") == "DESC",
+            types=(str, int),
+            wrap=RepositoryView,
+            key_of=key_of,
+        )
 
 
 class Root:
@@ -550,7 +613,9 @@ class Root:
         owner = next((s.repo.owner for s in fake._all_repo_states() if s.repo.owner.lower() == login.lower()), None)
         if owner is None and not fake._is_known_user(login):
             # Like GitHub: `data.repositoryOwner: null` and an error of type NOT_FOUND.
-            raise GitHubGraphQLError("NOT_FOUND", f"Could not resolve to a RepositoryOwner with the login of '{login}'.")
+            raise GitHubGraphQLError(
+                "NOT_FOUND", f"Could not resolve to a RepositoryOwner with the login of '{login}'."
+            )
         owner = owner or login
         return OwnerView(owner, "User" if fake._is_known_user(owner) else "Organization")
 
@@ -582,16 +647,21 @@ class Root:
                 text = base64.b64decode(str(c).encode("ascii"), validate=True).decode()
                 if not text.startswith("cursor:"):
                     raise ValueError
-                return max(0, min(n, int(text[len("cursor:"):])))
+                return max(0, min(n, int(text[len("cursor:") :])))
             except (ValueError, UnicodeError):
-                raise GitHubGraphQLError("INVALID_CURSOR_ARGUMENTS", f"`{arg}` does not appear to be a valid cursor.") \
-                    from None
+                raise GitHubGraphQLError(
+                    "INVALID_CURSOR_ARGUMENTS", f"`{arg}` does not appear to be a valid cursor."
+                ) from None
 
         lo, hi = _window(n, kw, lambda c: pos(c, "after"), lambda c: pos(c, "before") - 1)
         page = list(range(lo, hi))
         return SearchConnection(
-            page, lambda i: base64.b64encode(f"cursor:{i + 1}".encode()).decode(),
-            lambda i: PullRequestView(available[i][0], available[i][1]), total, hi < n, lo > 0,
+            page,
+            lambda i: base64.b64encode(f"cursor:{i + 1}".encode()).decode(),
+            lambda i: PullRequestView(available[i][0], available[i][1]),
+            total,
+            hi < n,
+            lo > 0,
             issue_count=total,
         )
 
@@ -614,7 +684,7 @@ def _date_predicate(expr: str) -> Callable[[str | None], bool] | None:
         text = text.strip()
         try:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                d = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+                d = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
                 return iso(d.timestamp()), iso((d + timedelta(days=1)).timestamp())
             ts = parse_iso(text)
             return iso(ts), iso(ts + 1)
@@ -630,7 +700,7 @@ def _date_predicate(expr: str) -> Callable[[str | None], bool] | None:
         return lambda v: v is not None and (lo is None or v >= lo[0]) and (hi is None or v < hi[1])
     for op in (">=", "<=", ">", "<"):
         if expr.startswith(op):
-            b = bounds(expr[len(op):])
+            b = bounds(expr[len(op) :])
             if b is None:
                 return None
             start, nxt = b
@@ -647,7 +717,7 @@ def _date_predicate(expr: str) -> Callable[[str | None], bool] | None:
     return lambda v: v is not None and start <= v < nxt
 
 
-def run_search(fake: "FakeGitHub", query: str) -> list[tuple[FakePullRequest, FakeRepository]]:
+def run_search(fake: FakeGitHub, query: str) -> list[tuple[FakePullRequest, FakeRepository]]:
     """Pull requests matching a GitHub issue-search query, most recently updated first by default."""
     repos: list[str] = []
     preds: list[Callable[[FakePullRequest], bool]] = []
@@ -662,7 +732,7 @@ def run_search(fake: "FakeGitHub", query: str) -> list[tuple[FakePullRequest, Fa
         pred: Callable[[FakePullRequest], bool] | None = None
         if not sep or (key in ("http", "https")):
             word = tok.strip('"').lower()
-            pred = lambda pr, w=word: w in pr.title.lower()  # noqa: E731
+            pred = lambda pr, w=word: w in pr.title.lower()
         elif key == "repo":
             repos.append(value.lower())
             continue
@@ -682,23 +752,23 @@ def run_search(fake: "FakeGitHub", query: str) -> list[tuple[FakePullRequest, Fa
             }.get(v)
         elif key == "draft":
             want = value.lower() == "true"
-            pred = lambda pr, w=want: pr.is_draft == w  # noqa: E731
+            pred = lambda pr, w=want: pr.is_draft == w
         elif key == "author":
             login = value.lower().removeprefix("app/")
-            pred = lambda pr, lg=login: (pr.author or "").lower() == lg  # noqa: E731
+            pred = lambda pr, lg=login: (pr.author or "").lower() == lg
         elif key == "label":
             names = {n.strip().lower() for n in value.split(",")}
-            pred = lambda pr, ns=names: any(lb.lower() in ns for lb in pr.labels)  # noqa: E731
+            pred = lambda pr, ns=names: any(lb.lower() in ns for lb in pr.labels)
         elif key in ("base", "head"):
             attr = "base_ref" if key == "base" else "head_ref"
-            pred = lambda pr, a=attr, v=value: getattr(pr, a) == v  # noqa: E731
+            pred = lambda pr, a=attr, v=value: getattr(pr, a) == v
         elif key in ("created", "updated", "closed", "merged"):
             attr = key + "_at"
             dp = _date_predicate(value)
             if dp is None:
-                pred = lambda pr: False  # noqa: E731  # GitHub finds nothing for a malformed date
+                pred = lambda pr: False  # GitHub finds nothing for a malformed date
             else:
-                pred = lambda pr, a=attr, d=dp: d(getattr(pr, a))  # noqa: E731
+                pred = lambda pr, a=attr, d=dp: d(getattr(pr, a))
         elif key == "sort":
             v = value.lower()
             field, _, direction = v.partition("-")
@@ -709,7 +779,7 @@ def run_search(fake: "FakeGitHub", query: str) -> list[tuple[FakePullRequest, Fa
             continue
         else:
             word = tok.lower()
-            pred = lambda pr, w=word: w in pr.title.lower()  # noqa: E731
+            pred = lambda pr, w=word: w in pr.title.lower()
         if pred is None:
             continue
         if neg:

@@ -29,10 +29,11 @@ import threading
 import time
 import traceback
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from graphql import (
@@ -75,8 +76,9 @@ class _RepoState:
         self._by_number: dict[int, FakePullRequest] | None = None
         self._orders: dict[Any, tuple[list[FakePullRequest], list[tuple[Any, ...]]]] = {}
         self._seen_len = -1
-        self.created_at = repo.created_at or min((p.created_at for p in repo.pull_requests),
-                                                 default="2008-04-10T00:00:00Z")
+        self.created_at = repo.created_at or min(
+            (p.created_at for p in repo.pull_requests), default="2008-04-10T00:00:00Z"
+        )
 
     def invalidate(self) -> None:
         self._by_number = None
@@ -101,9 +103,14 @@ class _RepoState:
             return lambda pr: (0, pr.database_id)  # comments are not modelled: all PRs have none
         return lambda pr: (pr.created_at, pr.database_id)
 
-    def ordered(self, field: str, states: list[str] | None, labels: list[str] | None = None,
-                base: str | None = None, head: str | None = None
-                ) -> tuple[list[FakePullRequest], list[tuple[Any, ...]]]:
+    def ordered(
+        self,
+        field: str,
+        states: list[str] | None,
+        labels: list[str] | None = None,
+        base: str | None = None,
+        head: str | None = None,
+    ) -> tuple[list[FakePullRequest], list[tuple[Any, ...]]]:
         self._check()
         cache_key = (field, tuple(sorted(states)) if states else None)
         cacheable = not labels and base is None and head is None
@@ -153,9 +160,9 @@ class _Injection:
 
 
 class _Context:
-    __slots__ = ("fake", "login", "rate_limit", "dry_run")
+    __slots__ = ("dry_run", "fake", "login", "rate_limit")
 
-    def __init__(self, fake: "FakeGitHub", login: str, rate_limit: dict[str, Any], dry_run: bool):
+    def __init__(self, fake: FakeGitHub, login: str, rate_limit: dict[str, Any], dry_run: bool):
         self.fake = fake
         self.login = login
         self.rate_limit = rate_limit
@@ -231,7 +238,7 @@ class FakeGitHub:
 
     # -------------------------------------------------------------------- lifecycle
 
-    def start(self, port: int = 0) -> "FakeGitHub":
+    def start(self, port: int = 0) -> FakeGitHub:
         """Serve on 127.0.0.1:`port` (0 = a free port) in a background thread; returns self."""
         if self._server is not None:
             return self
@@ -247,8 +254,9 @@ class FakeGitHub:
             server.server_close()
             raise
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"FakeGitHub:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"FakeGitHub:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -269,10 +277,10 @@ class FakeGitHub:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "FakeGitHub":
+    def __enter__(self) -> FakeGitHub:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
@@ -385,11 +393,25 @@ class FakeGitHub:
             st = fields.get("state", "OPEN")
             author = fields.get("author", "octocat")
             values: dict[str, Any] = dict(
-                number=number, title=f"New pull request #{number}", state=st, is_draft=False,
-                author=author, author_is_bot=False, created_at=now, updated_at=now,
-                closed_at=now if st != "OPEN" else None, merged_at=now if st == "MERGED" else None,
-                merged_by=author if st == "MERGED" else None, additions=10, deletions=2, changed_files=1,
-                commits=1, base_ref="main", head_ref=f"feature/pr-{number}", labels=[], reviews=[],
+                number=number,
+                title=f"New pull request #{number}",
+                state=st,
+                is_draft=False,
+                author=author,
+                author_is_bot=False,
+                created_at=now,
+                updated_at=now,
+                closed_at=now if st != "OPEN" else None,
+                merged_at=now if st == "MERGED" else None,
+                merged_by=author if st == "MERGED" else None,
+                additions=10,
+                deletions=2,
+                changed_files=1,
+                commits=1,
+                base_ref="main",
+                head_ref=f"feature/pr-{number}",
+                labels=[],
+                reviews=[],
                 database_id=max((p.database_id for p in repo.pull_requests), default=500_000_000) + 1,
             )
             values.update(fields)
@@ -405,11 +427,14 @@ class FakeGitHub:
 
     @staticmethod
     def _max_review_id(repo: FakeRepository) -> int:
-        return max((r.database_id for p in repo.pull_requests for r in p.reviews),
-                   default=1_500_000_000 + repo.database_id % 100_000_000)
+        return max(
+            (r.database_id for p in repo.pull_requests for r in p.reviews),
+            default=1_500_000_000 + repo.database_id % 100_000_000,
+        )
 
-    def add_review(self, full_name: str, number: int, author: str | None, state: str, *,
-                   author_is_bot: bool = False) -> FakeReview:
+    def add_review(
+        self, full_name: str, number: int, author: str | None, state: str, *, author_is_bot: bool = False
+    ) -> FakeReview:
         """Submit a review now (PENDING reviews have no submitted_at) and bump the PR's updated_at."""
         if state not in ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"):
             raise ValueError(f"not a review state: {state!r}")
@@ -417,8 +442,9 @@ class FakeGitHub:
             rstate = self._require(full_name)
             pr = self.get_pull_request(full_name, number)
             now = self.now_iso()
-            review = FakeReview(author, state, None if state == "PENDING" else now, author_is_bot,
-                                self._max_review_id(rstate.repo) + 1)
+            review = FakeReview(
+                author, state, None if state == "PENDING" else now, author_is_bot, self._max_review_id(rstate.repo) + 1
+            )
             pr.reviews.append(review)
             pr.updated_at = now
             rstate.invalidate()
@@ -453,8 +479,13 @@ class FakeGitHub:
     def _snapshot(self, account: str, resource: str) -> dict[str, Any]:
         b = self._bucket(account, resource)
         reset = b.reset_at if b.reset_at is not None else self.clock() + 3600
-        return {"limit": b.limit, "used": b.used, "remaining": max(0, b.limit - b.used), "reset": int(reset),
-                "resource": resource}
+        return {
+            "limit": b.limit,
+            "used": b.used,
+            "remaining": max(0, b.limit - b.used),
+            "reset": int(reset),
+            "resource": resource,
+        }
 
     def _spend(self, account: str, resource: str, amount: int) -> None:
         b = self._bucket(account, resource)
@@ -467,11 +498,12 @@ class FakeGitHub:
         with self._lock:
             return self._snapshot(login if login is not None else "anon:127.0.0.1", resource)
 
-    def set_remaining(self, resource: str, remaining: int, *, login: str | None = None,
-                      reset_at: float | None = None) -> None:
+    def set_remaining(
+        self, resource: str, remaining: int, *, login: str | None = None, reset_at: float | None = None
+    ) -> None:
         """Force a bucket's remaining (and optionally its reset epoch). login=None: every account."""
         with self._lock:
-            for account in ([login] if login is not None else self._accounts()):
+            for account in [login] if login is not None else self._accounts():
                 b = self._bucket(account, resource)
                 b.used = max(0, b.limit - remaining)
                 if reset_at is not None:
@@ -491,8 +523,15 @@ class FakeGitHub:
 
     # -------------------------------------------------------------------- faults, stats, log
 
-    def inject(self, status: int, *, body: Any = None, headers: dict[str, str] | None = None, times: int = 1,
-               path: str | None = None) -> None:
+    def inject(
+        self,
+        status: int,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        path: str | None = None,
+    ) -> None:
         """Answer the next `times` requests with `status` (GitHub's body for it unless `body` is given).
 
         Like random faults, injected answers skip ``/rate_limit`` unless ``path="/rate_limit"``; with
@@ -525,8 +564,13 @@ class FakeGitHub:
     def reset_stats(self) -> None:
         with self._lock:
             self._stats: dict[str, Any] = {
-                "graphql_requests": 0, "graphql_points": 0, "rest_calls": 0, "rate_limit_calls": 0,
-                "faults_injected": 0, "requests_by_status": {}, "connections_opened": 0,
+                "graphql_requests": 0,
+                "graphql_points": 0,
+                "rest_calls": 0,
+                "rate_limit_calls": 0,
+                "faults_injected": 0,
+                "requests_by_status": {},
+                "connections_opened": 0,
             }
 
     @property
@@ -552,18 +596,36 @@ class FakeGitHub:
 
     def _fault_response(self, kind: int, request_id: str) -> _Response:
         if kind == 502:
-            return _json(502, {"data": None, "errors": [{"message": (
-                "Something went wrong while executing your query. This may be the result of a timeout, or it "
-                f"could be a GitHub bug. Please include `{request_id}` when reporting this issue.")}]})
+            return _json(
+                502,
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": (
+                                "Something went wrong while executing your query. This may be the result of a timeout, or it "
+                                f"could be a GitHub bug. Please include `{request_id}` when reporting this issue."
+                            )
+                        }
+                    ],
+                },
+            )
         if kind == 504:
-            return _Response(504, b"<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n"
-                                  b"</body></html>\n", "text/html")
+            return _Response(
+                504,
+                b"<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n",
+                "text/html",
+            )
         if kind in (403, 429):
-            return _json(kind, {
-                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-                "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/"
-                                     "rate-limits-for-the-rest-api#about-secondary-rate-limits"},
-                headers={"retry-after": "1"})
+            return _json(
+                kind,
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                    "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/"
+                    "rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                },
+                headers={"retry-after": "1"},
+            )
         if kind == 401:
             return _rest_error(401, "Bad credentials")
         if kind == 404:
@@ -591,12 +653,12 @@ class FakeGitHub:
 
     # -------------------------------------------------------------------- request handling
 
-    def _handle(self, handler: "_Handler", method: str) -> None:
+    def _handle(self, handler: _Handler, method: str) -> None:
         split = urlsplit(handler.path)
         path = unquote(split.path) or "/"
         prefix = ""
         if path.startswith("/api/v3/") or path == "/api/v3":
-            prefix, path = "/api/v3", path[len("/api/v3"):] or "/"
+            prefix, path = "/api/v3", path[len("/api/v3") :] or "/"
         elif path == "/api/graphql":
             prefix, path = "/api", "/graphql"
         if len(path) > 1:
@@ -657,7 +719,7 @@ class FakeGitHub:
         except OSError:  # the client gave up
             handler.close_connection = True
 
-    def _authenticate(self, handler: "_Handler") -> tuple[str | None, bool]:
+    def _authenticate(self, handler: _Handler) -> tuple[str | None, bool]:
         """(login, bad): login None and bad False = no credentials."""
         header = handler.headers.get("Authorization")
         if header is None:
@@ -671,8 +733,16 @@ class FakeGitHub:
         login = self.tokens.get(token)
         return (login, False) if login is not None else (None, True)
 
-    def _dispatch(self, handler: "_Handler", method: str, path: str, prefix: str, raw: bytes,
-                  payload: dict[str, Any] | None, request_id: str) -> tuple[_Response, str, str]:
+    def _dispatch(
+        self,
+        handler: _Handler,
+        method: str,
+        path: str,
+        prefix: str,
+        raw: bytes,
+        payload: dict[str, Any] | None,
+        request_id: str,
+    ) -> tuple[_Response, str, str]:
         is_graphql = path == "/graphql"
         is_rate = path == "/rate_limit"
         resource = "graphql" if is_graphql else "core"
@@ -697,9 +767,15 @@ class FakeGitHub:
         if bad:
             return _rest_error(401, "Bad credentials"), resource, f"anon:{client}"
         if is_graphql and login is None:
-            return _rest_error(401, "This endpoint requires you to be authenticated.",
-                               "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"
-                               ), resource, account
+            return (
+                _rest_error(
+                    401,
+                    "This endpoint requires you to be authenticated.",
+                    "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql",
+                ),
+                resource,
+                account,
+            )
         if is_rate:
             if not self.rate_limiting:
                 return _rest_error(404, "Not Found"), "core", account
@@ -722,7 +798,7 @@ class FakeGitHub:
 
     # -------------------------------------------------------------------- REST
 
-    def _api_base(self, handler: "_Handler", prefix: str) -> str:
+    def _api_base(self, handler: _Handler, prefix: str) -> str:
         host = handler.headers.get("Host") or f"127.0.0.1:{self.port}"
         return f"http://{host}{prefix}"
 
@@ -732,18 +808,26 @@ class FakeGitHub:
             gql = self._snapshot(account, "graphql")
         return _json(200, {"resources": {"core": core, "graphql": gql}, "rate": core})
 
-    def _rest(self, method: str, path: str, prefix: str, handler: "_Handler", login: str | None,
-              account: str) -> _Response:
+    def _rest(
+        self, method: str, path: str, prefix: str, handler: _Handler, login: str | None, account: str
+    ) -> _Response:
         with self._lock:
             b = self._bucket(account, "core")
             if self.rate_limiting and b.used >= b.limit:
                 if login is None:
-                    msg = (f"API rate limit exceeded for {handler.client_address[0]}. (But here's the good news: "
-                           "Authenticated requests get a higher rate limit. Check out the documentation for more details.)")
+                    msg = (
+                        f"API rate limit exceeded for {handler.client_address[0]}. (But here's the good news: "
+                        "Authenticated requests get a higher rate limit. Check out the documentation for more details.)"
+                    )
                 else:
                     msg = f"API rate limit exceeded for user ID {graphql_api.user_id(login)}."
-                return _json(403, {"message": msg, "documentation_url":
-                                   "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"})
+                return _json(
+                    403,
+                    {
+                        "message": msg,
+                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                    },
+                )
             self._spend(account, "core", 1)
         api = self._api_base(handler, prefix)
         parts = [p for p in path.split("/") if p]
@@ -751,8 +835,11 @@ class FakeGitHub:
             return _rest_error(404, "Not Found")
         if parts == ["user"]:
             if login is None:
-                return _rest_error(401, "Requires authentication",
-                                   "https://docs.github.com/rest/users/users#get-the-authenticated-user")
+                return _rest_error(
+                    401,
+                    "Requires authentication",
+                    "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                )
             return _json(200, self._user_json(login, api))
         if len(parts) == 2 and parts[0] == "users":
             return _json(200, self._user_json(parts[1], api))
@@ -767,13 +854,31 @@ class FakeGitHub:
     def _user_json(self, login: str, api: str) -> dict[str, Any]:
         uid = graphql_api.user_id(login)
         return {
-            "login": login, "id": uid, "node_id": graphql_api.node_id("U", uid),
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4", "gravatar_id": "",
-            "url": f"{api}/users/{login}", "html_url": f"https://github.com/{login}",
-            "repos_url": f"{api}/users/{login}/repos", "type": "User", "user_view_type": "public",
-            "site_admin": False, "name": None, "company": None, "blog": "", "location": None, "email": None,
-            "hireable": None, "bio": None, "twitter_username": None, "public_repos": 8, "public_gists": 0,
-            "followers": 0, "following": 0, "created_at": "2011-01-25T18:44:36Z", "updated_at": self.now_iso(),
+            "login": login,
+            "id": uid,
+            "node_id": graphql_api.node_id("U", uid),
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
+            "gravatar_id": "",
+            "url": f"{api}/users/{login}",
+            "html_url": f"https://github.com/{login}",
+            "repos_url": f"{api}/users/{login}/repos",
+            "type": "User",
+            "user_view_type": "public",
+            "site_admin": False,
+            "name": None,
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "twitter_username": None,
+            "public_repos": 8,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": "2011-01-25T18:44:36Z",
+            "updated_at": self.now_iso(),
         }
 
     def _repo_json(self, state: _RepoState, api: str, authed: bool) -> dict[str, Any]:
@@ -784,25 +889,63 @@ class FakeGitHub:
         updated = max((p.updated_at for p in repo.pull_requests), default=state.created_at)
         open_count = sum(1 for p in repo.pull_requests if p.state == "OPEN")
         data: dict[str, Any] = {
-            "id": repo.database_id, "node_id": graphql_api.node_id("R", repo.database_id), "name": repo.name,
-            "full_name": full, "private": False,
-            "owner": {"login": repo.owner, "id": oid, "node_id": graphql_api.node_id(owner_type[0], oid),
-                      "avatar_url": f"https://avatars.githubusercontent.com/u/{oid}?v=4", "gravatar_id": "",
-                      "url": f"{api}/users/{repo.owner}", "html_url": f"https://github.com/{repo.owner}",
-                      "type": owner_type, "site_admin": False},
-            "html_url": f"https://github.com/{full}", "description": None, "fork": False,
-            "url": f"{api}/repos/{full}", "pulls_url": f"{api}/repos/{full}/pulls{{/number}}",
+            "id": repo.database_id,
+            "node_id": graphql_api.node_id("R", repo.database_id),
+            "name": repo.name,
+            "full_name": full,
+            "private": False,
+            "owner": {
+                "login": repo.owner,
+                "id": oid,
+                "node_id": graphql_api.node_id(owner_type[0], oid),
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{oid}?v=4",
+                "gravatar_id": "",
+                "url": f"{api}/users/{repo.owner}",
+                "html_url": f"https://github.com/{repo.owner}",
+                "type": owner_type,
+                "site_admin": False,
+            },
+            "html_url": f"https://github.com/{full}",
+            "description": None,
+            "fork": False,
+            "url": f"{api}/repos/{full}",
+            "pulls_url": f"{api}/repos/{full}/pulls{{/number}}",
             "issues_url": f"{api}/repos/{full}/issues{{/number}}",
-            "created_at": state.created_at, "updated_at": updated, "pushed_at": updated,
-            "git_url": f"git://github.com/{full}.git", "ssh_url": f"git@github.com:{full}.git",
-            "clone_url": f"https://github.com/{full}.git", "svn_url": f"https://github.com/{full}",
-            "homepage": None, "size": 1024 + len(repo.pull_requests), "stargazers_count": 0, "watchers_count": 0,
-            "language": "Python", "has_issues": True, "has_projects": True, "has_downloads": True,
-            "has_wiki": True, "has_pages": False, "has_discussions": False, "forks_count": 0, "mirror_url": None,
-            "archived": False, "disabled": False, "open_issues_count": open_count, "license": None,
-            "allow_forking": True, "is_template": False, "web_commit_signoff_required": False, "topics": [],
-            "visibility": "public", "forks": 0, "open_issues": open_count, "watchers": 0,
-            "default_branch": "main", "network_count": 0, "subscribers_count": 0,
+            "created_at": state.created_at,
+            "updated_at": updated,
+            "pushed_at": updated,
+            "git_url": f"git://github.com/{full}.git",
+            "ssh_url": f"git@github.com:{full}.git",
+            "clone_url": f"https://github.com/{full}.git",
+            "svn_url": f"https://github.com/{full}",
+            "homepage": None,
+            "size": 1024 + len(repo.pull_requests),
+            "stargazers_count": 0,
+            "watchers_count": 0,
+            "language": "Python",
+            "has_issues": True,
+            "has_projects": True,
+            "has_downloads": True,
+            "has_wiki": True,
+            "has_pages": False,
+            "has_discussions": False,
+            "forks_count": 0,
+            "mirror_url": None,
+            "archived": False,
+            "disabled": False,
+            "open_issues_count": open_count,
+            "license": None,
+            "allow_forking": True,
+            "is_template": False,
+            "web_commit_signoff_required": False,
+            "topics": [],
+            "visibility": "public",
+            "forks": 0,
+            "open_issues": open_count,
+            "watchers": 0,
+            "default_branch": "main",
+            "network_count": 0,
+            "subscribers_count": 0,
         }
         if authed:
             data["permissions"] = {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True}
@@ -829,12 +972,21 @@ class FakeGitHub:
 
     def _graphql(self, login: str, raw: bytes, payload: dict[str, Any] | None, request_id: str) -> _Response:
         if payload is None:
-            return _json(400, {"message": "Problems parsing JSON", "documentation_url": "https://docs.github.com/graphql"})
+            return _json(
+                400, {"message": "Problems parsing JSON", "documentation_url": "https://docs.github.com/graphql"}
+            )
         query = payload.get("query")
         variables = payload.get("variables") or {}
         operation_name = payload.get("operationName") or None
-        log: dict[str, Any] = {"time": self.now_iso(), "login": login, "operation": operation_name,
-                               "query": query, "variables": variables, "status": 200, "cost": None}
+        log: dict[str, Any] = {
+            "time": self.now_iso(),
+            "login": login,
+            "operation": operation_name,
+            "query": query,
+            "variables": variables,
+            "status": 200,
+            "cost": None,
+        }
         with self._lock:
             self._log.append(log)
         if isinstance(variables, str):
@@ -855,7 +1007,9 @@ class FakeGitHub:
             if op is None:
                 return _json(200, {"errors": [{"message": f"Unknown operation named '{operation_name}'."}]})
         elif len(ops) != 1:
-            return _json(200, {"errors": [{"message": "Must provide operation name if query contains multiple operations."}]})
+            return _json(
+                200, {"errors": [{"message": "Must provide operation name if query contains multiple operations."}]}
+            )
         else:
             op = ops[0]
         if op.operation.value != "query":
@@ -864,8 +1018,13 @@ class FakeGitHub:
         if isinstance(coerced, list):
             return _json(200, {"errors": [_format_error(e) for e in coerced]})
         coerced_values = getattr(coerced, "coerced", coerced)
-        cost: QueryCost = calculate_cost(doc, coerced_values, schema=self._schema, operation_name=operation_name,
-                                         count_only_free=self.count_only_connections_free)
+        cost: QueryCost = calculate_cost(
+            doc,
+            coerced_values,
+            schema=self._schema,
+            operation_name=operation_name,
+            count_only_free=self.count_only_connections_free,
+        )
         if cost.errors:
             return _json(200, {"data": None, "errors": list(cost.errors)})
         log["cost"] = cost.points
@@ -876,8 +1035,17 @@ class FakeGitHub:
             b = self._bucket(login, "graphql")
             if self.rate_limiting and b.limit - b.used < cost.points:
                 log["status"] = "RATE_LIMITED"
-                return _json(200, {"errors": [{"type": "RATE_LIMITED",
-                                               "message": f"API rate limit exceeded for user ID {graphql_api.user_id(login)}."}]})
+                return _json(
+                    200,
+                    {
+                        "errors": [
+                            {
+                                "type": "RATE_LIMITED",
+                                "message": f"API rate limit exceeded for user ID {graphql_api.user_id(login)}.",
+                            }
+                        ]
+                    },
+                )
             if not dry_run:
                 self._spend(login, "graphql", cost.points)
                 self._stats["graphql_points"] += cost.points
@@ -886,14 +1054,26 @@ class FakeGitHub:
                 log["status"] = 502
                 return self._fault_response(502, request_id)
             snap = self._snapshot(login, "graphql")
-            rate = {"cost": cost.points, "limit": snap["limit"], "remaining": snap["remaining"],
-                    "used": snap["used"], "resetAt": iso(snap["reset"]), "nodeCount": cost.node_count}
+            rate = {
+                "cost": cost.points,
+                "limit": snap["limit"],
+                "remaining": snap["remaining"],
+                "used": snap["used"],
+                "resetAt": iso(snap["reset"]),
+                "nodeCount": cost.node_count,
+            }
             if not self.rate_limiting:
                 rate = None
             ctx = _Context(self, login, rate, dry_run)
-            result = execute_sync(self._schema, doc, root_value=graphql_api.ROOT, context_value=ctx,
-                                  variable_values=variables, operation_name=operation_name,
-                                  type_resolver=graphql_api.type_resolver)
+            result = execute_sync(
+                self._schema,
+                doc,
+                root_value=graphql_api.ROOT,
+                context_value=ctx,
+                variable_values=variables,
+                operation_name=operation_name,
+                type_resolver=graphql_api.type_resolver,
+            )
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [_format_error(e) for e in result.errors]
@@ -954,7 +1134,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.fake._lock:
                 self.fake._connections.discard(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: no per-request stderr
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

@@ -185,7 +185,9 @@ def pending_migrations(db: sqlite_utils.Database) -> list[Migration]:
         applied = {row[0] for row in db.execute("SELECT name FROM _ghsync_migrations")}
     newer = sorted(applied - known)
     if newer:
-        raise StoreError(f"{db_path_of(db)} was written by a newer ghsync (migration {newer[-1]}); upgrade ghsync to use it")
+        raise StoreError(
+            f"{db_path_of(db)} was written by a newer ghsync (migration {newer[-1]}); upgrade ghsync to use it"
+        )
     return [migration for migration in MIGRATIONS if migration.__name__ not in applied]
 
 

@@ -49,9 +49,7 @@ _UPSERT_PR_SQL = (
     marks=", ".join("?" for _ in _PR_COLUMNS),
     sets=", ".join(f"{col} = excluded.{col}" for col in _PR_COLUMNS),
 )
-_SELECT_PRS_SQL = (
-    f"SELECT id, number, {', '.join((*_PR_SCALARS, 'labels'))} FROM pull_requests WHERE repository_id = ? ORDER BY number"
-)
+_SELECT_PRS_SQL = f"SELECT id, number, {', '.join((*_PR_SCALARS, 'labels'))} FROM pull_requests WHERE repository_id = ? ORDER BY number"
 _SELECT_REVIEWS_SQL = (
     "SELECT r.author, r.state, r.submitted_at, r.pull_request_id FROM reviews r "
     "JOIN pull_requests p ON p.id = r.pull_request_id WHERE p.repository_id = ? ORDER BY p.number, r.id"
@@ -126,7 +124,9 @@ def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     if application_id == 0 and (not tables or "_ghsync_migrations" in tables):
         return
-    what = f"tables {', '.join(tables[:3])}" + (", …" if len(tables) > 3 else "") if tables else "another application id"
+    what = (
+        f"tables {', '.join(tables[:3])}" + (", …" if len(tables) > 3 else "") if tables else "another application id"
+    )
     raise StoreError(f"{path} is not a ghsync database (it holds {what}); refusing to change it")
 
 
@@ -465,7 +465,10 @@ class SqliteStore:
     # `_write_state` is the one place that writes both, inside the caller's transaction.
 
     def _write_state(self, job: SyncJob, job_fields: dict[str, Any], repository_fields: dict[str, Any]) -> None:
-        for table, key, fields in (("syncs", job.id, job_fields), ("repositories", job.repository_id, repository_fields)):
+        for table, key, fields in (
+            ("syncs", job.id, job_fields),
+            ("repositories", job.repository_id, repository_fields),
+        ):
             if fields:
                 # Plain UPDATEs: this runs once per page, and sqlite-utils' update() reads each row back.
                 assignments = ", ".join(f"{column} = ?" for column in fields)

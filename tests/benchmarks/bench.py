@@ -131,7 +131,7 @@ class InstrumentedFake:
         self.fake.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.fake.stop()
 
     @property
@@ -178,7 +178,11 @@ def ghsync_command() -> tuple[list[str], str]:
     script = Path(sys.executable).with_name("ghsync")
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)], str(script)
-    return [sys.executable, "-c", "from ghsync.cli import main; main()"], f"{sys.executable} -c 'from ghsync.cli import main; main()'"
+    return [
+        sys.executable,
+        "-c",
+        "from ghsync.cli import main; main()",
+    ], f"{sys.executable} -c 'from ghsync.cli import main; main()'"
 
 
 # Why a launcher: ru_maxrss of a child includes the RSS it had *before* exec, i.e. the forking
@@ -269,12 +273,18 @@ class Runner:
         interrupted = False
         fd, measure_path = tempfile.mkstemp(prefix="rusage-", suffix=".json", dir=self.workdir)
         os.close(fd)
-        with tempfile.NamedTemporaryFile(prefix="stdout-", dir=self.workdir) as out, tempfile.NamedTemporaryFile(
-            prefix="stderr-", dir=self.workdir
-        ) as err:
+        with (
+            tempfile.NamedTemporaryFile(prefix="stdout-", dir=self.workdir) as out,
+            tempfile.NamedTemporaryFile(prefix="stderr-", dir=self.workdir) as err,
+        ):
             launcher = subprocess.Popen(
                 [sys.executable, "-S", "-c", LAUNCHER, measure_path, *(command or self.command), *args],
-                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir, start_new_session=True,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=self.workdir,
+                start_new_session=True,
             )
             started = time.perf_counter()
             signalled_at = None
@@ -404,7 +414,9 @@ def measured(
     if child.interrupted:
         scenario.notes.append("interrupted with SIGINT by the benchmark")
     if not scenario.ok:
-        scenario.notes.append(f"exit {child.exit_code}, expected {expected_exit}; stderr ends: {_last_lines(child.stderr_tail)}")
+        scenario.notes.append(
+            f"exit {child.exit_code}, expected {expected_exit}; stderr ends: {_last_lines(child.stderr_tail)}"
+        )
     print(_progress_line(scenario), flush=True)
     return scenario
 
@@ -482,8 +494,9 @@ def org_sizes(seed: int) -> list[int]:
     return [min(ORG_MAX_PRS, int(rng.expovariate(1 / 10))) for _ in range(ORG_REPOSITORIES)]
 
 
-def owner_scenarios(fake: InstrumentedFake, runner: Runner, workdir: Path, *, seed: int, now: datetime,
-                    latency: float) -> tuple[list[Scenario], dict[str, Any]]:
+def owner_scenarios(
+    fake: InstrumentedFake, runner: Runner, workdir: Path, *, seed: int, now: datetime, latency: float
+) -> tuple[list[Scenario], dict[str, Any]]:
     """`track ORG --days all` on 300 repositories, then `sync` with nothing changed, then after 10 PRs
     changed in 10 repositories."""
     sizes = org_sizes(seed)
@@ -497,25 +510,52 @@ def owner_scenarios(fake: InstrumentedFake, runner: Runner, workdir: Path, *, se
     db = workdir / "org.db"
     scenarios = []
     fake.refill()
-    scenarios.append(measured(
-        fake, runner, f"owner: `track {ORG} --days all` ({len(sizes)} repos)", ["track", ORG, "--days", "all"],
-        db=db, repo_size=total, prs_needed=total, floor=None, latency=latency,
-    ))
+    scenarios.append(
+        measured(
+            fake,
+            runner,
+            f"owner: `track {ORG} --days all` ({len(sizes)} repos)",
+            ["track", ORG, "--days", "all"],
+            db=db,
+            repo_size=total,
+            prs_needed=total,
+            floor=None,
+            latency=latency,
+        )
+    )
     fake.refill()
-    scenarios.append(measured(
-        fake, runner, f"owner: `sync`, nothing changed ({len(sizes)} repos)", ["sync"],
-        db=db, repo_size=total, prs_needed=0, floor=None, latency=latency,
-    ))
+    scenarios.append(
+        measured(
+            fake,
+            runner,
+            f"owner: `sync`, nothing changed ({len(sizes)} repos)",
+            ["sync"],
+            db=db,
+            repo_size=total,
+            prs_needed=0,
+            floor=None,
+            latency=latency,
+        )
+    )
     rng = random.Random(f"bench-org-touch:{seed}")
     touched = rng.sample([n for n, s in zip(names, sizes, strict=True) if s > 0], ORG_CHANGED_REPOSITORIES)
     for name in touched:
         number = rng.randrange(1, sizes[names.index(name)] + 1)
         fake.fake.touch_pull_request(name, number)
     fake.refill()
-    scenarios.append(measured(
-        fake, runner, f"owner: `sync` after {ORG_CHANGED_REPOSITORIES} PRs changed in {ORG_CHANGED_REPOSITORIES} repos",
-        ["sync"], db=db, repo_size=total, prs_needed=ORG_CHANGED_REPOSITORIES, floor=None, latency=latency,
-    ))
+    scenarios.append(
+        measured(
+            fake,
+            runner,
+            f"owner: `sync` after {ORG_CHANGED_REPOSITORIES} PRs changed in {ORG_CHANGED_REPOSITORIES} repos",
+            ["sync"],
+            db=db,
+            repo_size=total,
+            prs_needed=ORG_CHANGED_REPOSITORIES,
+            floor=None,
+            latency=latency,
+        )
+    )
     info = {"repositories": len(sizes), "prs": total, "page": page, "pages": pages, "track_limit": limit}
     return scenarios, info
 
@@ -562,19 +602,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for size in sizes:
                     fake.refill()
                     full[size] = measured(
-                        fake, runner, f"initial full sync ({size:,})",
+                        fake,
+                        runner,
+                        f"initial full sync ({size:,})",
                         ["track", repo_name(size), "--days", "all"],
-                        db=workdir / f"full-{size}.db", repo_size=size, prs_needed=size,
-                        floor=floor_points(size), latency=latency,
+                        db=workdir / f"full-{size}.db",
+                        repo_size=size,
+                        prs_needed=size,
+                        floor=floor_points(size),
+                        latency=latency,
                     )
                     scenarios.append(full[size])
                 if 1000 in repositories:
                     fake.refill()
-                    scenarios.append(measured(
-                        fake, runner, "bare GraphQL client, same pages (1,000)", [repo_name(1000)],
-                        db=workdir / "bare.db", repo_size=1000, prs_needed=1000, floor=None, latency=latency,
-                        count_stored=False, command=[sys.executable, "-c", BARE_CLIENT],
-                    ))
+                    scenarios.append(
+                        measured(
+                            fake,
+                            runner,
+                            "bare GraphQL client, same pages (1,000)",
+                            [repo_name(1000)],
+                            db=workdir / "bare.db",
+                            repo_size=1000,
+                            prs_needed=1000,
+                            floor=None,
+                            latency=latency,
+                            count_stored=False,
+                            command=[sys.executable, "-c", BARE_CLIENT],
+                        )
+                    )
                 base_db = workdir / f"full-{base}.db"
                 base_repo = repositories[base]
 
@@ -582,12 +637,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 fake.refill()
                 since = iso(time.time() - WINDOW_DAYS * 86400)
                 in_window = sum(1 for pr in base_repo.pull_requests if pr.updated_at >= since)
-                scenarios.append(measured(
-                    fake, runner, f"--days {WINDOW_DAYS} window sync ({base:,})",
-                    ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
-                    db=workdir / f"window-{base}.db", repo_size=base, prs_needed=in_window,
-                    floor=floor_points(in_window), latency=latency,
-                ))
+                scenarios.append(
+                    measured(
+                        fake,
+                        runner,
+                        f"--days {WINDOW_DAYS} window sync ({base:,})",
+                        ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
+                        db=workdir / f"window-{base}.db",
+                        repo_size=base,
+                        prs_needed=in_window,
+                        floor=floor_points(in_window),
+                        latency=latency,
+                    )
+                )
 
                 # 3. resume after a rate-limit stop: budget for about half the pages, then refill
                 resume_db = workdir / f"resume-{base}.db"
@@ -597,10 +659,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # `ghsync track` should stop here with exit 75. Should it instead sleep until the reset
                 # (an hour away), the benchmark presses Ctrl-C once it says so, and the resume still runs.
                 stopped = measured(
-                    fake, runner, f"resume: stopped at threshold ({base:,})",
+                    fake,
+                    runner,
+                    f"resume: stopped at threshold ({base:,})",
                     ["track", repo_name(base), "--days", "all", "--min-remaining", str(MIN_REMAINING)],
-                    db=resume_db, repo_size=base, prs_needed=0, floor=None, latency=latency, expected_exit=75,
-                    interrupt_on=WAITING_MARKER, timeout=CHILD_TIMEOUT_SECONDS,
+                    db=resume_db,
+                    repo_size=base,
+                    prs_needed=0,
+                    floor=None,
+                    latency=latency,
+                    expected_exit=75,
+                    interrupt_on=WAITING_MARKER,
+                    timeout=CHILD_TIMEOUT_SECONDS,
                 )
                 stopped.notes.append(f"GraphQL remaining set to {MIN_REMAINING + half} (threshold {MIN_REMAINING})")
                 if stopped.exit_code != 75 and stopped.interrupted:
@@ -611,9 +681,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 scenarios.append(stopped)
                 fake.refill()
                 resumed = measured(
-                    fake, runner, f"resume: `ghsync sync` after refill ({base:,})",
+                    fake,
+                    runner,
+                    f"resume: `ghsync sync` after refill ({base:,})",
                     ["sync", "--min-remaining", str(MIN_REMAINING)],
-                    db=resume_db, repo_size=base, prs_needed=0, floor=None, latency=latency,
+                    db=resume_db,
+                    repo_size=base,
+                    prs_needed=0,
+                    floor=None,
+                    latency=latency,
                 )
                 scenarios.append(resumed)
                 reference = full[base]
@@ -639,10 +715,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 # 4. incremental, nothing changed
                 fake.refill()
-                scenarios.append(measured(
-                    fake, runner, f"incremental, nothing changed ({base:,})", ["sync"],
-                    db=base_db, repo_size=base, prs_needed=0, floor=floor_points(0), latency=latency,
-                ))
+                scenarios.append(
+                    measured(
+                        fake,
+                        runner,
+                        f"incremental, nothing changed ({base:,})",
+                        ["sync"],
+                        db=base_db,
+                        repo_size=base,
+                        prs_needed=0,
+                        floor=floor_points(0),
+                        latency=latency,
+                    )
+                )
 
                 # 5. incremental after 1% of PRs changed
                 changed = max(1, base // 100)
@@ -650,16 +735,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for number in rng.sample(range(1, base + 1), changed):
                     fake.fake.touch_pull_request(repo_name(base), number)
                 fake.refill()
-                scenarios.append(measured(
-                    fake, runner, f"incremental, 1% changed ({changed:,} of {base:,})", ["sync"],
-                    db=base_db, repo_size=base, prs_needed=changed, floor=floor_points(changed), latency=latency,
-                ))
+                scenarios.append(
+                    measured(
+                        fake,
+                        runner,
+                        f"incremental, 1% changed ({changed:,} of {base:,})",
+                        ["sync"],
+                        db=base_db,
+                        repo_size=base,
+                        prs_needed=changed,
+                        floor=floor_points(changed),
+                        latency=latency,
+                    )
+                )
 
                 # 6. cold starts (no GitHub involved)
-                scenarios.append(cold_start(runner, f"`ghsync status` cold start ({base:,} PRs in DB)", ["status"],
-                                            db=base_db, runs=COLD_START_RUNS))
-                scenarios.append(cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None,
-                                            runs=COLD_START_RUNS))
+                scenarios.append(
+                    cold_start(
+                        runner,
+                        f"`ghsync status` cold start ({base:,} PRs in DB)",
+                        ["status"],
+                        db=base_db,
+                        runs=COLD_START_RUNS,
+                    )
+                )
+                scenarios.append(
+                    cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None, runs=COLD_START_RUNS)
+                )
     finally:
         if args.keep:
             print(f"databases kept in {workdir}")
@@ -702,37 +804,65 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         within = s.ratio is not None and s.ratio <= 1 + POINTS_TOLERANCE
         per_k = f"{s.points_per_1k:.1f} pts/1k PRs, " if s.points_per_1k is not None else ""
-        add(f"points vs floor: {s.name}", f"{per_k}{s.points} pts = {s.ratio:.3f} x floor {s.floor}",
-            f"<= {1 + POINTS_TOLERANCE:.2f} x floor", "PASS" if within else "MISS")
+        add(
+            f"points vs floor: {s.name}",
+            f"{per_k}{s.points} pts = {s.ratio:.3f} x floor {s.floor}",
+            f"<= {1 + POINTS_TOLERANCE:.2f} x floor",
+            "PASS" if within else "MISS",
+        )
 
     one_k = next((s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size == 1000), None)
     bare = next((s for s in scenarios if s.name.startswith("bare GraphQL client")), None)
     if one_k is not None and bare is not None:
         ratio = one_k.wall_s / bare.wall_s
-        add("wall, 1,000-PR initial sync vs a bare client", f"{one_k.wall_s:.2f} s / {bare.wall_s:.2f} s = {ratio:.2f}x",
-            f"<= {BARE_RATIO:g}x", "PASS" if ratio <= BARE_RATIO else "MISS")
+        add(
+            "wall, 1,000-PR initial sync vs a bare client",
+            f"{one_k.wall_s:.2f} s / {bare.wall_s:.2f} s = {ratio:.2f}x",
+            f"<= {BARE_RATIO:g}x",
+            "PASS" if ratio <= BARE_RATIO else "MISS",
+        )
     if one_k is not None:
         note = "" if latency_ms == 20 else f" (at {latency_ms:g} ms, target is defined at 20 ms)"
-        add("wall time, 1,000-PR initial sync" + note, f"{one_k.wall_s:.2f} s", f"< {WALL_1K_SECONDS:g} s",
-            "PASS" if one_k.wall_s < WALL_1K_SECONDS else "MISS")
+        add(
+            "wall time, 1,000-PR initial sync" + note,
+            f"{one_k.wall_s:.2f} s",
+            f"< {WALL_1K_SECONDS:g} s",
+            "PASS" if one_k.wall_s < WALL_1K_SECONDS else "MISS",
+        )
     for s in scenarios:
         if s.name.startswith("initial full sync") and s.ok:
             budget = CPU_PER_10K_SECONDS * max(1.0, s.repo_size / 10_000)
-            add(f"ghsync CPU, {s.name}", f"{s.cpu_s:.3f} s = {10_000 * s.cpu_s / s.repo_size:.2f} s per 10k PRs",
-                f"< {budget:g} s: 2 s per 10k PRs, never less than 2 s", "PASS" if s.cpu_s < budget else "MISS")
+            add(
+                f"ghsync CPU, {s.name}",
+                f"{s.cpu_s:.3f} s = {10_000 * s.cpu_s / s.repo_size:.2f} s per 10k PRs",
+                f"< {budget:g} s: 2 s per 10k PRs, never less than 2 s",
+                "PASS" if s.cpu_s < budget else "MISS",
+            )
     big = [s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size >= 50_000]
     if big:
         for s in big:
-            add(f"peak RSS, {s.name}", f"{s.peak_rss_mb:.1f} MB", f"<= {RSS_50K_MB:g} MB",
-                "PASS" if s.peak_rss_mb <= RSS_50K_MB else "MISS")
+            add(
+                f"peak RSS, {s.name}",
+                f"{s.peak_rss_mb:.1f} MB",
+                f"<= {RSS_50K_MB:g} MB",
+                "PASS" if s.peak_rss_mb <= RSS_50K_MB else "MISS",
+            )
     elif any(s.name.startswith("initial full sync") for s in scenarios):
         largest = max((s for s in scenarios if s.name.startswith("initial full sync")), key=lambda s: s.repo_size)
-        add(f"peak RSS at 50,000 PRs (not run; {largest.name}: {largest.peak_rss_mb:.1f} MB)", "—",
-            f"<= {RSS_50K_MB:g} MB", None)
+        add(
+            f"peak RSS at 50,000 PRs (not run; {largest.name}: {largest.peak_rss_mb:.1f} MB)",
+            "—",
+            f"<= {RSS_50K_MB:g} MB",
+            None,
+        )
     status = next((s for s in scenarios if s.name.startswith("`ghsync status`")), None)
     if status is not None:
-        add("`ghsync status` cold start (median)", f"{status.wall_s:.3f} s", f"< {STATUS_COLD_SECONDS:g} s",
-            "PASS" if status.wall_s < STATUS_COLD_SECONDS and status.ok else "MISS")
+        add(
+            "`ghsync status` cold start (median)",
+            f"{status.wall_s:.3f} s",
+            f"< {STATUS_COLD_SECONDS:g} s",
+            "PASS" if status.wall_s < STATUS_COLD_SECONDS and status.ok else "MISS",
+        )
     for s in scenarios:
         if not s.ok and not s.name.startswith("resume: stopped"):  # that one has its own line below
             add(f"exit code: {s.name}", str(s.exit_code), str(s.expected_exit), "MISS")
@@ -742,27 +872,53 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         if "track" in s.name:
             limit = owners["track_limit"]
-            add(f"points, {s.name}", f"{s.points} pts for {owners['prs']:,} PRs ({owners['pages']} pages of {owners['page']})",
+            add(
+                f"points, {s.name}",
+                f"{s.points} pts for {owners['prs']:,} PRs ({owners['pages']} pages of {owners['page']})",
                 f"<= {limit:.1f} = {ORG_TRACK_SLACK} x {owners['pages']} + {-(-owners['repositories'] // 100)} + 2",
-                "PASS" if s.points <= limit else "MISS")
+                "PASS" if s.points <= limit else "MISS",
+            )
         elif "nothing changed" in s.name:
-            add(f"points, {s.name}", f"{s.points} pts", f"<= {ORG_NOTHING_POINTS}",
-                "PASS" if s.points <= ORG_NOTHING_POINTS else "MISS")
-            add(f"requests, {s.name}", f"{s.graphql_requests + s.rest_calls + s.rate_limit_calls} requests",
+            add(
+                f"points, {s.name}",
+                f"{s.points} pts",
+                f"<= {ORG_NOTHING_POINTS}",
+                "PASS" if s.points <= ORG_NOTHING_POINTS else "MISS",
+            )
+            add(
+                f"requests, {s.name}",
+                f"{s.graphql_requests + s.rest_calls + s.rate_limit_calls} requests",
                 f"<= {ORG_NOTHING_REQUESTS}",
-                "PASS" if s.graphql_requests + s.rest_calls + s.rate_limit_calls <= ORG_NOTHING_REQUESTS else "MISS")
-            add(f"wall, {s.name}", f"{s.wall_s:.2f} s", f"<= {ORG_NOTHING_WALL:g} s",
-                "PASS" if s.wall_s <= ORG_NOTHING_WALL else "MISS")
+                "PASS" if s.graphql_requests + s.rest_calls + s.rate_limit_calls <= ORG_NOTHING_REQUESTS else "MISS",
+            )
+            add(
+                f"wall, {s.name}",
+                f"{s.wall_s:.2f} s",
+                f"<= {ORG_NOTHING_WALL:g} s",
+                "PASS" if s.wall_s <= ORG_NOTHING_WALL else "MISS",
+            )
         else:
-            add(f"points, {s.name}", f"{s.points} pts", f"<= {ORG_CHANGED_POINTS}",
-                "PASS" if s.points <= ORG_CHANGED_POINTS else "MISS")
+            add(
+                f"points, {s.name}",
+                f"{s.points} pts",
+                f"<= {ORG_CHANGED_POINTS}",
+                "PASS" if s.points <= ORG_CHANGED_POINTS else "MISS",
+            )
     resume = result.get("resume") or {}
     if resume:
         how = " (Ctrl-C'd while sleeping until the reset)" if resume["stopped_interrupted"] else ""
-        add("resume: `ghsync track` exits 75 at the threshold", f"exit {resume['stopped_exit']}{how}", "exit 75",
-            "PASS" if resume["stopped_exit"] == 75 else "MISS")
-        add("resume: PRs re-fetched vs uninterrupted", f"{resume['refetched_prs']:+,} PRs, {resume['extra_points']:+} points",
-            "informational", None)
+        add(
+            "resume: `ghsync track` exits 75 at the threshold",
+            f"exit {resume['stopped_exit']}{how}",
+            "exit 75",
+            "PASS" if resume["stopped_exit"] == 75 else "MISS",
+        )
+        add(
+            "resume: PRs re-fetched vs uninterrupted",
+            f"{resume['refetched_prs']:+,} PRs, {resume['extra_points']:+} points",
+            "informational",
+            None,
+        )
     return targets
 
 
@@ -771,8 +927,21 @@ def _fmt(value: float | None, spec: str, empty: str = "—") -> str:
 
 
 COLUMNS = (
-    "Scenario", "Exit", "PRs needed", "PRs returned", "GraphQL req", "Points", "Floor", "× floor",
-    "Pts/1k PRs", "REST", "Wall s", "CPU s", "Peak RSS MB", "Fake s", "Latency s",
+    "Scenario",
+    "Exit",
+    "PRs needed",
+    "PRs returned",
+    "GraphQL req",
+    "Points",
+    "Floor",
+    "× floor",
+    "Pts/1k PRs",
+    "REST",
+    "Wall s",
+    "CPU s",
+    "Peak RSS MB",
+    "Fake s",
+    "Latency s",
 )
 
 
@@ -795,28 +964,33 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
         rss = f"{s.peak_rss_mb:.1f}"
         if s.name.startswith("initial full sync") and s.repo_size >= 50_000:
             rss += " PASS" if s.peak_rss_mb <= RSS_50K_MB else " MISS"
-        rows.append([
-            s.name + (" (median of 5)" if cold else ""),
-            str(s.exit_code),
-            "—" if cold or (s.floor is None and not s.prs_needed) else f"{s.prs_needed:,}",
-            "—" if cold else f"{s.prs_returned:,}",
-            "—" if cold else str(s.graphql_requests),
-            "—" if cold else str(s.points),
-            _fmt(s.floor, "d"),
-            ratio_text,
-            _fmt(s.points_per_1k, ".1f"),
-            "—" if cold else str(s.rest_calls),
-            wall,
-            cpu,
-            rss,
-            "—" if cold else f"{s.server_s:.2f}",
-            "—" if cold else f"{s.latency_s:.2f}",
-        ])
+        rows.append(
+            [
+                s.name + (" (median of 5)" if cold else ""),
+                str(s.exit_code),
+                "—" if cold or (s.floor is None and not s.prs_needed) else f"{s.prs_needed:,}",
+                "—" if cold else f"{s.prs_returned:,}",
+                "—" if cold else str(s.graphql_requests),
+                "—" if cold else str(s.points),
+                _fmt(s.floor, "d"),
+                ratio_text,
+                _fmt(s.points_per_1k, ".1f"),
+                "—" if cold else str(s.rest_calls),
+                wall,
+                cpu,
+                rss,
+                "—" if cold else f"{s.server_s:.2f}",
+                "—" if cold else f"{s.latency_s:.2f}",
+            ]
+        )
     return rows
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|"]
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
     return "\n".join(lines)
 
@@ -883,16 +1057,23 @@ def to_json(result: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark ghsync against the bundled fake GitHub (real subprocesses).")
-    p.add_argument("--sizes", type=lambda text: [int(part.replace("_", "")) for part in text.split(",") if part.strip()],
-                   default=[1000, 10_000, 50_000], help="repository sizes in PRs, comma-separated (default 1000,10000,50000)")
+    p.add_argument(
+        "--sizes",
+        type=lambda text: [int(part.replace("_", "")) for part in text.split(",") if part.strip()],
+        default=[1000, 10_000, 50_000],
+        help="repository sizes in PRs, comma-separated (default 1000,10000,50000)",
+    )
     p.add_argument("--latency-ms", type=float, default=20.0, help="the fake's latency per request (default 20)")
     p.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     p.add_argument("--quick", action="store_true", help="1,000 PRs only, every scenario on it (well under a minute)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     p.add_argument("--markdown", action="store_true", help="print the results table as Markdown (for the README)")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
-    p.add_argument("--owners", action="store_true",
-                   help=f"also run the owner scenarios ({ORG_REPOSITORIES} repositories, issue #13)")
+    p.add_argument(
+        "--owners",
+        action="store_true",
+        help=f"also run the owner scenarios ({ORG_REPOSITORIES} repositories, issue #13)",
+    )
     p.add_argument("--owners-only", action="store_true", help="run only the owner scenarios")
     args = p.parse_args(argv)
     if not args.sizes or any(size < 1 for size in args.sizes):
@@ -907,7 +1088,9 @@ def main(argv: list[str] | None = None) -> int:
     targets = evaluate_targets(result)
     print()
     print(f"machine: {result['machine']}")
-    print(f"latency {args.latency_ms:g} ms/request, seed {args.seed}; ghsync run as: {result['config']['ghsync_command']}")
+    print(
+        f"latency {args.latency_ms:g} ms/request, seed {args.seed}; ghsync run as: {result['config']['ghsync_command']}"
+    )
     print()
     print(markdown_table(result) if args.markdown else text_table(result))
     print()

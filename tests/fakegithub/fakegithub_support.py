@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from ghsync.fakegithub import FakeGitHub
 
 logging.getLogger("github").setLevel(logging.WARNING)
 
-NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,8 +45,13 @@ class Clock:
 
 def pygithub(fake: FakeGitHub, token: str = "t-alice", base_url: str | None = None) -> Github:
     """PyGithub configured the way ghsync uses it: no retries, no throttling sleeps."""
-    return Github(auth=Auth.Token(token), base_url=base_url or fake.url, retry=None,
-                  seconds_between_requests=None, seconds_between_writes=None)
+    return Github(
+        auth=Auth.Token(token),
+        base_url=base_url or fake.url,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
 
 
 PR_PAGE = """

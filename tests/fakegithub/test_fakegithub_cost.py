@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fakegithub_support import PR_PAGE, pygithub
 from github import GithubException
 from graphql import build_schema
 
 from ghsync.fakegithub.cost import calculate_cost, points_for
-
-from fakegithub_support import PR_PAGE, pygithub
 
 # GitHub's documented example (docs: "Rate limits and node limits for the GraphQL API").
 DOCUMENTED_EXAMPLE = """
@@ -85,8 +84,9 @@ def test_first_over_100_is_excessive_pagination():
     q = '{ repository(owner: "o", name: "r") { pullRequests(first: 101) { nodes { number } } } }'
     (err,) = calculate_cost(q).errors
     assert err["type"] == "EXCESSIVE_PAGINATION"
-    assert err["message"] == ("Requesting 101 records on the `pullRequests` connection exceeds the `first` "
-                              "limit of 100 records.")
+    assert err["message"] == (
+        "Requesting 101 records on the `pullRequests` connection exceeds the `first` limit of 100 records."
+    )
 
 
 def test_nodes_without_first_or_last_is_missing_pagination_boundaries():
@@ -133,4 +133,5 @@ def test_server_rejects_missing_first_on_nodes(fake):
     with pytest.raises(GithubException) as info:
         gh.requester.graphql_query(q, {})
     assert info.value.data["errors"][0]["message"] == (
-        "You must provide a `first` or `last` value to properly paginate the `pullRequests` connection.")
+        "You must provide a `first` or `last` value to properly paginate the `pullRequests` connection."
+    )

@@ -122,16 +122,29 @@ query($owner: String!, $name: String!, $cursor: String) {
 
 
 def _as_file_record(node: dict) -> dict:
-    login = lambda a: a and a["login"]  # noqa: E731
+    login = lambda a: a and a["login"]
     return {
-        "number": node["number"], "title": node["title"], "state": node["state"], "is_draft": node["isDraft"],
-        "author": login(node["author"]), "created_at": node["createdAt"], "updated_at": node["updatedAt"],
-        "closed_at": node["closedAt"], "merged_at": node["mergedAt"], "merged_by": login(node["mergedBy"]),
-        "additions": node["additions"], "deletions": node["deletions"], "changed_files": node["changedFiles"],
-        "commits": node["commits"]["totalCount"], "base_ref": node["baseRefName"], "head_ref": node["headRefName"],
+        "number": node["number"],
+        "title": node["title"],
+        "state": node["state"],
+        "is_draft": node["isDraft"],
+        "author": login(node["author"]),
+        "created_at": node["createdAt"],
+        "updated_at": node["updatedAt"],
+        "closed_at": node["closedAt"],
+        "merged_at": node["mergedAt"],
+        "merged_by": login(node["mergedBy"]),
+        "additions": node["additions"],
+        "deletions": node["deletions"],
+        "changed_files": node["changedFiles"],
+        "commits": node["commits"]["totalCount"],
+        "base_ref": node["baseRefName"],
+        "head_ref": node["headRefName"],
         "labels": [lb["name"] for lb in node["labels"]["nodes"]],
-        "reviews": [{"author": login(r["author"]), "state": r["state"], "submitted_at": r["submittedAt"]}
-                    for r in node["reviews"]["nodes"]],
+        "reviews": [
+            {"author": login(r["author"]), "state": r["state"], "submitted_at": r["submittedAt"]}
+            for r in node["reviews"]["nodes"]
+        ],
     }
 
 

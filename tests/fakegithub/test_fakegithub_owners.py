@@ -28,8 +28,12 @@ def owners():
 
 
 def ask(fake: FakeGitHub, query: str, **variables) -> dict:
-    answer = requests.post(f"{fake.url}/graphql", json={"query": query, "variables": variables},
-                           headers={"Authorization": "bearer t"}, timeout=10)
+    answer = requests.post(
+        f"{fake.url}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": "bearer t"},
+        timeout=10,
+    )
     assert answer.status_code == 200
     return answer.json()
 
@@ -60,7 +64,7 @@ def test_an_unknown_owner_is_null_data_with_a_not_found_error(owners):
     assert "nobody" in error["message"]
 
 
-COUNT_ONLY = "query { repository(owner: \"a\", name: \"b\") { pullRequests { totalCount } } }"
+COUNT_ONLY = 'query { repository(owner: "a", name: "b") { pullRequests { totalCount } } }'
 
 
 def test_count_only_connections_are_charged_by_default():

@@ -13,13 +13,23 @@ from github import BadCredentialsException, GithubException, RateLimitExceededEx
 
 from ghsync.fakegithub import FakeGitHub, FakePullRequest, FakeRepository, generate_repository
 
-RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-used", "x-ratelimit-reset",
-                "x-ratelimit-resource")
+RATE_HEADERS = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-used",
+    "x-ratelimit-reset",
+    "x-ratelimit-resource",
+)
 VIEWER = "query { viewer { login } }"
 
 
-def gql(session: requests.Session, fake: FakeGitHub, query: str, variables: dict | None = None,
-        token: str | None = "t-alice") -> requests.Response:
+def gql(
+    session: requests.Session,
+    fake: FakeGitHub,
+    query: str,
+    variables: dict | None = None,
+    token: str | None = "t-alice",
+) -> requests.Response:
     headers = {"Authorization": f"bearer {token}"} if token else {}
     return session.post(fake.url + "/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
 
@@ -30,8 +40,16 @@ def page_all(gh, owner: str, name: str, first: int = 50, order: str = "UPDATED_A
         pageInfo { hasNextPage endCursor } nodes { number updatedAt } } } }"""
     cursor, seen = None, []
     while True:
-        _, body = gh.requester.graphql_query(q, {"o": owner, "n": name, "first": first, "cursor": cursor,
-                                                 "order": {"field": order, "direction": direction}})
+        _, body = gh.requester.graphql_query(
+            q,
+            {
+                "o": owner,
+                "n": name,
+                "first": first,
+                "cursor": cursor,
+                "order": {"field": order, "direction": direction},
+            },
+        )
         conn = body["data"]["repository"]["pullRequests"]
         seen.extend(conn["nodes"])
         if not conn["pageInfo"]["hasNextPage"]:
@@ -59,8 +77,11 @@ def test_bad_token_is_rejected_on_rest_and_graphql(fake):
     gh = pygithub(fake, "not-a-token")
     with pytest.raises(BadCredentialsException) as rest:
         gh.get_repo("demo/widgets")
-    assert rest.value.data == {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
-                               "status": "401"}
+    assert rest.value.data == {
+        "message": "Bad credentials",
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "401",
+    }
     with pytest.raises(BadCredentialsException):
         gh.requester.graphql_query(VIEWER, {})
 
@@ -166,9 +187,14 @@ def test_rest_over_budget_is_403_primary_rate_limit(fake):
 
 def test_rate_limit_field_reports_state_after_this_query(fake, clock):
     _, body = pygithub(fake).requester.graphql_query(
-        "query { rateLimit { cost limit remaining used resetAt nodeCount } }", {})
+        "query { rateLimit { cost limit remaining used resetAt nodeCount } }", {}
+    )
     assert body["data"]["rateLimit"] == {
-        "cost": 1, "limit": 5000, "remaining": 4999, "used": 1, "nodeCount": 0,
+        "cost": 1,
+        "limit": 5000,
+        "remaining": 4999,
+        "used": 1,
+        "nodeCount": 0,
         "resetAt": (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
@@ -178,9 +204,17 @@ def test_rate_limit_field_reports_state_after_this_query(fake, clock):
 
 def test_unknown_repository_is_not_found_with_github_shape(fake, session):
     r = gql(session, fake, '{ repository(owner: "nobody", name: "nothing") { name } }')
-    assert r.json() == {"data": {"repository": None}, "errors": [{
-        "type": "NOT_FOUND", "path": ["repository"], "locations": [{"line": 1, "column": 3}],
-        "message": "Could not resolve to a Repository with the name 'nobody/nothing'."}]}
+    assert r.json() == {
+        "data": {"repository": None},
+        "errors": [
+            {
+                "type": "NOT_FOUND",
+                "path": ["repository"],
+                "locations": [{"line": 1, "column": 3}],
+                "message": "Could not resolve to a Repository with the name 'nobody/nothing'.",
+            }
+        ],
+    }
 
 
 def test_not_found_repository_raises_unknown_object_in_pygithub(fake):
@@ -200,33 +234,47 @@ def test_validation_errors_come_back_as_http_200_errors(fake, session):
 
 
 def test_default_order_is_created_at_ascending(fake, session):
-    r = gql(session, fake, '{ repository(owner: "demo", name: "widgets") { pullRequests(first: 5) { '
-                           'totalCount nodes { number } } } }')
+    r = gql(
+        session,
+        fake,
+        '{ repository(owner: "demo", name: "widgets") { pullRequests(first: 5) { totalCount nodes { number } } } }',
+    )
     conn = r.json()["data"]["repository"]["pullRequests"]
     assert [n["number"] for n in conn["nodes"]] == [1, 2, 3, 4, 5]
     assert conn["totalCount"] == 600
 
 
 def test_states_filter_applies_to_total_count(fake, widgets, session):
-    r = gql(session, fake, '{ repository(owner: "demo", name: "widgets") { pullRequests(states: [OPEN]) { '
-                           'totalCount } } }')
+    r = gql(
+        session, fake, '{ repository(owner: "demo", name: "widgets") { pullRequests(states: [OPEN]) { totalCount } } }'
+    )
     assert r.json()["data"]["repository"]["pullRequests"]["totalCount"] == sum(
-        p.state == "OPEN" for p in widgets.pull_requests)
+        p.state == "OPEN" for p in widgets.pull_requests
+    )
 
 
 def test_cursor_is_keyset_base64_of_sort_value_and_database_id(fake, widgets, session):
-    r = gql(session, fake, '{ repository(owner: "demo", name: "widgets") { pullRequests(first: 1, '
-                           'orderBy: {field: UPDATED_AT, direction: DESC}) { edges { cursor node { number } } } } }')
+    r = gql(
+        session,
+        fake,
+        '{ repository(owner: "demo", name: "widgets") { pullRequests(first: 1, '
+        "orderBy: {field: UPDATED_AT, direction: DESC}) { edges { cursor node { number } } } } }",
+    )
     edge = r.json()["data"]["repository"]["pullRequests"]["edges"][0]
     pr = max(widgets.pull_requests, key=lambda p: (p.updated_at, p.database_id))
     assert base64.b64decode(edge["cursor"]).decode() == "cursor:v2:" + json.dumps(
-        [pr.updated_at, pr.database_id], separators=(",", ":"))
+        [pr.updated_at, pr.database_id], separators=(",", ":")
+    )
     assert edge["node"]["number"] == pr.number
 
 
 def test_invalid_cursor_is_an_error(fake, session):
-    r = gql(session, fake, '{ repository(owner: "demo", name: "widgets") { pullRequests(first: 1, '
-                           'after: "garbage") { nodes { number } } } }')
+    r = gql(
+        session,
+        fake,
+        '{ repository(owner: "demo", name: "widgets") { pullRequests(first: 1, '
+        'after: "garbage") { nodes { number } } } }',
+    )
     (err,) = r.json()["errors"]
     assert err["message"] == "`after` does not appear to be a valid cursor."
 
@@ -266,7 +314,9 @@ def test_touch_bumps_updated_at_to_the_fake_clock(fake, clock):
     assert pr.updated_at == pr.merged_at == pr.closed_at == fake.now_iso()
     r = pygithub(fake).requester.graphql_query(
         '{ repository(owner: "demo", name: "touch") { pullRequests(first: 1, orderBy: '
-        '{field: UPDATED_AT, direction: DESC}) { nodes { number state } } } }', {})[1]
+        "{field: UPDATED_AT, direction: DESC}) { nodes { number state } } } }",
+        {},
+    )[1]
     assert r["data"]["repository"]["pullRequests"]["nodes"] == [{"number": 3, "state": "MERGED"}]
 
 
@@ -278,9 +328,13 @@ def test_add_pull_request_and_add_review(fake, clock):
     assert pr.number == 1 and review.submitted_at == pr.updated_at == fake.now_iso()
     _, body = pygithub(fake).requester.graphql_query(
         '{ repository(owner: "acme", name: "empty") { pullRequest(number: 1) { title '
-        'reviews(first: 10) { totalCount nodes { author { login } state } } } } }', {})
+        "reviews(first: 10) { totalCount nodes { author { login } state } } } } }",
+        {},
+    )
     assert body["data"]["repository"]["pullRequest"] == {
-        "title": "first!", "reviews": {"totalCount": 1, "nodes": [{"author": {"login": "bob"}, "state": "APPROVED"}]}}
+        "title": "first!",
+        "reviews": {"totalCount": 1, "nodes": [{"author": {"login": "bob"}, "state": "APPROVED"}]},
+    }
 
 
 def test_ghost_authors_are_null_and_bots_resolve_to_bot(fake, widgets, session):
@@ -309,24 +363,53 @@ def test_reviews_of_the_150_review_pr_page_by_cursor(fake, widgets, session):
 def test_missing_pull_request_is_not_found(fake, session):
     r = gql(session, fake, '{ repository(owner: "demo", name: "widgets") { pullRequest(number: 99999) { title } } }')
     (err,) = r.json()["errors"]
-    assert err["type"] == "NOT_FOUND" and err["message"] == "Could not resolve to a PullRequest with the number of 99999."
+    assert (
+        err["type"] == "NOT_FOUND" and err["message"] == "Could not resolve to a PullRequest with the number of 99999."
+    )
 
 
 def test_null_in_a_non_null_field_is_an_error_unless_relaxed():
-    repo = FakeRepository("rec", "orded", [FakePullRequest(
-        1, "t", "OPEN", False, "a", False, "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", None, None, None,
-        None, None, None, None, "main", "x")])
-    q = '{ repository(owner: "rec", name: "orded") { pullRequests(first: 1) { nodes { number additions ' \
-        'changedFiles commits { totalCount } } } } }'
+    repo = FakeRepository(
+        "rec",
+        "orded",
+        [
+            FakePullRequest(
+                1,
+                "t",
+                "OPEN",
+                False,
+                "a",
+                False,
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T00:00:00Z",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                "main",
+                "x",
+            )
+        ],
+    )
+    q = (
+        '{ repository(owner: "rec", name: "orded") { pullRequests(first: 1) { nodes { number additions '
+        "changedFiles commits { totalCount } } } } }"
+    )
     with requests.Session() as s:
         with FakeGitHub([repo]) as strict:
             body = gql(s, strict, q, token="x").json()
-            assert "Cannot return null for non-nullable field PullRequest.additions." in [e["message"] for e in body["errors"]]
+            assert "Cannot return null for non-nullable field PullRequest.additions." in [
+                e["message"] for e in body["errors"]
+            ]
         with FakeGitHub([repo], relax_nullability=True) as relaxed:
             body = gql(s, relaxed, q, token="x").json()
             assert "errors" not in body
             assert body["data"]["repository"]["pullRequests"]["nodes"] == [
-                {"number": 1, "additions": None, "changedFiles": None, "commits": {"totalCount": None}}]
+                {"number": 1, "additions": None, "changedFiles": None, "commits": {"totalCount": None}}
+            ]
 
 
 # ----------------------------------------------------------------------------------- search
@@ -343,7 +426,7 @@ def test_search_issue_count_matches_updated_since(fake, widgets, session, qualif
 
 
 def test_search_strictly_after_a_date_excludes_that_day(fake, widgets, session):
-    q = 'query($q: String!) { search(query: $q, type: ISSUE, first: 1) { issueCount } }'
+    q = "query($q: String!) { search(query: $q, type: ISSUE, first: 1) { issueCount } }"
     count = gql(session, fake, q, {"q": "repo:demo/widgets is:pr updated:>2026-01-20"}).json()["data"]["search"]
     assert count["issueCount"] == sum(p.updated_at >= "2026-01-21T00:00:00Z" for p in widgets.pull_requests)
 
@@ -449,9 +532,12 @@ def test_stats_count_requests_by_kind_and_status(fake, session):
     session.get(fake.url + "/rate_limit")
     session.get(fake.url + "/repos/demo/nothing", headers={"Authorization": "token t-alice"})
     stats = fake.stats
-    assert (stats["graphql_requests"], stats["graphql_points"], stats["rest_calls"], stats["rate_limit_calls"]) \
-        == (1, 1, 1, 1)
+    assert (stats["graphql_requests"], stats["graphql_points"], stats["rest_calls"], stats["rate_limit_calls"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
     assert stats["requests_by_status"] == {200: 2, 404: 1}
     fake.reset_stats()
     assert fake.stats["graphql_requests"] == 0
-
