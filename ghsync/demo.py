@@ -34,7 +34,7 @@ def run_demo(*, prs: int, db: Path | None, hooks: SyncHooks, latency: float = 0.
         if report is None:  # already tracked in a --db given twice: sync it again instead
             from ghsync.service import sync_tracked
 
-            outcome = sync_tracked(settings, [DEMO_REPOSITORY], hooks=hooks)[0]
+            outcome = sync_tracked(settings, [DEMO_REPOSITORY], hooks=hooks).outcomes[0]
             if outcome.error is not None:
                 raise outcome.error
             report = outcome.report

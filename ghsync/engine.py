@@ -131,6 +131,27 @@ def plan_job(repository: Repository, *, now: float) -> tuple[SyncKind, str | Non
     return SyncKind.INITIAL, window_start(repository.days_back, now)
 
 
+def page_request(repository: Repository, job: SyncJob) -> PageRequest:
+    """The job's next page: from its cursor; the first page of the main pass also counts the pass."""
+    counting = job.cursor is None and job.phase == Phase.MAIN
+    return PageRequest(
+        owner=repository.owner,
+        name=repository.name,
+        after=job.cursor,
+        count=(job.pass_since or "all") if counting else None,
+    )
+
+
+def next_request(store: JobStore[R], repository: Repository, *, planned_at: float) -> PageRequest:
+    """The page `sync_repository(..., planned_at=planned_at)` will ask for first (it writes nothing):
+    a caller fetching many repositories uses it to fetch their pages together."""
+    job = store.current_job(repository)
+    if job is not None:
+        return page_request(repository, job)
+    _, since = plan_job(repository, now=planned_at)
+    return PageRequest(owner=repository.owner, name=repository.name, count=since or "all")
+
+
 def seconds_until(reset_at: int, now: float) -> float:
     # One second of margin: GitHub's reset epoch is whole seconds.
     return max(0.0, reset_at - now + 1)
@@ -207,16 +228,18 @@ def sync_repository(
     threshold: int,
     hooks: EngineHooks,
     spent_before: Spend = NOTHING_SPENT,
+    planned_at: float | None = None,
 ) -> SyncReport:
     """Sync one repository until complete or a rate-limit stop; raise GhsyncError after recording an error.
 
-    Resumes the repository's unfinished job from its stored cursor; otherwise starts a new one.
+    Resumes the repository's unfinished job from its stored cursor; otherwise starts a new one whose
+    window ends at `planned_at` (default: now) — a run over many repositories gives them all one moment.
     `spent_before`: what the caller spent for a new job before it started (track's repository check),
     counted in that job.
     """
     job = store.current_job(repository)
     if job is None:
-        kind, since = plan_job(repository, now=hooks.clock())
+        kind, since = plan_job(repository, now=hooks.clock() if planned_at is None else planned_at)
         job = store.start_job(repository, kind=kind, since=since, started_at=iso(hooks.clock()))
     else:
         spent_before = NOTHING_SPENT
@@ -234,13 +257,7 @@ def sync_repository(
             return run.stop(Outcome.RATE_LIMITED, budget)
 
         job = run.job
-        counting = job.cursor is None and job.phase == Phase.MAIN
-        request = PageRequest(
-            owner=repository.owner,
-            name=repository.name,
-            after=job.cursor,
-            count=(job.pass_since or "all") if counting else None,
-        )
+        request = page_request(repository, job)
         wanted = run.wanted()
         try:
             page = source.fetch_page(request, wanted=wanted)

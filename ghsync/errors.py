@@ -81,3 +81,7 @@ class NotTracked(UsageError):
 
 class NotifyError(GhsyncError):
     """Sending email failed; never allowed to change a sync's outcome."""
+
+
+class OwnerNotFound(GhsyncError):
+    """The organisation or user does not exist or the token cannot see it."""

@@ -295,6 +295,9 @@ class Repository:
     # metrics show only weeks that start at or after it.
     coverage_start: str | None = None
 
+    # The remembered owner (organisation or user) that tracks it; None when tracked by hand.
+    owner_id: int | None = None
+
 
 @dataclass(frozen=True)
 class WindowCoverage:
@@ -309,6 +312,60 @@ class WindowCoverage:
         if self.whole_history:
             return True
         return window_start is not None and self.since is not None and self.since <= window_start
+
+
+@dataclass(frozen=True)
+class OwnerFilters:
+    """Which of an owner's repositories are tracked: archived and forks left out unless asked; globs on names."""
+
+    include_archived: bool = False
+    include_forks: bool = False
+    match: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A remembered organisation or user: each `sync` re-lists it and tracks new repositories with its window."""
+
+    id: int
+    login: str
+    days_back: int | None
+    filters: OwnerFilters
+    created_at: str
+    listed_at: str | None
+
+
+@dataclass(frozen=True)
+class ListedRepository:
+    """One repository of an owner's listing, with its PR count and newest PR `updatedAt` (its head)."""
+
+    owner: str
+    name: str
+    is_archived: bool
+    is_fork: bool
+    prs_total: int
+    head_updated_at: str | None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RepositoryHead:
+    """A repository's PR count and newest PR `updatedAt`, as one cheap check read them (None: not found)."""
+
+    full_name: str
+    prs_total: int
+    head_updated_at: str | None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run over several repositories is about to sync: each one's expected PRs (0 when unknown)."""
+
+    expected_prs: dict[str, int]
 
 
 # What `status --json` prints of a repository, in this order.

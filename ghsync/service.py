@@ -5,6 +5,7 @@ Every function takes Settings and returns typed results; nothing here prints, pr
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,17 +17,23 @@ from pydantic import SecretStr
 
 from ghsync.config import Settings, default_db_path
 from ghsync.digest.build import DEFAULT_CHART_WEEKS, Digest, ScopeRepository
-from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, sync_repository
-from ghsync.errors import GhsyncError, StoreError, UsageError
+from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, next_request, sync_repository
+from ghsync.errors import GhsyncError, NotTracked, RepositoryLocked, StoreError, UsageError
 from ghsync.models import (
     AccountRateLimit,
     DeliveryStatus,
     DigestDelivery,
+    ListedRepository,
     Outcome,
+    Owner,
+    OwnerFilters,
+    PageRequest,
     PullRequestRecord,
     RateLimitBudget,
     Repository,
+    RepositoryHead,
     RepositoryStatus,
+    RunPlan,
     Spend,
     SyncKind,
     SyncReport,
@@ -37,7 +44,7 @@ from ghsync.models import (
 from ghsync.store import SqliteStore, open_store
 from ghsync.store.lock import digest_lock, is_locked, repository_lock
 from ghsync.timefmt import iso, parse_iso_or_none
-from ghsync.validate import parse_days, parse_repository_slug
+from ghsync.validate import parse_days, parse_globs, parse_owner, parse_repository_slug
 
 if TYPE_CHECKING:
     from ghsync.metrics import Grouping, PeopleFilter
@@ -51,6 +58,23 @@ class PullRequestSource(Source[PullRequestRecord], Protocol):
         """Raise if the repository cannot be read; else GitHub's (node_id, database id) for it."""
         ...
 
+    def expect(self, planned: Sequence[tuple[PageRequest, int]]) -> None: ...
+
+    def list_owner(self, login: str, *, include_forks: bool) -> tuple[str, list[ListedRepository]]: ...
+
+    def repository_heads(self, full_names: Sequence[str]) -> dict[str, RepositoryHead] | None: ...
+
+    def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None: ...
+
+
+def _share_prices(settings: Settings, store: SqliteStore, source: PullRequestSource, hooks: SyncHooks) -> None:
+    """What earlier runs learned of this API host's prices, and where this run keeps what it learns."""
+
+    def remember(count_only_free: bool) -> None:
+        store.remember_api_price(settings.api_url, count_only_free=count_only_free, now=iso(hooks.clock()))
+
+    source.use_price(store.api_price(settings.api_url), remember)
+
 
 @dataclass(frozen=True)
 class SyncHooks:
@@ -62,6 +86,8 @@ class SyncHooks:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     on_warning: Callable[[str], None] = field(default=lambda message: None)
+    # Called once before a run syncs several repositories (a progress display shows one bar for all).
+    on_run: Callable[[RunPlan], None] = field(default=lambda plan: None)
 
 
 @dataclass(frozen=True)
@@ -122,7 +148,7 @@ def _require_tokens(settings: Settings) -> list[str]:
     return tokens
 
 
-def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
+def _open_source(settings: Settings, hooks: SyncHooks, store: SqliteStore | None = None) -> PullRequestSource:
     from ghsync.github.pulls import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
     source = open_source(
@@ -136,6 +162,8 @@ def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
         allow_insecure_http=settings.allow_insecure_http,
     )
     _check_threshold(settings, source.budget())
+    if store is not None:
+        _share_prices(settings, store, source, hooks)
     return source
 
 
@@ -208,7 +236,7 @@ def track_repository(
     with repository_lock(settings.db, full_name):
         existing = store.find_repository(full_name)
         if existing is None:
-            source = _open_source(settings, hooks)
+            source = _open_source(settings, hooks, store)
             before = source.spent()
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
             node_id, database_id = source.check_repository(full_name)
@@ -272,7 +300,7 @@ def _change_window(
                 f"{name}: window narrowed to {_window_words(days_back)}; the {kept:,} stored PRs are kept "
                 "(metrics read every stored PR) and nothing was fetched",
             )
-        return TrackResult(name, _sync_one(settings, store, _open_source(settings, hooks), repository, hooks))
+        return TrackResult(name, _sync_one(settings, store, _open_source(settings, hooks, store), repository, hooks))
 
     start = window_start(days_back, hooks.clock())
     if settled and coverage is not None and coverage.covers(start):
@@ -282,7 +310,7 @@ def _change_window(
             None,
             f"{name}: window widened to {_window_words(days_back)}; its PRs are already stored, nothing to fetch",
         )
-    source = _open_source(settings, hooks)
+    source = _open_source(settings, hooks, store)
     if settled and coverage is not None and coverage.cursor is not None:
         repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
         store.start_job(
@@ -298,29 +326,292 @@ def _window_words(days_back: int | None) -> str:
     return "the whole history" if days_back is None else f"the last {days_back} days"
 
 
-def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> list[SyncOutcome]:
-    """Resume or update tracked repositories; every repository is tried, each outcome reported."""
+# Records a changed repository's first incremental page should hold when nothing says how many changed:
+# a few changed PRs plus the older one that shows the pass has ended (four records cost 12 requests).
+INCREMENTAL_GUESS = 4
+
+
+@dataclass(frozen=True)
+class Untracked:
+    """A repository an owner no longer tracks (archived, gone, filtered out): its data is kept."""
+
+    full_name: str
+    reason: str
+
+
+@dataclass
+class SyncRun:
+    """What `sync` or `track OWNER` did: each synced repository's outcome, the repositories a cheap check
+    found unchanged (no pages read), and those an owner stopped tracking. Iterating yields the outcomes."""
+
+    outcomes: list[SyncOutcome] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    untracked: list[Untracked] = field(default_factory=list)
+    message: str = ""
+
+    def __iter__(self) -> Iterator[SyncOutcome]:
+        return iter(self.outcomes)
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+
+# A candidate's head as a cheap check read it; _UNKNOWN: not checked (sync it).
+_UNKNOWN = "?"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    repository: Repository
+    head: str | None = _UNKNOWN
+    prs_total: int | None = None
+
+
+def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> SyncRun:
+    """Re-list remembered owners, check every tracked repository's head cheaply, and sync those that
+    changed (resuming interrupted ones); every repository is tried, each outcome reported."""
     hooks = hooks or SyncHooks()
     names = [parse_repository_slug(slug, settings.github_host()) for slug in slugs]
     store = _open_store(settings) if names else _existing_store(settings)
     if store is None:
-        return []
-    repositories = [store.get_repository(name) for name in names] if names else store.list_repositories()
+        return SyncRun()  # nothing tracked, and no database created by asking
+    if names:
+        repositories = [store.get_repository(name) for name in names]
+        owners: list[Owner] = []
+    else:
+        repositories = store.list_repositories()
+        owners = store.list_owners()
     repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
-    if not repositories:
+    if not repositories and not owners:
         # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
-        return []
+        return SyncRun()
     source = _open_source(settings, hooks)
-    outcomes = []
-    for repository in repositories:
+    _share_prices(settings, store, source, hooks)
+    run = SyncRun()
+    candidates: list[_Candidate] = []
+    owner_ids = {owner.id for owner in owners}
+    for owner in owners:
+        try:
+            login, listed = source.list_owner(owner.login, include_forks=owner.filters.include_forks)
+        except GhsyncError as error:
+            run.outcomes.append(SyncOutcome(owner.login, None, error))
+            owner_ids.discard(owner.id)  # its repositories are still synced, unchecked
+            continue
+        found, untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=False)
+        candidates += found
+        run.untracked += untracked
+    by_hand = [r for r in repositories if r.owner_id not in owner_ids]
+    candidates += _check_heads(source, by_hand)
+    return _run(settings, store, source, candidates, hooks, run)
+
+
+def _check_heads(source: PullRequestSource, repositories: list[Repository]) -> list[_Candidate]:
+    """Repositories tracked one by one: one aliased 1-point request reads 100 heads. For a single
+    repository the check does not pay (its incremental page reads the head too)."""
+    if len(repositories) < 2:
+        return [_Candidate(r) for r in repositories]
+    heads = source.repository_heads([r.full_name for r in repositories])
+    if heads is None:
+        return [_Candidate(r) for r in repositories]
+    return [
+        _Candidate(r, heads[r.full_name].head_updated_at, heads[r.full_name].prs_total)
+        if r.full_name in heads
+        else _Candidate(r)
+        for r in repositories
+    ]
+
+
+def owner_filter_reason(listed: ListedRepository, filters: OwnerFilters) -> str | None:
+    """None when the owner's filters keep this repository; otherwise why they leave it out."""
+    if listed.is_archived and not filters.include_archived:
+        return "archived on GitHub"
+    if listed.is_fork and not filters.include_forks:
+        return "a fork"
+    name = listed.name.lower()
+    if filters.match and not any(fnmatch.fnmatchcase(name, glob.lower()) for glob in filters.match):
+        return f"does not match --match {' '.join(filters.match)}"
+    excluded = next((glob for glob in filters.exclude if fnmatch.fnmatchcase(name, glob.lower())), None)
+    if excluded is not None:
+        return f"matches --exclude {excluded}"
+    return None
+
+
+def _refresh_owner(
+    settings: Settings,
+    store: SqliteStore,
+    owner: Owner,
+    login: str,
+    listed: list[ListedRepository],
+    hooks: SyncHooks,
+    *,
+    adopt_untracked: bool,
+) -> tuple[list[_Candidate], list[Untracked]]:
+    """Bring the owner's tracked repositories in line with its listing: new ones tracked with its window,
+    those gone or filtered out untracked with the reason (data kept)."""
+    now = iso(hooks.clock())
+    stored = {r.full_name.lower(): r for r in store.owner_repositories(owner)}
+    listed_names = set()
+    candidates, untracked = [], []
+
+    def untrack(repository: Repository, reason: str) -> None:
+        if repository.sync_status == SyncStatus.UNTRACKED:
+            return
+        try:
+            with repository_lock(settings.db, repository.full_name):
+                store.mark_untracked(repository, reason)
+        except RepositoryLocked:
+            return  # a live sync holds it: the next run untracks it
+        untracked.append(Untracked(repository.full_name, reason))
+
+    for item in listed:
+        key = item.full_name.lower()
+        listed_names.add(key)
+        existing = stored.get(key) or store.find_repository(item.full_name)
+        reason = owner_filter_reason(item, owner.filters)
+        if reason is not None:
+            if existing is not None and existing.owner_id == owner.id:
+                untrack(existing, f"{reason} (owner {login})")
+            continue
+        if existing is None:
+            repository = store.add_repository(item.full_name, days_back=owner.days_back, now=now, owner_id=owner.id)
+        elif existing.sync_status == SyncStatus.UNTRACKED and existing.owner_id != owner.id and not adopt_untracked:
+            continue  # untracked by hand: only `track OWNER` itself takes it back
+        elif (
+            existing.owner_id != owner.id
+            or existing.sync_status == SyncStatus.UNTRACKED
+            or (existing.days_back != owner.days_back)
+        ):
+            repository = store.adopt(
+                existing,
+                owner,
+                days_back=owner.days_back,
+                restart=_window_widens(existing.days_back, owner.days_back),
+            )
+        else:
+            repository = existing
+        candidates.append(_Candidate(repository, item.head_updated_at, item.prs_total))
+    for key, repository in stored.items():
+        if key not in listed_names:
+            untrack(repository, f"no longer listed under {login} on GitHub (deleted, transferred or made private)")
+    store.owner_listed(owner, now=now)
+    return candidates, untracked
+
+
+def _needs_sync(store: SqliteStore, candidate: _Candidate) -> bool:
+    repository = candidate.repository
+    if candidate.head == _UNKNOWN or repository.sync_status != SyncStatus.COMPLETE:
+        return True
+    if repository.last_synced_at is None or store.current_job(repository) is not None:
+        return True
+    return candidate.head != repository.sync_watermark
+
+
+def _expected_records(store: SqliteStore, candidate: _Candidate, request: PageRequest) -> int | None:
+    """How many records the repository's next page should hold to end its pass, when it can be told."""
+    if request.after is not None:
+        return None
+    repository = candidate.repository
+    job = store.current_job(repository)
+    if job is not None:
+        incremental = job.kind == SyncKind.INCREMENTAL
+    else:
+        incremental = bool(repository.last_synced_at and repository.sync_watermark)
+    if incremental:
+        return INCREMENTAL_GUESS
+    if candidate.prs_total is None:
+        return None
+    # The whole history: exactly its PRs; a window: at most its PRs, plus the one that ends the window.
+    return candidate.prs_total if request.count == "all" else candidate.prs_total + 1
+
+
+def _run(
+    settings: Settings,
+    store: SqliteStore,
+    source: PullRequestSource,
+    candidates: list[_Candidate],
+    hooks: SyncHooks,
+    run: SyncRun,
+) -> SyncRun:
+    """Sync the candidates that changed, their small pages fetched several per request."""
+    planned_at = hooks.clock()
+    to_sync = [c for c in candidates if _needs_sync(store, c)]
+    unchanged = [c.repository for c in candidates if c not in to_sync]
+    store.mark_current([r.id for r in unchanged], now=iso(planned_at), budget=source.budget())
+    run.unchanged += [r.full_name for r in unchanged]
+    planned = []
+    for candidate in to_sync:
+        request = next_request(store, candidate.repository, planned_at=planned_at)
+        expected = _expected_records(store, candidate, request)
+        if expected is not None:
+            planned.append((request, expected))
+    source.expect(planned)
+    if len(to_sync) > 1:
+        hooks.on_run(RunPlan({c.repository.full_name: c.prs_total or 0 for c in to_sync}))
+    for candidate in to_sync:
+        repository = candidate.repository
         try:
             with repository_lock(settings.db, repository.full_name):
                 # Re-read under the lock: another process may have finished or advanced this job meanwhile.
                 current = store.repository(repository.id)
-                outcomes.append(SyncOutcome(repository.full_name, _sync_one(settings, store, source, current, hooks)))
+                report = _sync_one(settings, store, source, current, hooks, planned_at=planned_at)
+                run.outcomes.append(SyncOutcome(repository.full_name, report))
         except GhsyncError as error:
-            outcomes.append(SyncOutcome(repository.full_name, None, error))
-    return outcomes
+            run.outcomes.append(SyncOutcome(repository.full_name, None, error))
+    return run
+
+
+def track_owner(
+    settings: Settings,
+    argument: str,
+    *,
+    days: str | int | None,
+    include_archived: bool = False,
+    include_forks: bool = False,
+    match: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    hooks: SyncHooks | None = None,
+) -> SyncRun:
+    """Remember an owner (organisation or user), track its repositories that pass the filters with the
+    window, and sync them now. `days` None: 30 for a new owner, unchanged for a remembered one."""
+    hooks = hooks or SyncHooks()
+    login = parse_owner(argument)
+    if login is None:
+        raise UsageError(f"'{argument}' is a repository, not an owner: use ORG or ORG/*")
+    filters = OwnerFilters(
+        include_archived=include_archived,
+        include_forks=include_forks,
+        match=parse_globs(list(match), "--match"),
+        exclude=parse_globs(list(exclude), "--exclude"),
+    )
+    days_back = parse_days(days)
+    source = _open_source(settings, hooks)
+    # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
+    login, listed = source.list_owner(login, include_forks=include_forks)
+    store = _open_store(settings, create=True)
+    _share_prices(settings, store, source, hooks)
+    remembered = store.find_owner(login)
+    if days is None and remembered is not None:
+        days_back = remembered.days_back
+    owner = store.save_owner(login, days_back=days_back, filters=filters, now=iso(hooks.clock()))
+    run = SyncRun()
+    candidates, run.untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=True)
+    if not candidates:
+        run.message = (
+            f"{login}: no repositories to track after filters ({len(listed)} listed); "
+            "it is remembered: `ghsync sync` tracks new ones that match"
+        )
+        return run
+    return _run(settings, store, source, candidates, hooks, run)
+
+
+def untrack_owner(settings: Settings, login: str) -> tuple[str, int]:
+    """Forget an owner: its repositories keep their data and are untracked; new ones are no longer picked up."""
+    store = _open_store(settings)
+    owner = store.find_owner(login)
+    if owner is None:
+        raise NotTracked(f"owner {login} is not tracked in this database: run `ghsync track {login}`")
+    repositories = store.remove_owner(owner, f"owner {owner.login} untracked")
+    return owner.login, sum(1 for r in repositories if r.sync_status != SyncStatus.UNTRACKED)
 
 
 def _sync_one(
@@ -331,6 +622,7 @@ def _sync_one(
     hooks: SyncHooks,
     *,
     spent_before: Spend = NOTHING_SPENT,
+    planned_at: float | None = None,
 ) -> SyncReport:
     """Run the engine on one repository (its lock held), then refresh metrics and email as policy says."""
     engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)
@@ -342,6 +634,7 @@ def _sync_one(
             threshold=settings.min_remaining,
             hooks=engine_hooks,
             spent_before=spent_before,
+            planned_at=planned_at,
         )
     except GhsyncError as error:
         failed = store.repository(repository.id)
@@ -424,7 +717,13 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[Rep
     store = _open_store(settings) if slug is not None else _existing_store(settings)
     if store is None:
         return []
-    if slug is not None:
+    login = parse_owner(slug) if slug is not None else None
+    if login is not None:
+        # An owner: every repository it has, untracked ones included (their last_error says why).
+        repositories = [r for r in store.list_repositories() if r.owner.lower() == login.lower()]
+        if not repositories:
+            raise NotTracked(f"no repository of {login} is tracked in this database: run `ghsync track {login}`")
+    elif slug is not None:
         repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
     else:
         repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
@@ -443,7 +742,7 @@ def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
     store = _open_store(settings)
     repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
     with repository_lock(settings.db, repository.full_name):
-        store.untrack(repository, purge=purge)
+        store.untrack(repository, purge=purge)  # also unlinks it from its owner: a re-listing leaves it alone
     return repository.full_name
 
 

@@ -54,6 +54,27 @@ def parse_repository_slug(value: str, host: str = "github.com") -> str:
     return f"{owner}/{name}"
 
 
+def parse_owner(value: str) -> str | None:
+    """`ORG` or `ORG/*` → the owner's login; None when `value` names a single repository."""
+    text = value.strip().removesuffix("/*")
+    if "/" in text:
+        return None
+    if not _OWNER.match(text):
+        raise UsageError(f"'{value}' is not a valid GitHub owner name (letters, digits and single hyphens)")
+    return text
+
+
+def parse_globs(values: list[str] | tuple[str, ...] | None, flag: str) -> tuple[str, ...]:
+    """`--match`/`--exclude` globs on repository names (fnmatch: *, ?, [abc]); no slash, not empty."""
+    globs = []
+    for value in values or ():
+        text = value.strip()
+        if not text or "/" in text:
+            raise UsageError(f"{flag} takes a pattern for repository names such as 'api-*', not '{value}'")
+        globs.append(text)
+    return tuple(globs)
+
+
 def parse_days(value: str | int | None) -> int | None:
     """`--days`: a positive number of days, or `all` (None) for the whole history."""
     if value is None:

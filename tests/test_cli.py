@@ -32,7 +32,8 @@ def test_gh_token_works_too(fake, db_path):
     assert invoke("track", REPO, env=env).exit_code == 0
 
 
-@pytest.mark.parametrize("slug", ["foo", "a/b/c", "../x"])
+# A bare name is an owner since issue #13 (`track ORG`): one with an underscore is still malformed.
+@pytest.mark.parametrize("slug", ["fo_o", "a/b/c", "../x"])
 def test_malformed_slug_is_one_line_usage_error_and_writes_nothing(slug, fake, db_path):
     result = invoke("track", slug, *cli_flags(fake, db_path))
     assert result.exit_code == 2

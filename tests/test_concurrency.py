@@ -100,6 +100,12 @@ def paused_sync(fake, db):
     child = start_ghsync(fake, db, "track", REPO, "--days", "all")
     try:
         assert pause.reached.wait(30), "the child never got to its third GraphQL request"
+        # The third request may be the page fetched ahead while the second is written: wait for that write,
+        # after which the child does nothing until the answer comes.
+        page = cheapest_page_size(extra_connections=1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and snapshot(db)["repositories"][0][8] != 2 * page:
+            time.sleep(0.01)
         yield child, pause
     finally:
         pause.release.set()

@@ -21,7 +21,7 @@ from ghsync.errors import GhsyncError, UsageError
 if TYPE_CHECKING:
     from ghsync.cli import render
     from ghsync.models import RateLimitBudget
-    from ghsync.service import SyncHooks
+    from ghsync.service import SyncHooks, SyncRun
 
 EPILOG = (
     "Exit codes: 0 done, 1 failed, 2 bad usage or input, "
@@ -126,12 +126,24 @@ def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
         display.wait(seconds, budget.reset_iso())
 
     # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.
-    return SyncHooks(on_progress=display.update, on_wait=wait_for_reset if wait else None, on_warning=warn)
+    return SyncHooks(
+        on_progress=display.update,
+        on_wait=wait_for_reset if wait else None,
+        on_warning=warn,
+        on_run=display.start_run,
+    )
 
 
 @app.command(cls=SyncCommand, epilog=EPILOG)
 def track(
-    repository: Slug,
+    repository: Annotated[
+        str,
+        typer.Argument(
+            metavar="OWNER/REPO|OWNER",
+            help="A repository (octocat/hello-world), or an organisation or user (acme, or acme/*) for all its "
+            "repositories, remembered so that `sync` picks up new ones.",
+        ),
+    ],
     days: Annotated[
         str | None,
         typer.Option(
@@ -146,14 +158,44 @@ def track(
         typer.Option("--notify", metavar="EMAIL", help="Email this address when the sync completes; repeatable."),
     ] = None,
     wait: Wait = False,
+    include_archived: Annotated[
+        bool, typer.Option("--include-archived", help="OWNER: also track archived repositories.")
+    ] = False,
+    include_forks: Annotated[bool, typer.Option("--include-forks", help="OWNER: also track forks.")] = False,
+    match: Annotated[
+        list[str] | None,
+        typer.Option("--match", metavar="GLOB", help="OWNER: only repositories whose name matches; repeatable."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="OWNER: leave out repositories whose name matches; repeatable."),
+    ] = None,
 ) -> None:
-    """Track a repository and sync its pull-request history now, in the foreground.
+    """Track a repository, or every repository of an organisation or user, and sync now, in the foreground.
 
-    Example: ghsync track octocat/hello-world --days 60
+    Examples: ghsync track octocat/hello-world --days 60;  ghsync track acme --days 90 --exclude 'sandbox-*'
     """
     from ghsync.cli import render
-    from ghsync.service import track_repository
+    from ghsync.service import track_owner, track_repository
+    from ghsync.validate import parse_owner
 
+    if parse_owner(repository) is not None:
+        with _progress() as display:
+            run = track_owner(
+                settings(),
+                repository,
+                days=days,
+                include_archived=include_archived,
+                include_forks=include_forks,
+                match=match or (),
+                exclude=exclude or (),
+                hooks=_hooks(display, wait=wait),
+            )
+        raise typer.Exit(_report_run(run))
+    if include_archived or include_forks or match or exclude:
+        raise UsageError(
+            "--include-archived, --include-forks, --match and --exclude apply to an owner (ORG), not to OWNER/REPO"
+        )
     with _progress() as display:
         result = track_repository(
             settings(), repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait)
@@ -169,15 +211,26 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
 
     Example (crontab): */30 * * * * ghsync sync --quiet
     """
-    from ghsync.cli import render
-    from ghsync.models import Outcome
-    from ghsync.service import NOTHING_TRACKED, sync_tracked
+    from ghsync.service import sync_tracked
 
     with _progress() as display:
-        outcomes = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
-    if not outcomes and not shared().quiet:
-        say(NOTHING_TRACKED)
-    for outcome in outcomes:
+        run = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
+    raise typer.Exit(_report_run(run))
+
+
+def _report_run(run: SyncRun) -> int:
+    """One line per synced repository (errors and stops even with --quiet), one for the unchanged and one for
+    the repositories an owner no longer tracks (not errors); returns the exit code."""
+    from ghsync.cli import render
+    from ghsync.models import Outcome
+    from ghsync.service import NOTHING_TRACKED
+
+    quiet = shared().quiet
+    if run.message:
+        say(run.message)
+    if not (run.message or run.outcomes or run.unchanged or run.untracked) and not quiet:
+        say(NOTHING_TRACKED)  # an empty state for people, not an error: cron stays quiet with exit 0
+    for outcome in run.outcomes:
         if outcome.error is not None:
             message = str(outcome.error)
             # Name the repository once (the lock's message already starts with it).
@@ -186,9 +239,13 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
                 if message.startswith(outcome.full_name)
                 else f"Error: {outcome.full_name}: {message}"
             )
-        elif outcome.report is not None and (not shared().quiet or outcome.report.outcome != Outcome.COMPLETE):
+        elif outcome.report is not None and (not quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
-    raise typer.Exit(exit_code(outcome.error or outcome.report for outcome in outcomes))
+    if run.unchanged and not quiet:
+        say(render.unchanged_line(run.unchanged))
+    if run.untracked:
+        say(render.untracked_line([(u.full_name, u.reason) for u in run.untracked]))
+    return exit_code(outcome.error or outcome.report for outcome in run.outcomes)
 
 
 @app.command(cls=Command, epilog=EPILOG)
@@ -196,9 +253,15 @@ def status(
     repository: Annotated[
         str | None,
         typer.Argument(
-            metavar="OWNER/REPO", help="Default: every tracked repository.", autocompletion=_complete_repository
+            metavar="OWNER/REPO|OWNER",
+            help="One repository, or every repository of an owner (untracked ones too). Default: every tracked "
+            "repository, summarised per owner above 20.",
+            autocompletion=_complete_repository,
         ),
     ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every tracked repository even when there are more than 20.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,
     interval: Annotated[
@@ -224,6 +287,9 @@ def status(
     if not rows:
         if not shared().quiet:
             say(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
+        return
+    if repository is None and not show_all and len(rows) > render.SUMMARY_ABOVE:
+        console.print(render.owner_summary(rows, now=time.time(), width=console.width))
         return
     console.print(render.status_table(rows, now=time.time(), width=console.width))
 
@@ -394,7 +460,13 @@ def team_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON
 
 @app.command(cls=Command, epilog=EPILOG)
 def untrack(
-    repository: Slug,
+    repository: Annotated[
+        str,
+        typer.Argument(
+            metavar="OWNER/REPO|OWNER",
+            help="A repository, or a tracked owner (its repositories keep their data; new ones are no longer added).",
+        ),
+    ],
     purge: Annotated[bool, typer.Option("--purge", help="Also delete its stored PRs, reviews and metrics.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -403,8 +475,16 @@ def untrack(
     Example: ghsync untrack octocat/hello-world --purge --yes
     """
     from ghsync.cli import render
-    from ghsync.service import untrack_repository
+    from ghsync.service import untrack_owner, untrack_repository
+    from ghsync.validate import parse_owner
 
+    login = parse_owner(repository)
+    if login is not None:
+        if purge:
+            raise UsageError("--purge takes one repository; an owner's repositories keep their data")
+        login, count = untrack_owner(settings(), login)
+        say(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
+        return
     if purge and not yes:
         if not render.is_interactive(sys.stdin):
             raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ghsync.cli.text import printable
-from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, SyncReport, SyncStatus, Team
+from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, RunPlan, SyncReport, SyncStatus, Team
 from ghsync.timefmt import duration, parse_iso_or_none
 
 if TYPE_CHECKING:
@@ -94,6 +94,9 @@ class SyncProgressDisplay:
         self._tasks: dict[str, Any] = {}
         self._last_log: dict[str, float] = {}
         self._last_line: dict[str, str] = {}
+        # A run over several repositories: one bar for all (repositories and PRs done), see start_run.
+        self._run: dict[str, tuple[int, int, bool]] | None = None
+        self._run_task: Any = None
 
     def __enter__(self) -> Self:
         if self.interactive:
@@ -132,7 +135,40 @@ class SyncProgressDisplay:
             if not self.interactive and not self.quiet and self._last_log.get(name) != -1:
                 self._log(line)
 
+    def start_run(self, plan: RunPlan) -> None:
+        """From now on, one bar: repositories done/total and PRs done/total, naming the one being fetched."""
+        self._run = {name: (expected, 0, False) for name, expected in plan.expected_prs.items()}
+        if self._progress is not None:
+            self._run_task = self._progress.add_task(
+                "", total=sum(plan.expected_prs.values()) or None, note="", percent=0
+            )
+
+    def _update_run(self, row: Repository) -> None:
+        assert self._run is not None and self._progress is not None
+        expected, _, _ = self._run.get(row.full_name, (0, 0, False))
+        done = row.sync_status in (SyncStatus.COMPLETE, SyncStatus.ERROR, SyncStatus.RATE_LIMITED)
+        self._run[row.full_name] = (max(expected, row.sync_prs_total), row.sync_prs_completed, done)
+        total = sum(max(t, c) for t, c, _ in self._run.values())
+        completed = sum(c for _, c, _ in self._run.values())
+        finished = sum(1 for _, _, d in self._run.values() if d)
+        note = f"{finished}/{len(self._run)} repositories"
+        if row.rate_limit_remaining is not None:
+            note += f", budget {row.rate_limit_remaining}"
+        # The run's share of PRs done (one rounding, here); each repository's own stays its stored sync_progress.
+        percent = min(99, completed * 100 // total) if total and finished < len(self._run) else (100 if total else 0)
+        self._progress.update(
+            self._run_task,
+            description=printable(row.full_name),
+            total=total or None,
+            completed=completed,
+            note=note,
+            percent=percent,
+        )
+
     def update(self, row: Repository) -> None:
+        if self._run is not None and self._progress is not None:
+            self._update_run(row)
+            return
         name = printable(row.full_name)
         total = row.sync_prs_total
         completed = row.sync_prs_completed
@@ -381,3 +417,54 @@ def teams_table(teams: Sequence[Team]) -> Table:
     if not teams:
         table.caption = "no teams: add [teams.NAME] to the config file or run `ghsync team import ORG/SLUG`"
     return table
+
+
+def unchanged_line(names: list[str]) -> str:
+    """Repositories a cheap check found unchanged: one line, whatever their number."""
+    if len(names) == 1:
+        return printable(f"{names[0]}: unchanged since the last sync")
+    return printable(f"{len(names)} repositories unchanged since the last sync")
+
+
+def untracked_line(untracked: list[tuple[str, str]]) -> str:
+    """Repositories an owner no longer tracks (not errors: their data is kept), in one line."""
+    shown = "; ".join(f"{name} ({reason})" for name, reason in untracked[:3])
+    more = f"; and {len(untracked) - 3} more" if len(untracked) > 3 else ""
+    count = "1 repository is" if len(untracked) == 1 else f"{len(untracked)} repositories are"
+    return printable(f"{count} no longer tracked, data kept: {shown}{more} (see `ghsync status --all`)")
+
+
+# Above this many repositories, `status` summarises per owner (and lists only those needing attention).
+SUMMARY_ABOVE = 20
+
+
+def owner_summary(rows: list[RepositoryStatus], *, now: float, width: int = 120):
+    """One line per owner (counts per status, PRs stored, the lowest budget seen), then a table of the
+    repositories that are syncing, interrupted, rate-limited or in error."""
+    from rich.console import Group
+
+    by_owner: dict[str, list[RepositoryStatus]] = {}
+    for row in rows:
+        by_owner.setdefault(row.repository.owner, []).append(row)
+    lines: list[RenderableType] = []
+    for owner, members in sorted(by_owner.items(), key=lambda item: item[0].lower()):
+        counts: dict[str, int] = {}
+        for member in members:
+            counts[member.label] = counts.get(member.label, 0) + 1
+        statuses = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()))
+        prs = sum(member.prs_stored for member in members)
+        budgets = [m.repository for m in members if m.repository.rate_limit_remaining is not None]
+        budget = ""
+        if budgets:
+            lowest = min(budgets, key=lambda r: r.rate_limit_remaining or 0)
+            budget = f"; budget {lowest.rate_limit_remaining:,} left"
+            if lowest.rate_limit_reset_at:
+                budget += f", resets {short_time(lowest.rate_limit_reset_at, now)}"
+        repositories = f"{len(members)} repositor{'y' if len(members) == 1 else 'ies'}"
+        lines.append(Text(printable(f"{owner}: {repositories} ({statuses}); {prs:,} PRs{budget}")))
+    attention = [row for row in rows if row.label in ("syncing", "interrupted", "rate_limited", "error")]
+    if attention:
+        lines.append("")
+        lines.append(status_table(attention, now=now, width=width))
+    lines.append(Text("Every repository: ghsync status --all (or ghsync status OWNER)"))
+    return Group(*lines)

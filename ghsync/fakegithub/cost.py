@@ -9,7 +9,8 @@ GitHub's formula (docs.github.com, "Rate limits and node limits for the GraphQL 
    A connection's own ``first``/``last`` multiplies its children. A connection that asks only for
    ``totalCount``/``pageInfo`` (allowed without ``first``/``last``) counts as one request with
    multiplier 1 for its (non-existent) children. Aliased duplicates each count.
-   ``rateLimit`` and ``viewer`` are plain objects, not connections.
+   ``rateLimit`` and ``viewer`` are plain objects, not connections. Whether GitHub charges a
+   count-only connection is unverified: ``count_only_free=True`` prices it at 0 requests instead.
 2. **Points.** ``points = max(1, round(requests / 100))`` with halves rounded up.
 3. **Nodes.** The node count is the sum, over connections with ``first``/``last``, of the product
    of that value and its enclosing connections' values; a query may request at most 500,000.
@@ -116,8 +117,10 @@ class _Walker:
         variables: dict[str, Any],
         schema: GraphQLSchema | None,
         operation: OperationDefinitionNode,
+        count_only_free: bool = False,
     ):
         self.schema = schema
+        self.count_only_free = count_only_free
         self.variables = variables
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self.defaults: dict[str, Any] = {}
@@ -213,6 +216,7 @@ class _Walker:
                 else []
             )
             size: int | None = None
+            count_only = first is None and last is None
             if first is not None and last is not None:
                 self._error(
                     None,
@@ -245,8 +249,9 @@ class _Walker:
                         loc,
                         f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.",
                     )
-            self.requests += multiplier
-            self.connections.append(ConnectionCost(here, name, first, last, multiplier))
+            charged = 0 if count_only and self.count_only_free else multiplier
+            self.requests += charged
+            self.connections.append(ConnectionCost(here, name, first, last, charged))
             child = multiplier
             if size is not None:
                 size = max(0, min(size, MAX_PAGE_SIZE))
@@ -287,6 +292,7 @@ def calculate_cost(
     *,
     schema: GraphQLSchema | None | bool = True,
     operation_name: str | None = None,
+    count_only_free: bool = False,
 ) -> QueryCost:
     """Cost of one operation of `document` per GitHub's formula (see the module docstring).
 
@@ -309,7 +315,7 @@ def calculate_cost(
             "mutation": schema.mutation_type,
             "subscription": schema.subscription_type,
         }.get(operation.operation.value)
-    walker = _Walker(document, dict(variables or {}), schema, operation)
+    walker = _Walker(document, dict(variables or {}), schema, operation, count_only_free)
     walker.walk(operation.selection_set, root, 1, ())
     return QueryCost(
         requests=walker.requests,

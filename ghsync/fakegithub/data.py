@@ -83,6 +83,9 @@ class FakeRepository:
     # Optional extras: when the repository was created, and a recorded dataset's "now".
     created_at: str | None = None
     now: str | None = None
+    # What `repositoryOwner { repositories(isArchived:, isFork:) }` filters on.
+    is_archived: bool = False
+    is_fork: bool = False
 
     @property
     def full_name(self) -> str:

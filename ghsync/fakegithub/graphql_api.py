@@ -529,6 +529,15 @@ class RepositoryView:
 
     name = property(lambda self: self.state.repo.name)
     nameWithOwner = property(lambda self: self.state.repo.full_name)
+    isArchived = property(lambda self: self.state.repo.is_archived)
+    isFork = property(lambda self: self.state.repo.is_fork)
+    isPrivate = False
+    parent = None
+
+    @property
+    def archivedAt(self) -> str | None:
+        return self.state.created_at if self.state.repo.is_archived else None
+
     databaseId = property(lambda self: self.state.repo.database_id)
     createdAt = property(lambda self: self.state.created_at)
 
@@ -621,8 +630,53 @@ class OrganizationView(ActorView):
         return None if team is None else TeamView(team)
 
 
+class OwnerView(ActorView):
+    """A RepositoryOwner (User or Organization) with its repositories connection."""
+
+    __slots__ = ()
+
+    def repositories(self, info: Any, **kw: Any) -> Connection:
+        fake: FakeGitHub = info.context.fake
+        states = [s for s in fake._all_repo_states() if s.repo.owner.lower() == self.login.lower()]
+        for flag, attr in (("isArchived", "is_archived"), ("isFork", "is_fork")):
+            if kw.get(flag) is not None:
+                states = [s for s in states if getattr(s.repo, attr) == kw[flag]]
+        order = kw.get("orderBy") or {}
+        if order.get("field") == "NAME":
+
+            def key_of(s: Any) -> tuple[Any, ...]:
+                return (s.repo.name.lower(), s.repo.database_id)
+        else:
+
+            def key_of(s: Any) -> tuple[Any, ...]:
+                return (s.created_at, s.repo.database_id)
+
+        items = sorted(states, key=key_of)
+        keys = [key_of(s) for s in items]
+        return keyset_connection(
+            items,
+            keys,
+            kw,
+            descending=order.get("direction") == "DESC",
+            types=(str, int),
+            wrap=RepositoryView,
+            key_of=key_of,
+        )
+
+
 class Root:
     """The Query type."""
+
+    def repositoryOwner(self, info: Any, login: str) -> OwnerView | None:
+        fake: FakeGitHub = info.context.fake
+        owner = next((s.repo.owner for s in fake._all_repo_states() if s.repo.owner.lower() == login.lower()), None)
+        if owner is None and not fake._is_known_user(login):
+            # Like GitHub: `data.repositoryOwner: null` and an error of type NOT_FOUND.
+            raise GitHubGraphQLError(
+                "NOT_FOUND", f"Could not resolve to a RepositoryOwner with the login of '{login}'."
+            )
+        owner = owner or login
+        return OwnerView(owner, "User" if fake._is_known_user(owner) else "Organization")
 
     def organization(self, info: Any, login: str) -> OrganizationView | None:
         fake: FakeGitHub = info.context.fake

@@ -198,6 +198,7 @@ class FakeGitHub:
         timeout_page_size: int | None = None,
         relax_nullability: bool = False,
         rate_limiting: bool = True,
+        count_only_connections_free: bool = False,
         clock: Callable[[], float] = time.time,
         teams: Iterable[FakeTeam] = (),
     ):
@@ -212,6 +213,9 @@ class FakeGitHub:
         # False acts like GitHub Enterprise Server with rate limiting switched off: no x-ratelimit-*
         # headers, /rate_limit answers 404, rateLimit is null and nothing is ever charged.
         self.rate_limiting = rate_limiting
+        # GitHub's price of a connection selected only for totalCount is unverified: by default it is
+        # charged like any connection (the conservative model); True makes it free.
+        self.count_only_connections_free = count_only_connections_free
         self.clock = clock
         self.before_request: Callable[[str, dict[str, Any] | None], None] | None = None
 
@@ -1041,7 +1045,13 @@ class FakeGitHub:
         if isinstance(coerced, list):
             return _json(200, {"errors": [_format_error(e) for e in coerced]})
         coerced_values = getattr(coerced, "coerced", coerced)
-        cost: QueryCost = calculate_cost(doc, coerced_values, schema=self._schema, operation_name=operation_name)
+        cost: QueryCost = calculate_cost(
+            doc,
+            coerced_values,
+            schema=self._schema,
+            operation_name=operation_name,
+            count_only_free=self.count_only_connections_free,
+        )
         if cost.errors:
             return _json(200, {"data": None, "errors": list(cost.errors)})
         log["cost"] = cost.points

@@ -56,16 +56,26 @@ def graphql_cost(requests: int) -> int:
     return max(1, (requests + 50) // 100)
 
 
-def page_requests(page_size: int, *, extra_connections: int) -> int:
+def connections_per_pull_request(count_only_free: bool | None) -> int:
+    """Connections GitHub charges per PR: reviews, labels and commits. Since the page reads the first
+    commit (`commits(first: 1) { totalCount nodes .. }`, for coding time), none of them is count-only, so
+    what a host charges for count-only connections does not change a page's price."""
+    return CONNECTIONS_PER_PULL_REQUEST
+
+
+def page_requests(page_size: int, *, extra_connections: int, count_only_free: bool | None = None) -> int:
     """Requests a PR page needs: the page itself, one per nested connection per PR, plus extras."""
-    return 1 + page_size * CONNECTIONS_PER_PULL_REQUEST + extra_connections
+    return 1 + page_size * connections_per_pull_request(count_only_free) + extra_connections
 
 
-def cheapest_page_size(*, extra_connections: int, limit: int = MAX_PAGE_SIZE) -> int:
+def cheapest_page_size(
+    *, extra_connections: int, limit: int = MAX_PAGE_SIZE, count_only_free: bool | None = None
+) -> int:
     """The page size with the most PRs per point (the larger one on a tie), at most `limit`."""
     best_size, best_ratio = 1, 0.0
     for size in range(1, max(1, limit) + 1):
-        ratio = size / graphql_cost(page_requests(size, extra_connections=extra_connections))
+        requests = page_requests(size, extra_connections=extra_connections, count_only_free=count_only_free)
+        ratio = size / graphql_cost(requests)
         if ratio >= best_ratio:
             best_size, best_ratio = size, ratio
     return best_size
@@ -113,6 +123,52 @@ def pull_request_page_query(request: PageRequest, page_size: int) -> tuple[str, 
     return query, variables
 
 
+def page_alias_requests(request: PageRequest, page_size: int, count_only_free: bool | None = None) -> int:
+    """Requests one repository's page costs inside an aliased query (its connections plus its window count)."""
+    return page_requests(page_size, extra_connections=extra_connections(request), count_only_free=count_only_free)
+
+
+def pull_request_pages_query(
+    pages: list[tuple[PageRequest, int]], follow_ups: list[tuple[PageRequest, list[FollowUp]]] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Several repositories' pages in one query: `rN: repository(..)` (and `cN: search(..)` for a window
+    count) per page, plus `fN: repository(..) { prM: pullRequest(..) }` follow-ups of earlier pages;
+    GitHub charges the sum of their requests, so small repositories share a point."""
+    declared: list[str] = []
+    variables: dict[str, Any] = {}
+    parts: list[str] = []
+    for index, (request, group) in enumerate(follow_ups or []):
+        declared += [f"$fo{index}: String!", f"$fn{index}: String!"]
+        variables.update({f"fo{index}": request.owner, f"fn{index}": request.name})
+        inner = _follow_up_parts(group, f"f{index}", declared, variables)
+        parts.append(f"f{index}: repository(owner: $fo{index}, name: $fn{index}) {{ {' '.join(inner)} }}")
+    head = "head: pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) { nodes { updatedAt } }"
+    for index, (request, page_size) in enumerate(pages):
+        declared += [f"$o{index}: String!", f"$n{index}: String!", f"$a{index}: String"]
+        variables.update({f"o{index}": request.owner, f"n{index}": request.name, f"a{index}": request.after})
+        parts.append(
+            f"r{index}: repository(owner: $o{index}, name: $n{index}) {{ nameWithOwner "
+            f"pullRequests(first: {page_size}, after: $a{index}, orderBy: {{field: UPDATED_AT, direction: DESC}}) "
+            f"{{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {PR_FIELDS} }} }} {head} }}"
+        )
+        if request.count not in (None, "all"):
+            declared.append(f"$q{index}: String!")
+            variables[f"q{index}"] = f"repo:{request.owner}/{request.name} is:pr updated:>={request.count}"
+            parts.append(f"c{index}: search(query: $q{index}, type: ISSUE) {{ issueCount }}")
+    query = f"query PullRequestPages({', '.join(declared)}) {{ {RATE_LIMIT_FIELDS} {' '.join(parts)} }}"
+    return query, variables
+
+
+def parse_pull_request_pages(body: Any, count: int) -> list[ParsedPage]:
+    """A PullRequestPages answer → one validated page per alias, in the asked order."""
+    data = _data(body)
+    pages = []
+    for index in range(count):
+        one = {"data": {"repository": data.get(f"r{index}"), "windowCount": data.get(f"c{index}")}}
+        pages.append(parse_pull_request_page(one))
+    return pages
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """A PR whose reviews or labels did not fit in the page: continue after these cursors."""
@@ -122,33 +178,45 @@ class FollowUp:
     labels_after: str | None = None
 
 
-def follow_up_query(owner: str, name: str, follow_ups: list[FollowUp]) -> tuple[str, dict[str, Any]]:
-    """One query continuing many PRs' nested connections at once, through aliases."""
+def _follow_up_parts(
+    follow_ups: list[FollowUp], prefix: str, declared: list[str], variables: dict[str, Any]
+) -> list[str]:
     parts = []
-    variables: dict[str, Any] = {"owner": owner, "name": name}
-    declared = ["$owner: String!", "$name: String!"]
     for index, follow_up in enumerate(follow_ups):
         fields = []
         if follow_up.reviews_after is not None:
-            declared.append(f"$r{index}: String")
-            variables[f"r{index}"] = follow_up.reviews_after
+            declared.append(f"${prefix}r{index}: String")
+            variables[f"{prefix}r{index}"] = follow_up.reviews_after
             fields.append(
-                f"reviews(first: {NESTED_PAGE_SIZE}, after: $r{index}) "
+                f"reviews(first: {NESTED_PAGE_SIZE}, after: ${prefix}r{index}) "
                 f"{{ pageInfo {{ hasNextPage endCursor }} nodes {{ {_selection(REVIEW_FIELDS)} }} }}"
             )
         if follow_up.labels_after is not None:
-            declared.append(f"$l{index}: String")
-            variables[f"l{index}"] = follow_up.labels_after
+            declared.append(f"${prefix}l{index}: String")
+            variables[f"{prefix}l{index}"] = follow_up.labels_after
             fields.append(
-                f"labels(first: {NESTED_PAGE_SIZE}, after: $l{index}) "
+                f"labels(first: {NESTED_PAGE_SIZE}, after: ${prefix}l{index}) "
                 "{ pageInfo { hasNextPage endCursor } nodes { name } }"
             )
         parts.append(f"pr{index}: pullRequest(number: {follow_up.number}) {{ number {' '.join(fields)} }}")
+    return parts
+
+
+def follow_up_query(owner: str, name: str, follow_ups: list[FollowUp]) -> tuple[str, dict[str, Any]]:
+    """One query continuing many PRs' nested connections at once, through aliases."""
+    variables: dict[str, Any] = {"owner": owner, "name": name}
+    declared = ["$owner: String!", "$name: String!"]
+    parts = _follow_up_parts(follow_ups, "", declared, variables)
     query = (
         f"query PullRequestFollowUps({', '.join(declared)}) {{ {RATE_LIMIT_FIELDS} "
         f"repository(owner: $owner, name: $name) {{ {' '.join(parts)} }} }}"
     )
     return query, variables
+
+
+def repository_answer(body: Any, alias: str) -> dict[str, Any]:
+    """One alias of an aliased answer, shaped as a single-repository answer (for the parsers above)."""
+    return {"data": {"repository": _data(body).get(alias)}}
 
 
 # --- validation helpers --------------------------------------------------------------------------

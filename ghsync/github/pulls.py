@@ -4,29 +4,66 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from ghsync.errors import AuthenticationError, RateLimited, TransientGitHubError
+from ghsync.errors import (
+    AuthenticationError,
+    GhsyncError,
+    GitHubError,
+    OwnerNotFound,
+    RateLimited,
+    RepositoryNotFound,
+    TransientGitHubError,
+)
 from ghsync.github.graphql import (
     FOLLOW_UP_BATCH_SIZE,
+    FollowUp,
     ParsedPage,
     apply_follow_ups,
     cheapest_page_size,
     extra_connections,
     follow_up_query,
+    graphql_cost,
+    page_alias_requests,
+    page_requests,
     parse_pull_request_page,
+    parse_pull_request_pages,
     pull_request_page_query,
+    pull_request_pages_query,
     rate_limit_of,
+    repository_answer,
+)
+from ghsync.github.owners import (
+    HEADS_BATCH_SIZE,
+    owner_repositories_query,
+    parse_owner_page,
+    parse_repository_heads,
+    repository_heads_query,
 )
 from ghsync.github.pool import MAX_ATTEMPTS, TokenPool, backoff_delay, retry_transient
-from ghsync.models import AccountRateLimit, Page, PageRequest, PullRequestRecord, RateLimitBudget, Spend, Version
+from ghsync.models import (
+    AccountRateLimit,
+    ListedRepository,
+    Page,
+    PageRequest,
+    PullRequestRecord,
+    RateLimitBudget,
+    RepositoryHead,
+    Spend,
+    Version,
+)
 from ghsync.timefmt import iso
 
 REQUEST_TIMEOUT_SECONDS = 60.0
 # After a timeout the halved size is held for this many good pages before growing back; each
 # failed attempt to grow back doubles the hold (a page that is heavy stays small, a blip passes).
 GROW_BACK_AFTER = 16
+# The most requests one point buys: GitHub divides by 100 and rounds half up.
+ONE_POINT_REQUESTS = 149
+# At most this many repositories share one request (a smaller answer, a smaller loss on a timeout).
+MAX_BATCH = 40
 
 
 class PageSizer:
@@ -71,6 +108,71 @@ class GitHubPullRequestSource:
         self.sleep = sleep
         self.sizer = PageSizer()
         self._points = 0
+        # Pages the caller said it will ask for (with how many records each should hold), by repository;
+        # and pages fetched early alongside another one, served without a request when asked for.
+        self._planned: dict[str, tuple[PageRequest, int]] = {}
+        self._held: dict[PageRequest, ParsedPage] = {}
+        # Records left to read after the last page fetched, by repository (from the page's count).
+        self._left: dict[str, tuple[int, bool]] = {}
+        self.requests = 0
+        self._last_cost = 0
+        # Whether this API host charges a count-only connection (`commits { totalCount }`): None until seen.
+        self.count_only_free: bool | None = None
+        self._probing = False
+        # The next page of a full-history pass, fetched while the engine writes the current one.
+        self._ahead: tuple[PageRequest, Future[ParsedPage]] | None = None
+        self._worker: ThreadPoolExecutor | None = None
+        self._remember_price: Callable[[bool], None] = lambda free: None
+
+    def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None:
+        """What is known of this host's price (None: nothing yet), and where to keep what a page teaches."""
+        self.count_only_free = count_only_free
+        self._remember_price = remember
+
+    # --- many repositories at once ------------------------------------------------------------
+
+    def expect(self, planned: Sequence[tuple[PageRequest, int]]) -> None:
+        """The pages the caller will ask for next, in order, with the records each should hold: small
+        ones are fetched together, several repositories per 1-point request."""
+        for request, expected in planned:
+            self._planned[request.full_name.lower()] = (request, expected)
+        # A run over several repositories may spend a page finding out the host's price (see _probe_size);
+        # a single repository's sync keeps its page plan as it always was.
+        self._probing = self._probing or len(planned) >= 2
+
+    def list_owner(self, login: str, *, include_forks: bool) -> tuple[str, list[ListedRepository]]:
+        """Every repository an owner owns (100 per request, one point each): its login as GitHub spells it."""
+        listed: list[ListedRepository] = []
+        after: str | None = None
+        while True:
+            query, variables = owner_repositories_query(login, after=after, include_forks=include_forks)
+            try:
+                page = parse_owner_page(retry_transient(partial(self._query, query, variables), sleep=self.sleep))
+            except RepositoryNotFound:  # PyGithub reports GraphQL's NOT_FOUND as an unknown object
+                page = None
+            if page is None:
+                raise OwnerNotFound(f"no user or organisation '{login}' on GitHub (or the token cannot see it)")
+            listed.extend(page.repositories)
+            if page.after is None:
+                return page.login, listed
+            after = page.after
+
+    def repository_heads(self, full_names: Sequence[str]) -> dict[str, RepositoryHead] | None:
+        """Each repository's PR count and newest `updatedAt`, 100 per 1-point request; None when GitHub
+        could not answer for all of them (a repository gone): the caller then syncs each one."""
+        heads: dict[str, RepositoryHead] = {}
+        for start in range(0, len(full_names), HEADS_BATCH_SIZE):
+            batch = list(full_names[start : start + HEADS_BATCH_SIZE])
+            query, variables = repository_heads_query(batch)
+            try:
+                heads.update(
+                    parse_repository_heads(
+                        retry_transient(partial(self._query, query, variables), sleep=self.sleep), batch
+                    )
+                )
+            except (RepositoryNotFound, GitHubError):
+                return None
+        return heads
 
     def budget(self) -> RateLimitBudget:
         return self.pool.budget()
@@ -101,27 +203,150 @@ class GitHubPullRequestSource:
         state, cost = rate_limit_of(answer.body)
         self.pool.record(key, state or answer.rate_limit)
         self._points += cost
+        self._last_cost = cost
+        self.requests += 1
         return answer.body
 
     def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """Any other GraphQL query through the pool, retried on transient faults, its points counted."""
         return retry_transient(partial(self._query, query, variables), sleep=self.sleep)
 
-    def _page(self, request: PageRequest) -> ParsedPage:
+    def _expected(self, request: PageRequest) -> int | None:
+        """How many records this page should hold to end its pass, when known."""
+        planned = self._planned.get(request.full_name.lower())
+        if planned is not None and planned[0] == request:
+            return planned[1]
+        if request.after is not None and request.full_name.lower() in self._left:
+            left, windowed = self._left[request.full_name.lower()]
+            return max(1, left + int(windowed))
+        return None
+
+    def _companions(self, exclude: set[PageRequest], used: int) -> tuple[list[tuple[PageRequest, int]], int]:
+        """Planned pages of other repositories that fit, whole, in what is left of one point (first fit)."""
+        chosen: list[tuple[PageRequest, int]] = []
+        names = {request.full_name.lower() for request in exclude}
+        for name, (other, expected) in self._planned.items():
+            if len(chosen) >= MAX_BATCH:
+                break
+            if name in names or other in self._held:
+                continue
+            best = cheapest_page_size(extra_connections=extra_connections(other), count_only_free=self.count_only_free)
+            size = max(1, min(expected, best))
+            cost = page_alias_requests(other, size, self.count_only_free)
+            if used + cost <= ONE_POINT_REQUESTS:
+                chosen.append((other, size))
+                used += cost
+        return chosen, used
+
+    def _follow_ups(self, need: PageRequest | None, used: int) -> tuple[list[tuple[PageRequest, list[FollowUp]]], int]:
+        """Held pages' unfinished reviews/labels (the needed page's first), as many as fit in one point."""
+        groups = []
+        for request in sorted(self._held, key=lambda held: held != need):
+            chosen = []
+            for partial_pr in self._held[request].partials:
+                follow_up = partial_pr.follow_up()
+                if follow_up is None:
+                    continue
+                cost = int(follow_up.reviews_after is not None) + int(follow_up.labels_after is not None)
+                if used + cost > ONE_POINT_REQUESTS:
+                    break
+                chosen.append(follow_up)
+                used += cost
+            if chosen:
+                groups.append((request, chosen))
+        return groups, used
+
+    def _round(self, first: tuple[PageRequest, int] | None, need: PageRequest) -> bool:
+        """One 1-point request: `first` (a page asked for), the follow-ups of held pages, and planned pages
+        of other repositories filling what is left; every page it brings is held until asked for. False
+        (and no request) when `first` would go alone: it is then fetched as a plain page."""
+        used = page_alias_requests(*first, self.count_only_free) if first else 0
+        groups, used = self._follow_ups(None if first else need, used)
+        companions, used = self._companions({need, *self._held}, used)
+        if first and not groups and not companions:
+            return False
+        pages = ([first] if first else []) + companions
+        query, variables = pull_request_pages_query(pages, groups)
+        body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
+        parsed = parse_pull_request_pages(body, len(pages))
+        for index, (request, follow_ups) in enumerate(groups):
+            partials = {p.number: p for p in self._held[request].partials}
+            apply_follow_ups(partials, repository_answer(body, f"f{index}"), follow_ups)
+        for (request, _), page in zip(pages, parsed, strict=True):
+            self._held[request] = page
+        return True
+
+    def _batched(self, request: PageRequest) -> ParsedPage | None:
+        """The page from a shared request, complete (its follow-ups riding along with other pages); None
+        when sharing does not pay (a large page) or a shared request failed: then it is fetched alone."""
+        if request not in self._held:
+            best = cheapest_page_size(
+                extra_connections=extra_connections(request), count_only_free=self.count_only_free
+            )
+            expected = self._expected(request)
+            if expected is None or self.sizer.limit is not None or expected >= best:
+                return None
+            try:
+                if not self._round((request, max(1, expected)), request):
+                    return None
+            except (RepositoryNotFound, TransientGitHubError):
+                # A repository gone since it was listed, or a request GitHub keeps failing: each on its own.
+                self._planned.clear()
+                self._held.clear()
+                return None
+        while any(p.follow_up() is not None for p in self._held[request].partials):
+            try:
+                self._round(None, request)
+            except (RepositoryNotFound, TransientGitHubError):
+                break  # fetch_page's own follow-up loop completes it
+        return self._held.pop(request)
+
+    def _probe_size(self, request: PageRequest) -> int | None:
+        """While this host's price of a count-only connection is unknown, a page large enough to tell:
+        1 point if GitHub does not charge `commits { totalCount }`, 2 if it does. Only when the PRs left
+        make it free: even at 2 points, the probe and the pages after it cost no more than the plan without
+        it (so finding out never costs a point; a repository where it would waits for the next one)."""
+        if not self._probing or self.count_only_free is not None or self.sizer.limit is not None:
+            return None
+        extra = extra_connections(request)
+        size = cheapest_page_size(extra_connections=extra, count_only_free=True)
+        charged = graphql_cost(page_requests(size, extra_connections=extra))
+        free = graphql_cost(page_requests(size, extra_connections=extra, count_only_free=True))
+        left = self._expected(request)
+        if charged == free or left is None or left < size:
+            return None
+        plain = cheapest_page_size(extra_connections=extra)
+
+        def pages(records: int) -> int:
+            return -(-records // plain) if records > 0 else 0
+
+        return size if charged + pages(left - size) <= pages(left) else None
+
+    def _learn_price(self, request: PageRequest, size: int) -> None:
+        extra = extra_connections(request)
+        free = graphql_cost(page_requests(size, extra_connections=extra, count_only_free=True))
+        self.count_only_free = self._last_cost <= free
+        self._remember_price(self.count_only_free)
+
+    def _page(self, request: PageRequest, *, learn: bool = True) -> ParsedPage:
         """One page, retried on transient faults; a timeout (or a 502 twice in a row) halves the size."""
-        best = cheapest_page_size(extra_connections=extra_connections(request))
+        best = cheapest_page_size(extra_connections=extra_connections(request), count_only_free=self.count_only_free)
+        probe = self._probe_size(request) if learn else None
         attempt = 0
         last_status: int | None = None
         while True:
             attempt += 1
-            size = self.sizer.size(best)
+            size = probe or self.sizer.size(best)
             try:
                 parsed = parse_pull_request_page(self._query(*pull_request_page_query(request, size)))
+                if probe:
+                    self._learn_price(request, size)
             except TransientGitHubError as error:
                 if attempt >= MAX_ATTEMPTS:
                     raise
                 # A lone 502/503 is load: same size again. A timeout, or the same page failing twice, is size.
                 if error.timed_out or (error.status in (502, 503) and last_status == error.status):
+                    probe = None
                     self.sizer.timed_out(size)
                     last_status = None
                 else:
@@ -131,6 +356,36 @@ class GitHubPullRequestSource:
             self.sizer.succeeded(size, best)
             return parsed
 
+    def _fetch_ahead(self, request: PageRequest, parsed: ParsedPage) -> None:
+        """Start fetching the page the engine will ask for next, while it writes this one: only in a
+        full-history pass (its next request is certain: after this cursor, no count) with PRs left, and
+        only when the point it spends leaves the budget at or above the threshold (a stop wastes nothing)."""
+        left, windowed = self._left.get(request.full_name.lower(), (0, True))
+        if windowed or left <= 0 or not parsed.has_next_page or not parsed.end_cursor or self._planned:
+            return
+        budget = self.pool.budget()
+        if budget.remaining is not None and budget.remaining - 1 < self.pool.threshold:
+            return
+        following = PageRequest(owner=request.owner, name=request.name, after=parsed.end_cursor)
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghsync-page-ahead")
+        self._ahead = (following, self._worker.submit(self._page, following, learn=False))
+
+    def _fetched_ahead(self, request: PageRequest) -> ParsedPage | None:
+        """The page fetched ahead, if it is the one asked for (else its point is spent for nothing, which the
+        conditions in _fetch_ahead make rare: the engine stopped or its pass ended early)."""
+        if self._ahead is None:
+            return None
+        following, future = self._ahead
+        self._ahead = None
+        if following == request:
+            return future.result()  # its error, if any, is the engine's as if it had asked just now
+        try:
+            future.result()
+        except GhsyncError:
+            pass  # a page nobody asked for: its failure does not matter
+        return None
+
     def fetch_page(
         self, request: PageRequest, *, wanted: Callable[[Sequence[Version]], Collection[int]]
     ) -> Page[PullRequestRecord]:
@@ -139,7 +394,15 @@ class GitHubPullRequestSource:
         A PR `wanted` leaves out is returned as parsed, possibly without all its reviews: the
         caller must not store it.
         """
-        parsed = self._page(request)
+        parsed = self._fetched_ahead(request) or self._batched(request) or self._page(request)
+        self._planned.pop(request.full_name.lower(), None)
+        name = request.full_name.lower()
+        if parsed.total_count is not None and request.count is not None:
+            # A window (a search count) ends at the first record before it: one more record shows it.
+            self._left[name] = (parsed.total_count - len(parsed.partials), request.count != "all")
+        elif name in self._left:
+            left, windowed = self._left[name]
+            self._left[name] = (left - len(parsed.partials), windowed)
         partials = parsed.partials
         keep = set(wanted([Version(p.number, p.record.updated_at) for p in partials]))
         incomplete = {p.number: p for p in partials if p.number in keep}
@@ -151,6 +414,7 @@ class GitHubPullRequestSource:
             query, variables = follow_up_query(request.owner, request.name, batch)
             body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
             apply_follow_ups(incomplete, body, batch)
+        self._fetch_ahead(request, parsed)
         return Page(
             records=tuple(p.to_record() for p in partials),
             has_next_page=parsed.has_next_page,

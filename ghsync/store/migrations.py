@@ -235,7 +235,34 @@ def m006_team_metrics(db: sqlite_utils.Database) -> None:
     )
 
 
-def m007_digests(db: sqlite_utils.Database) -> None:
+def m007_owners(db: sqlite_utils.Database) -> None:
+    # Remembered owners (organisations, users): each `sync` re-lists them with these filters.
+    db.table("owners").create(
+        {
+            "id": int,
+            "login": str,
+            "days_back": int,
+            "include_archived": int,
+            "include_forks": int,
+            # JSON lists of fnmatch globs on the repository name.
+            "match": str,
+            "exclude": str,
+            "created_at": str,
+            "listed_at": str,
+        },
+        pk="id",
+        not_null={"login", "created_at"},
+        defaults={"include_archived": 0, "include_forks": 0, "match": "[]", "exclude": "[]"},
+    )
+    db.table("owners").create_index(["login"], unique=True)
+    # The owner that tracks the repository (NULL: tracked by hand); cleared when the owner is untracked.
+    db.execute("ALTER TABLE repositories ADD COLUMN owner_id INTEGER")
+    # What a page's `rateLimit { cost }` taught about an API host's prices (issue #13): whether it charges
+    # a connection selected only for totalCount. No row: not known yet (the conservative model is used).
+    db.table("api_prices").create({"api_url": str, "count_only_free": int, "learned_at": str}, pk="api_url")
+
+
+def m008_digests(db: sqlite_utils.Database) -> None:
     # One row per delivery attempt of a weekly digest; a `sent` row keeps a retried cron job from
     # sending the same scope's week to the same channel again. Never the webhook URL or a password.
     db.table("digests").create(
@@ -262,7 +289,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     m004_analyst_views_indexes_and_github_ids,
     m005_window_coverage,
     m006_team_metrics,
-    m007_digests,
+    m007_owners,
+    m008_digests,
 )
 
 

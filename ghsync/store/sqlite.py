@@ -26,6 +26,8 @@ from ghsync.models import (
     MetricPullRequest,
     MetricReview,
     Outcome,
+    Owner,
+    OwnerFilters,
     PageProgress,
     Phase,
     PullRequestRecord,
@@ -258,6 +260,23 @@ def _repository(row: dict[str, Any]) -> Repository:
         notify_to=tuple(json.loads(row["notify_to"] or "[]")),
         coverage=_coverage(row),
         coverage_start=row.get("coverage_start"),
+        owner_id=row.get("owner_id"),
+    )
+
+
+def _owner(row: dict[str, Any]) -> Owner:
+    return Owner(
+        id=row["id"],
+        login=row["login"],
+        days_back=row["days_back"],
+        filters=OwnerFilters(
+            include_archived=bool(row["include_archived"]),
+            include_forks=bool(row["include_forks"]),
+            match=tuple(json.loads(row["match"] or "[]")),
+            exclude=tuple(json.loads(row["exclude"] or "[]")),
+        ),
+        created_at=row["created_at"],
+        listed_at=row["listed_at"],
     )
 
 
@@ -335,6 +354,7 @@ class SqliteStore:
         notify_to: Sequence[str] = (),
         node_id: str | None = None,
         database_id: int | None = None,
+        owner_id: int | None = None,
     ) -> Repository:
         owner, name = full_name.split("/")
         with transaction(self.db):
@@ -352,9 +372,106 @@ class SqliteStore:
                     "sync_prs_completed": 0,
                     "created_at": now,
                     "notify_to": json.dumps(list(notify_to)),
+                    "owner_id": owner_id,
                 }
             )
         return self.get_repository(full_name)
+
+    # --- owners -------------------------------------------------------------------------------
+
+    def find_owner(self, login: str) -> Owner | None:
+        rows = list(self.db.table("owners").rows_where("lower(login) = lower(?)", [login], limit=1))
+        return _owner(rows[0]) if rows else None
+
+    def list_owners(self) -> list[Owner]:
+        return [_owner(row) for row in self.db.table("owners").rows_where(order_by="login")]
+
+    def save_owner(self, login: str, *, days_back: int | None, filters: OwnerFilters, now: str) -> Owner:
+        """Remember an owner (or change a remembered owner's window and filters)."""
+        fields = {
+            "days_back": days_back,
+            "include_archived": int(filters.include_archived),
+            "include_forks": int(filters.include_forks),
+            "match": json.dumps(list(filters.match)),
+            "exclude": json.dumps(list(filters.exclude)),
+        }
+        existing = self.find_owner(login)
+        with transaction(self.db):
+            if existing is None:
+                self.db.table("owners").insert({"login": login, "created_at": now, **fields})
+            else:
+                self.db.table("owners").update(existing.id, fields)
+        owner = self.find_owner(login)
+        assert owner is not None
+        return owner
+
+    def owner_listed(self, owner: Owner, *, now: str) -> None:
+        with transaction(self.db):
+            self.db.execute("UPDATE owners SET listed_at = ? WHERE id = ?", [now, owner.id])
+
+    def owner_repositories(self, owner: Owner) -> list[Repository]:
+        """Every repository the owner tracks or tracked (untracked ones included), by name."""
+        rows = self.db.table("repositories").rows_where("owner_id = ?", [owner.id], order_by="full_name")
+        return [_repository(row) for row in rows]
+
+    def adopt(self, repository: Repository, owner: Owner, *, days_back: int | None, restart: bool) -> Repository:
+        """An owner (re)tracks a repository: pending again if untracked, a new initial sync if `restart`."""
+        fields: dict[str, Any] = {"owner_id": owner.id, "days_back": days_back}
+        if repository.sync_status == SyncStatus.UNTRACKED:
+            fields.update(sync_status=SyncStatus.PENDING, last_error=None)
+        if restart:
+            fields.update(
+                sync_watermark=None, last_synced_at=None, current_sync_id=None, sync_status=SyncStatus.PENDING
+            )
+        with transaction(self.db):
+            self.db.table("repositories").update(repository.id, fields)
+        return self.repository(repository.id)
+
+    def mark_untracked(self, repository: Repository, reason: str) -> None:
+        """Stop syncing a repository, keeping its data; `last_error` says why (it is not an error)."""
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE repositories SET sync_status = ?, last_error = ? WHERE id = ?",
+                [SyncStatus.UNTRACKED, reason, repository.id],
+            )
+
+    def mark_current(self, repository_ids: Sequence[int], *, now: str, budget: RateLimitBudget) -> None:
+        """Repositories a cheap check found unchanged since their watermark: current as of `now`, one write."""
+        if not repository_ids:
+            return
+        with transaction(self.db):
+            self.db.conn.executemany(
+                "UPDATE repositories SET last_synced_at = ?, rate_limit_remaining = ?, rate_limit_reset_at = ? "
+                "WHERE id = ?",
+                [(now, budget.remaining, budget.reset_iso(), repository_id) for repository_id in repository_ids],
+            )
+
+    def api_price(self, api_url: str) -> bool | None:
+        """Whether this API host was seen not to charge count-only connections; None: not known yet."""
+        row = self.db.execute("SELECT count_only_free FROM api_prices WHERE api_url = ?", [api_url]).fetchone()
+        return None if row is None else bool(row[0])
+
+    def remember_api_price(self, api_url: str, *, count_only_free: bool, now: str) -> None:
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO api_prices (api_url, count_only_free, learned_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (api_url) DO UPDATE SET count_only_free = excluded.count_only_free, "
+                "learned_at = excluded.learned_at",
+                [api_url, int(count_only_free), now],
+            )
+
+    def remove_owner(self, owner: Owner, reason: str) -> list[Repository]:
+        """Forget an owner: its repositories keep their data, become untracked, and are no longer its."""
+        repositories = self.owner_repositories(owner)
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE repositories SET sync_status = ?, last_error = ?, owner_id = NULL "
+                "WHERE owner_id = ? AND sync_status != ?",
+                [SyncStatus.UNTRACKED, reason, owner.id, SyncStatus.UNTRACKED],
+            )
+            self.db.execute("UPDATE repositories SET owner_id = NULL WHERE owner_id = ?", [owner.id])
+            self.db.execute("DELETE FROM owners WHERE id = ?", [owner.id])
+        return repositories
 
     def retrack(
         self, repository: Repository, *, days_back: int | None, notify_to: Sequence[str] | None, restart: bool
@@ -377,7 +494,9 @@ class SqliteStore:
     def untrack(self, repository: Repository, *, purge: bool) -> None:
         with transaction(self.db):
             if not purge:
-                self.db.table("repositories").update(repository.id, {"sync_status": SyncStatus.UNTRACKED})
+                self.db.table("repositories").update(
+                    repository.id, {"sync_status": SyncStatus.UNTRACKED, "owner_id": None}
+                )
                 return
             for sql in (
                 # repositories.current_sync_id references syncs (m004): let go of the job first.

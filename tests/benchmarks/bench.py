@@ -59,6 +59,15 @@ RSS_50K_MB = 100.0  # peak RSS at 50,000 PRs
 STATUS_COLD_SECONDS = 0.3  # `ghsync status` cold start
 METRICS_SECONDS = 1.0  # `ghsync metrics` on 50,000 PRs across 20 repositories
 METRICS_REPOSITORIES = 20
+BARE_RATIO = 1.3  # 1,000-PR initial sync wall vs a bare client fetching the same pages
+# Owner scenarios (issue #13): an organisation of many small repositories.
+ORG = "bench-org"
+ORG_REPOSITORIES = 300
+ORG_MAX_PRS = 60
+ORG_TRACK_SLACK = 1.15  # points <= 1.15 x ceil(PRs / page) + ceil(repositories / 100) + 2
+ORG_NOTHING_POINTS, ORG_NOTHING_REQUESTS, ORG_NOTHING_WALL = 5, 8, 3.0
+ORG_CHANGED_REPOSITORIES = 10
+ORG_CHANGED_POINTS = 6
 
 
 # ------------------------------------------------------------------------------------------------
@@ -199,6 +208,28 @@ with open(path, "w") as out:
 """
 
 
+# The reference for "fetch the next page while the current one is written": a bare client fetching the
+# same pages (ghsync's own query text, same page size) with requests, parsing the JSON and nothing else.
+BARE_CLIENT = """
+import os, sys, requests
+from ghsync.github.graphql import cheapest_page_size, pull_request_page_query
+from ghsync.models import PageRequest
+owner, name = sys.argv[1].split("/")
+session = requests.Session()
+session.headers["Authorization"] = "bearer " + os.environ["GITHUB_TOKEN"]
+url = os.environ["GITHUB_API_URL"] + "/graphql"
+after, count = None, "all"
+while True:
+    query, variables = pull_request_page_query(PageRequest(owner, name, after=after, count=count),
+                                               cheapest_page_size(extra_connections=1))
+    page = session.post(url, json={"query": query, "variables": variables}).json()
+    connection = page["data"]["repository"]["pullRequests"]
+    if not connection["pageInfo"]["hasNextPage"]:
+        break
+    after, count = connection["pageInfo"]["endCursor"], None
+"""
+
+
 def _maxrss_mb(ru_maxrss: int) -> float:
     # Linux reports kilobytes, macOS bytes.
     return ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru_maxrss / 1024
@@ -223,7 +254,13 @@ class Runner:
         self.env = env
 
     def run(
-        self, args: list[str], *, db: Path | None = None, interrupt_on: str | None = None, timeout: float | None = None
+        self,
+        args: list[str],
+        *,
+        db: Path | None = None,
+        interrupt_on: str | None = None,
+        timeout: float | None = None,
+        command: list[str] | None = None,
     ) -> Child:
         """Run one ghsync child to its end, measured by a small launcher process (see LAUNCHER).
 
@@ -243,7 +280,7 @@ class Runner:
             tempfile.NamedTemporaryFile(prefix="stderr-", dir=self.workdir) as err,
         ):
             launcher = subprocess.Popen(
-                [sys.executable, "-S", "-c", LAUNCHER, measure_path, *self.command, *args],
+                [sys.executable, "-S", "-c", LAUNCHER, measure_path, *(command or self.command), *args],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -345,9 +382,10 @@ def measured(
     count_stored: bool = True,
     interrupt_on: str | None = None,
     timeout: float | None = None,
+    command: list[str] | None = None,
 ) -> Scenario:
     before = fake.snapshot()
-    child = runner.run(args, db=db, interrupt_on=interrupt_on, timeout=timeout)
+    child = runner.run(args, db=db, interrupt_on=interrupt_on, timeout=timeout, command=command)
     after = fake.snapshot()
     delta = {key: after[key] - before[key] for key in after}
     stored = _stored_prs(db) if count_stored else None
@@ -488,11 +526,83 @@ def metrics_scenarios(fake: InstrumentedFake, runner: Runner, workdir: Path, rep
     ]
 
 
+def org_sizes(seed: int) -> list[int]:
+    """PR counts of the organisation's repositories: 0 to ORG_MAX_PRS, most under 20."""
+    rng = random.Random(f"bench-org:{seed}")
+    return [min(ORG_MAX_PRS, int(rng.expovariate(1 / 10))) for _ in range(ORG_REPOSITORIES)]
+
+
+def owner_scenarios(
+    fake: InstrumentedFake, runner: Runner, workdir: Path, *, seed: int, now: datetime, latency: float
+) -> tuple[list[Scenario], dict[str, Any]]:
+    """`track ORG --days all` on 300 repositories, then `sync` with nothing changed, then after 10 PRs
+    changed in 10 repositories."""
+    sizes = org_sizes(seed)
+    names = [f"{ORG}/repo-{index:03d}" for index in range(len(sizes))]
+    for name, size in zip(names, sizes, strict=True):
+        fake.fake.add_repository(generate_repository(name, size, seed=seed, now=now))
+    total = sum(sizes)
+    page = cheapest_page_size(extra_connections=1, limit=MAX_PAGE_SIZE)
+    pages = -(-total // page)
+    limit = ORG_TRACK_SLACK * pages + -(-len(sizes) // 100) + 2
+    db = workdir / "org.db"
+    scenarios = []
+    fake.refill()
+    scenarios.append(
+        measured(
+            fake,
+            runner,
+            f"owner: `track {ORG} --days all` ({len(sizes)} repos)",
+            ["track", ORG, "--days", "all"],
+            db=db,
+            repo_size=total,
+            prs_needed=total,
+            floor=None,
+            latency=latency,
+        )
+    )
+    fake.refill()
+    scenarios.append(
+        measured(
+            fake,
+            runner,
+            f"owner: `sync`, nothing changed ({len(sizes)} repos)",
+            ["sync"],
+            db=db,
+            repo_size=total,
+            prs_needed=0,
+            floor=None,
+            latency=latency,
+        )
+    )
+    rng = random.Random(f"bench-org-touch:{seed}")
+    touched = rng.sample([n for n, s in zip(names, sizes, strict=True) if s > 0], ORG_CHANGED_REPOSITORIES)
+    for name in touched:
+        number = rng.randrange(1, sizes[names.index(name)] + 1)
+        fake.fake.touch_pull_request(name, number)
+    fake.refill()
+    scenarios.append(
+        measured(
+            fake,
+            runner,
+            f"owner: `sync` after {ORG_CHANGED_REPOSITORIES} PRs changed in {ORG_CHANGED_REPOSITORIES} repos",
+            ["sync"],
+            db=db,
+            repo_size=total,
+            prs_needed=ORG_CHANGED_REPOSITORIES,
+            floor=None,
+            latency=latency,
+        )
+    )
+    info = {"repositories": len(sizes), "prs": total, "page": page, "pages": pages, "track_limit": limit}
+    return scenarios, info
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.metrics_only:
         return run_metrics_only(args)
     sizes = [1000] if args.quick else sorted(set(args.sizes))
-    base = max([s for s in sizes if s <= BASE_SIZE], default=min(sizes))
+    base = max([s for s in sizes if s <= BASE_SIZE], default=min(sizes, default=0))
     latency = args.latency_ms / 1000.0
     # Generated data is deterministic for (name, count, seed, now): pin "now" to today's UTC midnight.
     now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -506,170 +616,197 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     generated = time.perf_counter()
+    if args.owners_only:
+        sizes = []
     repositories = {size: generate_repository(repo_name(size), size, seed=args.seed, now=now) for size in sizes}
     print(f"generated {sum(sizes):,} PRs in {time.perf_counter() - generated:.1f} s", flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="ghsync-bench-"))
     scenarios: list[Scenario] = []
     resume: dict[str, Any] = {}
+    owner_info: dict[str, Any] = {}
     try:
         with InstrumentedFake(repositories.values(), latency=latency) as fake:
             runner = Runner(workdir, fake.url)
             print(f"ghsync command: {runner.command_text}", flush=True)
             runner.run(["--version"])  # compile bytecode caches once, outside every measurement
+            if args.owners or args.owners_only:
+                owner_runs, owner_info = owner_scenarios(
+                    fake, runner, workdir, seed=args.seed, now=now, latency=latency
+                )
+                scenarios += owner_runs
 
-            # 1. initial full-history syncs
-            full: dict[int, Scenario] = {}
-            for size in sizes:
+            if not args.owners_only:
+                # 1. initial full-history syncs
+                full: dict[int, Scenario] = {}
+                for size in sizes:
+                    fake.refill()
+                    full[size] = measured(
+                        fake,
+                        runner,
+                        f"initial full sync ({size:,})",
+                        ["track", repo_name(size), "--days", "all"],
+                        db=workdir / f"full-{size}.db",
+                        repo_size=size,
+                        prs_needed=size,
+                        floor=floor_points(size),
+                        latency=latency,
+                    )
+                    scenarios.append(full[size])
+                if 1000 in repositories:
+                    fake.refill()
+                    scenarios.append(
+                        measured(
+                            fake,
+                            runner,
+                            "bare GraphQL client, same pages (1,000)",
+                            [repo_name(1000)],
+                            db=workdir / "bare.db",
+                            repo_size=1000,
+                            prs_needed=1000,
+                            floor=None,
+                            latency=latency,
+                            count_stored=False,
+                            command=[sys.executable, "-c", BARE_CLIENT],
+                        )
+                    )
+                base_db = workdir / f"full-{base}.db"
+                base_repo = repositories[base]
+
+                # 2. --days 60 window on the base repository (before anything is touched)
                 fake.refill()
-                full[size] = measured(
+                since = iso(time.time() - WINDOW_DAYS * 86400)
+                in_window = sum(1 for pr in base_repo.pull_requests if pr.updated_at >= since)
+                scenarios.append(
+                    measured(
+                        fake,
+                        runner,
+                        f"--days {WINDOW_DAYS} window sync ({base:,})",
+                        ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
+                        db=workdir / f"window-{base}.db",
+                        repo_size=base,
+                        prs_needed=in_window,
+                        floor=floor_points(in_window),
+                        latency=latency,
+                    )
+                )
+
+                # 3. resume after a rate-limit stop: budget for about half the pages, then refill
+                resume_db = workdir / f"resume-{base}.db"
+                half = floor_points(base) // 2
+                fake.refill()
+                fake.fake.set_remaining("graphql", MIN_REMAINING + half)
+                # `ghsync track` should stop here with exit 75. Should it instead sleep until the reset
+                # (an hour away), the benchmark presses Ctrl-C once it says so, and the resume still runs.
+                stopped = measured(
                     fake,
                     runner,
-                    f"initial full sync ({size:,})",
-                    ["track", repo_name(size), "--days", "all"],
-                    db=workdir / f"full-{size}.db",
-                    repo_size=size,
-                    prs_needed=size,
-                    floor=floor_points(size),
-                    latency=latency,
-                )
-                scenarios.append(full[size])
-            base_db = workdir / f"full-{base}.db"
-            base_repo = repositories[base]
-
-            # 2. --days 60 window on the base repository (before anything is touched)
-            fake.refill()
-            since = iso(time.time() - WINDOW_DAYS * 86400)
-            in_window = sum(1 for pr in base_repo.pull_requests if pr.updated_at >= since)
-            scenarios.append(
-                measured(
-                    fake,
-                    runner,
-                    f"--days {WINDOW_DAYS} window sync ({base:,})",
-                    ["track", repo_name(base), "--days", str(WINDOW_DAYS)],
-                    db=workdir / f"window-{base}.db",
-                    repo_size=base,
-                    prs_needed=in_window,
-                    floor=floor_points(in_window),
-                    latency=latency,
-                )
-            )
-
-            # 3. resume after a rate-limit stop: budget for about half the pages, then refill
-            resume_db = workdir / f"resume-{base}.db"
-            half = floor_points(base) // 2
-            fake.refill()
-            fake.fake.set_remaining("graphql", MIN_REMAINING + half)
-            # `ghsync track` should stop here with exit 75. Should it instead sleep until the reset
-            # (an hour away), the benchmark presses Ctrl-C once it says so, and the resume still runs.
-            stopped = measured(
-                fake,
-                runner,
-                f"resume: stopped at threshold ({base:,})",
-                ["track", repo_name(base), "--days", "all", "--min-remaining", str(MIN_REMAINING)],
-                db=resume_db,
-                repo_size=base,
-                prs_needed=0,
-                floor=None,
-                latency=latency,
-                expected_exit=75,
-                interrupt_on=WAITING_MARKER,
-                timeout=CHILD_TIMEOUT_SECONDS,
-            )
-            stopped.notes.append(f"GraphQL remaining set to {MIN_REMAINING + half} (threshold {MIN_REMAINING})")
-            if stopped.exit_code != 75 and stopped.interrupted:
-                stopped.notes.append(
-                    "`ghsync track` did not exit 75 at the threshold: it slept until the rate-limit reset "
-                    "(cli.track always passes on_wait; only `sync` drops it without --wait); Ctrl-C'd while waiting"
-                )
-            scenarios.append(stopped)
-            fake.refill()
-            resumed = measured(
-                fake,
-                runner,
-                f"resume: `ghsync sync` after refill ({base:,})",
-                ["sync", "--min-remaining", str(MIN_REMAINING)],
-                db=resume_db,
-                repo_size=base,
-                prs_needed=0,
-                floor=None,
-                latency=latency,
-            )
-            scenarios.append(resumed)
-            reference = full[base]
-            resume = {
-                "repo_size": base,
-                "stopped_points": stopped.points,
-                "resumed_points": resumed.points,
-                "total_points": stopped.points + resumed.points,
-                "uninterrupted_points": reference.points,
-                "extra_points": stopped.points + resumed.points - reference.points,
-                "stopped_prs": stopped.prs_returned,
-                "resumed_prs": resumed.prs_returned,
-                "total_prs": stopped.prs_returned + resumed.prs_returned,
-                "uninterrupted_prs": reference.prs_returned,
-                "refetched_prs": stopped.prs_returned + resumed.prs_returned - reference.prs_returned,
-                "stored_after_stop": stopped.prs_stored,
-                "stored_after_resume": resumed.prs_stored,
-                "stopped_exit": stopped.exit_code,
-                "stopped_interrupted": stopped.interrupted,
-                "total_wall_s": stopped.wall_s + resumed.wall_s,
-                "uninterrupted_wall_s": reference.wall_s,
-            }
-
-            # 4. incremental, nothing changed
-            fake.refill()
-            scenarios.append(
-                measured(
-                    fake,
-                    runner,
-                    f"incremental, nothing changed ({base:,})",
-                    ["sync"],
-                    db=base_db,
+                    f"resume: stopped at threshold ({base:,})",
+                    ["track", repo_name(base), "--days", "all", "--min-remaining", str(MIN_REMAINING)],
+                    db=resume_db,
                     repo_size=base,
                     prs_needed=0,
-                    floor=floor_points(0),
+                    floor=None,
                     latency=latency,
+                    expected_exit=75,
+                    interrupt_on=WAITING_MARKER,
+                    timeout=CHILD_TIMEOUT_SECONDS,
                 )
-            )
-
-            # 5. incremental after 1% of PRs changed
-            changed = max(1, base // 100)
-            rng = random.Random(f"bench-touch:{args.seed}")
-            for number in rng.sample(range(1, base + 1), changed):
-                fake.fake.touch_pull_request(repo_name(base), number)
-            fake.refill()
-            scenarios.append(
-                measured(
+                stopped.notes.append(f"GraphQL remaining set to {MIN_REMAINING + half} (threshold {MIN_REMAINING})")
+                if stopped.exit_code != 75 and stopped.interrupted:
+                    stopped.notes.append(
+                        "`ghsync track` did not exit 75 at the threshold: it slept until the rate-limit reset "
+                        "(cli.track always passes on_wait; only `sync` drops it without --wait); Ctrl-C'd while waiting"
+                    )
+                scenarios.append(stopped)
+                fake.refill()
+                resumed = measured(
                     fake,
                     runner,
-                    f"incremental, 1% changed ({changed:,} of {base:,})",
-                    ["sync"],
-                    db=base_db,
+                    f"resume: `ghsync sync` after refill ({base:,})",
+                    ["sync", "--min-remaining", str(MIN_REMAINING)],
+                    db=resume_db,
                     repo_size=base,
-                    prs_needed=changed,
-                    floor=floor_points(changed),
+                    prs_needed=0,
+                    floor=None,
                     latency=latency,
                 )
-            )
+                scenarios.append(resumed)
+                reference = full[base]
+                resume = {
+                    "repo_size": base,
+                    "stopped_points": stopped.points,
+                    "resumed_points": resumed.points,
+                    "total_points": stopped.points + resumed.points,
+                    "uninterrupted_points": reference.points,
+                    "extra_points": stopped.points + resumed.points - reference.points,
+                    "stopped_prs": stopped.prs_returned,
+                    "resumed_prs": resumed.prs_returned,
+                    "total_prs": stopped.prs_returned + resumed.prs_returned,
+                    "uninterrupted_prs": reference.prs_returned,
+                    "refetched_prs": stopped.prs_returned + resumed.prs_returned - reference.prs_returned,
+                    "stored_after_stop": stopped.prs_stored,
+                    "stored_after_resume": resumed.prs_stored,
+                    "stopped_exit": stopped.exit_code,
+                    "stopped_interrupted": stopped.interrupted,
+                    "total_wall_s": stopped.wall_s + resumed.wall_s,
+                    "uninterrupted_wall_s": reference.wall_s,
+                }
 
-            # 6. cold starts (no GitHub involved)
-            scenarios.append(
-                cold_start(
-                    runner,
-                    f"`ghsync status` cold start ({base:,} PRs in DB)",
-                    ["status"],
-                    db=base_db,
-                    runs=COLD_START_RUNS,
+                # 4. incremental, nothing changed
+                fake.refill()
+                scenarios.append(
+                    measured(
+                        fake,
+                        runner,
+                        f"incremental, nothing changed ({base:,})",
+                        ["sync"],
+                        db=base_db,
+                        repo_size=base,
+                        prs_needed=0,
+                        floor=floor_points(0),
+                        latency=latency,
+                    )
                 )
-            )
-            scenarios.append(
-                cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None, runs=COLD_START_RUNS)
-            )
 
-            # 7. metrics over many repositories (issue 12): 50,000 PRs in 20 repositories
-            metrics_prs = 1000 if args.quick else args.metrics_prs
-            scenarios.extend(metrics_scenarios(fake, runner, workdir, team_repositories(metrics_prs, args.seed, now)))
+                # 5. incremental after 1% of PRs changed
+                changed = max(1, base // 100)
+                rng = random.Random(f"bench-touch:{args.seed}")
+                for number in rng.sample(range(1, base + 1), changed):
+                    fake.fake.touch_pull_request(repo_name(base), number)
+                fake.refill()
+                scenarios.append(
+                    measured(
+                        fake,
+                        runner,
+                        f"incremental, 1% changed ({changed:,} of {base:,})",
+                        ["sync"],
+                        db=base_db,
+                        repo_size=base,
+                        prs_needed=changed,
+                        floor=floor_points(changed),
+                        latency=latency,
+                    )
+                )
+
+                # 6. cold starts (no GitHub involved)
+                scenarios.append(
+                    cold_start(
+                        runner,
+                        f"`ghsync status` cold start ({base:,} PRs in DB)",
+                        ["status"],
+                        db=base_db,
+                        runs=COLD_START_RUNS,
+                    )
+                )
+                scenarios.append(
+                    cold_start(runner, "`ghsync --help` cold start", ["--help"], db=None, runs=COLD_START_RUNS)
+                )
+
+                # 7. metrics over many repositories (issue 12): 50,000 PRs in 20 repositories
+                metrics_prs = 1000 if args.quick else args.metrics_prs
+                repos = team_repositories(metrics_prs, args.seed, now)
+                scenarios.extend(metrics_scenarios(fake, runner, workdir, repos))
     finally:
         if args.keep:
             print(f"databases kept in {workdir}")
@@ -691,7 +828,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "scenarios": scenarios,
         "resume": resume,
+        "owners": owner_info,
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# targets and reports
 
 
 def run_metrics_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -730,10 +872,6 @@ def run_metrics_only(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------------------------------------
-# targets and reports
-
-
 def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     scenarios: list[Scenario] = result["scenarios"]
     latency_ms = result["config"]["latency_ms"]
@@ -755,6 +893,15 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         )
 
     one_k = next((s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size == 1000), None)
+    bare = next((s for s in scenarios if s.name.startswith("bare GraphQL client")), None)
+    if one_k is not None and bare is not None:
+        ratio = one_k.wall_s / bare.wall_s
+        add(
+            "wall, 1,000-PR initial sync vs a bare client",
+            f"{one_k.wall_s:.2f} s / {bare.wall_s:.2f} s = {ratio:.2f}x",
+            f"<= {BARE_RATIO:g}x",
+            "PASS" if ratio <= BARE_RATIO else "MISS",
+        )
     if one_k is not None:
         note = "" if latency_ms == 20 else f" (at {latency_ms:g} ms, target is defined at 20 ms)"
         add(
@@ -809,6 +956,44 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     for s in scenarios:
         if not s.ok and not s.name.startswith("resume: stopped"):  # that one has its own line below
             add(f"exit code: {s.name}", str(s.exit_code), str(s.expected_exit), "MISS")
+    owners = result.get("owners") or {}
+    for s in scenarios:
+        if not s.name.startswith("owner: ") or not s.ok:
+            continue
+        if "track" in s.name:
+            limit = owners["track_limit"]
+            add(
+                f"points, {s.name}",
+                f"{s.points} pts for {owners['prs']:,} PRs ({owners['pages']} pages of {owners['page']})",
+                f"<= {limit:.1f} = {ORG_TRACK_SLACK} x {owners['pages']} + {-(-owners['repositories'] // 100)} + 2",
+                "PASS" if s.points <= limit else "MISS",
+            )
+        elif "nothing changed" in s.name:
+            add(
+                f"points, {s.name}",
+                f"{s.points} pts",
+                f"<= {ORG_NOTHING_POINTS}",
+                "PASS" if s.points <= ORG_NOTHING_POINTS else "MISS",
+            )
+            add(
+                f"requests, {s.name}",
+                f"{s.graphql_requests + s.rest_calls + s.rate_limit_calls} requests",
+                f"<= {ORG_NOTHING_REQUESTS}",
+                "PASS" if s.graphql_requests + s.rest_calls + s.rate_limit_calls <= ORG_NOTHING_REQUESTS else "MISS",
+            )
+            add(
+                f"wall, {s.name}",
+                f"{s.wall_s:.2f} s",
+                f"<= {ORG_NOTHING_WALL:g} s",
+                "PASS" if s.wall_s <= ORG_NOTHING_WALL else "MISS",
+            )
+        else:
+            add(
+                f"points, {s.name}",
+                f"{s.points} pts",
+                f"<= {ORG_CHANGED_POINTS}",
+                "PASS" if s.points <= ORG_CHANGED_POINTS else "MISS",
+            )
     resume = result.get("resume") or {}
     if resume:
         how = " (Ctrl-C'd while sleeping until the reset)" if resume["stopped_interrupted"] else ""
@@ -975,6 +1160,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--markdown", action="store_true", help="print the results table as Markdown (for the README)")
     p.add_argument("--keep", action="store_true", help="keep the temporary databases")
     p.add_argument(
+        "--owners",
+        action="store_true",
+        help=f"also run the owner scenarios ({ORG_REPOSITORIES} repositories, issue #13)",
+    )
+    p.add_argument("--owners-only", action="store_true", help="run only the owner scenarios")
+    p.add_argument(
         "--metrics-prs",
         type=int,
         default=50_000,
@@ -1001,7 +1192,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(result) if args.markdown else text_table(result))
     print()
     print(floor_text(result))
-    print(resume_text(result["resume"]))
+    if result["resume"]:
+        print(resume_text(result["resume"]))
     text = fake_bottleneck_text(result)
     if text:
         print(text)

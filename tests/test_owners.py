@@ -1,0 +1,429 @@
+"""Issue #13: tracking whole organisations (and users), remembered owners, untracked reasons, and the
+cheap, batched sync of many repositories against the fake GitHub."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ghsync_testing import (
+    TOKEN,
+    FakeGitHub,
+    GraphQLRequests,
+    cli_flags,
+    database,
+    expected_records,
+    generate_repository,
+    invoke,
+    repository_row,
+    stored_records,
+)
+
+SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
+# PR counts of acme's ordinary repositories: small ones share requests, `big` needs several pages.
+SIZES = {"api": 7, "web": 12, "docs": 0, "cli": 3, "infra": 19, "big": 120, "tools": 5, "sandbox-1": 2}
+
+
+def acme_repositories() -> list:
+    repositories = [generate_repository(f"acme/{name}", count, seed=13) for name, count in SIZES.items()]
+    archived = generate_repository("acme/old", 4, seed=13)
+    archived.is_archived = True
+    fork = generate_repository("acme/forked", 6, seed=13)
+    fork.is_fork = True
+    stranger = generate_repository("other/thing", 3, seed=13)
+    return [*repositories, archived, fork, stranger]
+
+
+@pytest.fixture(scope="module")
+def acme_data():
+    return acme_repositories()
+
+
+@pytest.fixture
+def org(acme_data):
+    with FakeGitHub(copy.deepcopy(acme_data)) as server:
+        yield server
+
+
+def ghsync(org: FakeGitHub, db_path: Path, *args: object):
+    return invoke(*args, *cli_flags(org, db_path))
+
+
+def fake_repository(fake: FakeGitHub, full_name: str):
+    return next(r for r in fake.repositories if r.full_name == full_name)
+
+
+def tracked(db_path: Path) -> dict[str, str]:
+    return {row["full_name"]: row["sync_status"] for row in database(db_path)["repositories"].rows}
+
+
+def assert_exact(fake: FakeGitHub, db_path: Path, full_names) -> None:
+    for full_name in full_names:
+        assert stored_records(db_path, full_name) == expected_records(fake_repository(fake, full_name)), full_name
+
+
+ORDINARY = sorted(f"acme/{name}" for name in SIZES)
+
+
+# --- tracking an owner --------------------------------------------------------------------------
+
+
+def test_track_owner_stores_every_ordinary_repository_exactly(org, db_path):
+    result = ghsync(org, db_path, "track", "acme", "--days", "all")
+    assert result.exit_code == 0, result.stderr
+    assert tracked(db_path) == {name: "complete" for name in ORDINARY}
+    assert_exact(org, db_path, ORDINARY)
+
+
+def test_track_owner_accepts_the_owner_slash_star_form(org, db_path):
+    assert ghsync(org, db_path, "track", "acme/*", "--days", "all").exit_code == 0
+    assert sorted(tracked(db_path)) == ORDINARY
+
+
+def test_archived_repositories_and_forks_are_tracked_only_when_asked(org, db_path):
+    result = ghsync(org, db_path, "track", "acme", "--days", "all", "--include-archived", "--include-forks")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(tracked(db_path)) == sorted([*ORDINARY, "acme/old", "acme/forked"])
+    assert_exact(org, db_path, ["acme/old", "acme/forked"])
+
+
+def test_match_and_exclude_choose_repositories_by_name(org, db_path):
+    result = ghsync(org, db_path, "track", "acme", "--days", "all", "--match", "*i*", "--exclude", "sandbox-*")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(tracked(db_path)) == ["acme/api", "acme/big", "acme/cli", "acme/infra"]
+
+
+def test_every_repository_gets_the_owners_window(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "45").exit_code == 0
+    rows = database(db_path)["repositories"].rows
+    assert {row["days_back"] for row in rows} == {45}
+    owner = next(database(db_path)["owners"].rows)
+    assert (owner["login"], owner["days_back"]) == ("acme", 45)
+
+
+def test_an_unknown_owner_is_one_line_and_exit_1_with_nothing_stored(org, db_path):
+    result = ghsync(org, db_path, "track", "nobody-here", "--days", "all")
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0 and "nobody-here" in result.stderr
+    assert not db_path.exists()
+
+
+def test_an_owner_with_no_repository_left_after_filters_exits_0_and_says_so(org, db_path):
+    result = ghsync(org, db_path, "track", "acme", "--match", "nothing-matches-*")
+    assert result.exit_code == 0
+    assert "no repositories to track" in result.stderr
+    assert tracked(db_path) == {}
+
+
+def test_filters_are_for_owners_not_single_repositories(org, db_path):
+    result = ghsync(org, db_path, "track", "acme/api", "--include-forks")
+    assert result.exit_code == 2
+
+
+# --- remembered owners ----------------------------------------------------------------------------
+
+
+def test_sync_tracks_a_new_repository_of_the_owner_with_its_window(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    org.add_repository(generate_repository("acme/newcomer", 9, seed=13))
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0, result.stderr
+    assert repository_row(db_path, "acme/newcomer")["days_back"] is None
+    assert_exact(org, db_path, ["acme/newcomer"])
+
+
+def test_a_repository_that_became_archived_is_untracked_with_the_reason_and_keeps_its_data(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    fake_repository(org, "acme/api").is_archived = True
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0
+    row = repository_row(db_path, "acme/api")
+    assert row["sync_status"] == "untracked" and "archived" in row["last_error"]
+    assert len(stored_records(db_path, "acme/api")) == SIZES["api"]
+    (line,) = [line for line in result.stderr.splitlines() if "no longer tracked" in line]
+    assert "acme/api (archived on GitHub" in line
+
+
+def test_a_deleted_repository_is_untracked_with_the_reason(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    del org._repos["acme/web"]
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0
+    row = repository_row(db_path, "acme/web")
+    assert row["sync_status"] == "untracked" and "no longer listed" in row["last_error"]
+    assert len(stored_records(db_path, "acme/web")) == SIZES["web"]
+
+
+def test_a_repository_that_no_longer_matches_is_untracked_with_the_reason(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all", "--match", "a*")
+    org.add_repository(generate_repository("acme/beta", 2, seed=13))
+    ghsync(org, db_path, "track", "acme", "--days", "all", "--match", "b*")
+    row = repository_row(db_path, "acme/api")
+    assert row["sync_status"] == "untracked" and "--match b*" in row["last_error"]
+    assert tracked(db_path)["acme/beta"] == "complete"
+
+
+def test_untrack_owner_keeps_the_data_and_stops_picking_up_new_repositories(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    result = ghsync(org, db_path, "untrack", "acme")
+    assert result.exit_code == 0, result.stderr
+    assert set(tracked(db_path).values()) == {"untracked"}
+    org.add_repository(generate_repository("acme/newcomer", 2, seed=13))
+    nothing = ghsync(org, db_path, "sync")  # nothing is tracked any more: an empty state, not an error
+    assert nothing.exit_code == 0 and "No repositories tracked yet" in nothing.stderr
+    assert "acme/newcomer" not in tracked(db_path)
+    assert len(stored_records(db_path, "acme/big")) == SIZES["big"]
+
+
+def test_a_repository_untracked_by_hand_is_not_taken_back_by_the_owners_listing(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    ghsync(org, db_path, "untrack", "acme/docs")
+    ghsync(org, db_path, "sync")
+    assert tracked(db_path)["acme/docs"] == "untracked"
+
+
+# --- the cheap incremental check -------------------------------------------------------------------
+
+
+def test_sync_with_nothing_changed_reads_only_the_listing(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    org.reset_stats()
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0
+    assert (org.stats["graphql_requests"], org.stats["graphql_points"]) == (1, 1)
+    assert "8 repositories unchanged" in result.stderr
+
+
+def test_sync_after_changes_fetches_only_the_changed_repositories(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    for name in ("acme/api", "acme/infra", "acme/big"):
+        org.touch_pull_request(name, 2, title=f"Changed in {name}")
+    requests = GraphQLRequests(org)
+    org.reset_stats()
+    assert ghsync(org, db_path, "sync").exit_code == 0
+    assert_exact(org, db_path, ORDINARY)
+    # The listing, then one request carrying the three changed repositories' first pages.
+    assert org.stats["graphql_points"] == 2
+    assert [p["query"].count("repository(") for p in requests.payloads] == [0, 3]
+
+
+def test_repositories_tracked_one_by_one_are_checked_in_one_aliased_request(org, db_path):
+    for name in ("acme/api", "acme/web", "acme/cli"):
+        assert ghsync(org, db_path, "track", name, "--days", "all").exit_code == 0
+    org.reset_stats()
+    assert ghsync(org, db_path, "sync").exit_code == 0
+    assert (org.stats["graphql_requests"], org.stats["graphql_points"]) == (1, 1)
+
+
+# --- batched initial pages ------------------------------------------------------------------------
+
+
+def test_small_repositories_share_one_point_requests(org, db_path):
+    requests = GraphQLRequests(org)
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    small = sum(count for count in SIZES.values() if count < 49)
+    batched = [p for p in requests.pages if p["query"].count("repository(") > 1]
+    assert batched, "no request carried several repositories"
+    # listing + big's three pages + the small ones at ~49 PRs a point, never more than one point each
+    assert org.stats["graphql_points"] <= 1 + 3 + -(-small // 40) + 1
+    shared = [entry for entry in org.request_log if entry["query"].count("repository(") > 1]
+    assert shared and all(entry["cost"] == 1 for entry in shared)
+
+
+def test_a_window_is_counted_per_repository_in_a_batch(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "30").exit_code == 0
+    for name in ORDINARY:
+        expected = {n: r for n, r in expected_records(fake_repository(org, name)).items()}
+        stored = stored_records(db_path, name)
+        assert set(stored) <= set(expected)
+        assert all(stored[n] == expected[n] for n in stored)
+        row = repository_row(db_path, name)
+        assert row["sync_prs_completed"] == row["sync_prs_total"] == len(stored)
+
+
+# --- stops and kills in the middle of an owner ------------------------------------------------------
+
+
+def test_a_rate_limit_stop_mid_owner_resumes_every_repository_exactly(org, db_path):
+    requests = GraphQLRequests(org)
+    requests.at(3, lambda: org.set_remaining("graphql", 50))
+    result = invoke("--min-remaining", 100, "track", "acme", "--days", "all", *cli_flags(org, db_path))
+    assert result.exit_code == 75
+    statuses = tracked(db_path)
+    assert "rate_limited" in statuses.values() and "complete" in statuses.values()
+    for name in ORDINARY:
+        row = repository_row(db_path, name)
+        assert row["rate_limit_remaining"] is not None or row["sync_status"] == "complete"
+    org.set_remaining("graphql", 5000)
+    assert ghsync(org, db_path, "sync").exit_code == 0
+    assert set(tracked(db_path).values()) == {"complete"}
+    assert_exact(org, db_path, ORDINARY)
+
+
+def start_child(fake: FakeGitHub, db: Path, *args: str, env: dict) -> subprocess.Popen:
+    environment = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db), **env}
+    return subprocess.Popen(
+        [sys.executable, str(SYNC_SCRIPT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("at", [1, 8, 30, 60])
+def test_kill_9_mid_owner_then_sync_stores_every_repository_exactly(org, db_path, tmp_path, at):
+    marker = tmp_path / "paused"
+    child = start_child(
+        org,
+        db_path,
+        "track",
+        "acme",
+        "--days",
+        "all",
+        env={"GHSYNC_TEST_PAUSE_AT_UPSERT": str(at), "GHSYNC_TEST_MARKER": str(marker)},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert marker.exists(), child.communicate()[1]
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(30)
+    assert child.returncode == -signal.SIGKILL
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0, result.stderr
+    assert tracked(db_path) == {name: "complete" for name in ORDINARY}
+    assert_exact(org, db_path, ORDINARY)
+
+
+# --- status with many repositories -------------------------------------------------------------------
+
+
+@pytest.fixture
+def many(acme_data):
+    repositories = [generate_repository(f"wide/r{index:02d}", index % 3, seed=5) for index in range(22)]
+    with FakeGitHub([*copy.deepcopy(acme_data), *repositories]) as server:
+        yield server
+
+
+def test_status_of_more_than_20_repositories_is_one_line_per_owner(many, db_path):
+    assert ghsync(many, db_path, "track", "wide", "--days", "all").exit_code == 0
+    assert ghsync(many, db_path, "track", "acme", "--days", "all").exit_code == 0
+    result = invoke("status", "--db", db_path)
+    assert result.exit_code == 0
+    owner_lines = [line for line in result.stdout.splitlines() if line.startswith(("wide:", "acme:"))]
+    assert owner_lines == [
+        f"acme: {len(SIZES)} repositories ({len(SIZES)} complete); {sum(SIZES.values()):,} PRs; "
+        + owner_lines[0].split("; ", 2)[2],
+        "wide: 22 repositories (22 complete); " + owner_lines[1].split("; ", 1)[1],
+    ]
+    assert "wide/r01" not in result.stdout
+
+
+def test_status_lists_the_repositories_needing_attention_under_the_summary(many, db_path):
+    ghsync(many, db_path, "track", "wide", "--days", "all")
+    ghsync(many, db_path, "track", "acme", "--days", "all")
+    database(db_path)["repositories"].update(
+        repository_row(db_path, "wide/r05")["id"], {"sync_status": "error", "last_error": "boom"}
+    )
+    result = invoke("status", "--db", db_path)
+    assert "wide/r05" in result.stdout and "boom" in result.stdout
+    assert "wide/r06" not in result.stdout
+
+
+def test_status_all_and_status_owner_list_every_repository(many, db_path):
+    ghsync(many, db_path, "track", "wide", "--days", "all")
+    ghsync(many, db_path, "track", "acme", "--days", "all")
+    assert "wide/r21" in invoke("status", "--all", "--db", db_path).stdout
+    owner = invoke("status", "acme", "--db", db_path, "--json")
+    assert sorted(row["full_name"] for row in __import__("json").loads(owner.stdout)) == ORDINARY
+
+
+# --- one progress bar for a run ----------------------------------------------------------------------
+
+
+def progress_row(full_name: str, status: str, total: int, completed: int):
+    from ghsync.models import Repository, SyncStatus
+
+    owner, name = full_name.split("/")
+    return Repository(
+        id=1,
+        full_name=full_name,
+        owner=owner,
+        name=name,
+        days_back=None,
+        sync_status=SyncStatus(status),
+        sync_progress=0,
+        sync_prs_total=total,
+        sync_prs_completed=completed,
+        sync_started_at=None,
+        sync_finished_at=None,
+        rate_limit_remaining=4000,
+        rate_limit_reset_at=None,
+        last_synced_at=None,
+        last_error=None,
+        created_at="2026-01-01T00:00:00Z",
+        sync_watermark=None,
+        current_sync_id=None,
+        notify_to=(),
+    )
+
+
+def test_a_run_over_several_repositories_shows_one_bar_with_repositories_and_prs_done():
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+    from ghsync.models import RunPlan
+
+    out = io.StringIO()
+    with SyncProgressDisplay(Console(file=out, width=200, force_terminal=True), interactive=True) as display:
+        display.start_run(RunPlan({"acme/api": 7, "acme/web": 12, "acme/cli": 3}))
+        display.update(progress_row("acme/api", "complete", 7, 7))
+        display.update(progress_row("acme/web", "syncing", 12, 5))
+    text = out.getvalue()
+    last = [line for line in text.splitlines() if "repositories" in line][-1]
+    assert "acme/web" in last and "12/22" in last and "1/3 repositories" in last
+    assert "acme/api" not in last
+    assert text.count("acme/web") >= 1 and "acme/cli" not in text
+
+
+# --- learning the real price of count-only connections ---------------------------------------------------
+
+
+def prices(db_path: Path) -> list[tuple[str, int]]:
+    return [(row["api_url"], row["count_only_free"]) for row in database(db_path)["api_prices"].rows]
+
+
+def page_sizes(fake: FakeGitHub) -> list[int]:
+    return [entry["variables"]["pageSize"] for entry in fake.request_log if "pageSize" in entry["variables"]]
+
+
+def rocket_owner() -> list:
+    return [generate_repository("rocket/boosters", 300, seed=8), generate_repository("rocket/engines", 300, seed=7)]
+
+
+@pytest.mark.parametrize("free", [False, True], ids=["charged", "free"])
+def test_pages_read_the_first_commit_so_no_connection_is_count_only_and_nothing_is_probed(db_path, free):
+    # `commits(first: 1)` carries the first commit (coding time): a page's price is the same whether or
+    # not a host charges count-only connections, so no page is spent finding out.
+    with FakeGitHub(rocket_owner(), count_only_connections_free=free) as fake:
+        assert ghsync(fake, db_path, "track", "rocket", "--days", "all").exit_code == 0
+        assert 73 not in page_sizes(fake)
+        assert set(page_sizes(fake)) <= {48, 49}
+        assert all(entry["cost"] == 1 for entry in fake.request_log)
+        assert_exact(fake, db_path, ["rocket/boosters", "rocket/engines"])
+
+
+def test_a_single_repository_keeps_its_page_plan(db_path):
+    with FakeGitHub(rocket_owner()) as fake:
+        assert ghsync(fake, db_path, "track", "rocket/boosters", "--days", "all").exit_code == 0
+        assert set(page_sizes(fake)) == {49}
+        assert prices(db_path) == []
