@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -277,10 +277,9 @@ def _graphql_path(spec: FieldSpec) -> str:
     return ".".join(str(key) for key in spec.source.path or (spec.source.selection,))
 
 
-@cache
 def _store_checks(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, bool, str], ...]:
     """(field, is an ISO time, GitHub's path) for each field the store needs more of than its type:
-    `*_at` fields must be ISO times, integers must fit SQLite. Worked out once per record type."""
+    `*_at` fields must be ISO times, integers must fit SQLite."""
     return tuple(
         (spec.name, spec.name.endswith("_at"), _graphql_path(spec))
         for spec in specs
@@ -288,11 +287,23 @@ def _store_checks(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, bool, str], 
     )
 
 
+def _readers(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, tuple[str | int, ...], bool], ...]:
+    """(field, path in the node, is a BigInt) for each registry field: what `_scalars` walks."""
+    return tuple((spec.name, spec.source.path or (spec.source.selection,), spec.source.big_int) for spec in specs)
+
+
+# Worked out once per record type at import: parsing runs for every PR and review of every page, and
+# hashing the registry's specs on each call (a cache lookup) cost more than the checks themselves.
+_CHECKS = {PULL_REQUEST_FIELDS: _store_checks(PULL_REQUEST_FIELDS), REVIEW_FIELDS: _store_checks(REVIEW_FIELDS)}
+_READERS = {id(PULL_REQUEST_FIELDS): _readers(PULL_REQUEST_FIELDS), id(REVIEW_FIELDS): _readers(REVIEW_FIELDS)}
+_CHECKS_BY_ID = {id(specs): checks for specs, checks in _CHECKS.items()}
+
+
 def _fits_the_store(value: Any, is_time: bool) -> bool:
     if is_time:
         try:
-            parse_iso(value)
-        except (ValueError, OverflowError):
+            datetime.fromisoformat(value)  # any offset or none: the store keeps the text as GitHub sent it
+        except (ValueError, OverflowError, TypeError):
             return False
         return True
     return isinstance(value, bool) or SQLITE_INT_MIN <= value <= SQLITE_INT_MAX
@@ -312,7 +323,7 @@ def _record(
         spec = next((s for s in specs if s.name == name), None)
         path = _graphql_path(spec) if spec else name
         raise _invalid(f"{where}.{path}" if path else where, fields.get(name, first.get("input"))) from None
-    for name, is_time, path in _store_checks(specs):
+    for name, is_time, path in _CHECKS_BY_ID.get(id(specs)) or _store_checks(specs):
         value = fields[name]
         if value is not None and not _fits_the_store(value, is_time):
             raise _invalid(f"{where}.{path}", value)
@@ -369,11 +380,24 @@ def _continuation(connection: dict[str, Any], where: str) -> str | None:
 
 
 def _scalars(node: dict[str, Any], specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
-    fields = {spec.name: spec.source.value_in(node) for spec in specs}
-    for spec in specs:
-        value = fields[spec.name]
-        if spec.source.big_int and isinstance(value, str) and value.isascii() and value.isdigit():
-            fields[spec.name] = int(value)  # anything else is left for strict validation to refuse
+    """The registry fields' raw values in a node (None where absent); a BigInt's digits become an int
+    (anything else is left for strict validation to refuse)."""
+    fields: dict[str, Any] = {}
+    for name, path, big_int in _READERS.get(id(specs)) or _readers(specs):
+        if len(path) == 1:  # most fields: one key of the node itself
+            value: Any = node.get(path[0])  # type: ignore[arg-type]
+        else:
+            value = node
+            for key in path:
+                if isinstance(key, int):
+                    value = value[key] if isinstance(value, list) and len(value) > key else None
+                else:
+                    value = value.get(key) if isinstance(value, dict) else None
+                if value is None:
+                    break
+        if big_int and value.__class__ is str and value.isascii() and value.isdigit():
+            value = int(value)
+        fields[name] = value
     return fields
 
 
