@@ -17,7 +17,7 @@ from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
 
 if TYPE_CHECKING:
     from ghsync.config import Settings
-    from ghsync.models import PullRequestRecord
+    from ghsync.models import PullRequestRecord, Repository
     from ghsync.service import SyncHooks, TrackResult
 
 TOKEN = "test-token-0123456789"
@@ -49,6 +49,7 @@ __all__ = [
     "load_dataset",
     "pull_request",
     "real_dataset_paths",
+    "repository_record",
     "repository_row",
     "start_ghsync",
     "store_pull_requests",
@@ -97,6 +98,36 @@ def start_ghsync(fake: FakeGitHub, db: Path, *args: str, env: dict[str, str] | N
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def repository_record(full_name: str = REPO, **changes: object) -> Repository:
+    """A Repository record as the store would hand it out (pending, nothing synced), with `changes`."""
+    from ghsync.models import Repository, SyncStatus
+
+    owner, name = full_name.split("/")
+    fields: dict[str, object] = {
+        "id": 1,
+        "full_name": full_name,
+        "owner": owner,
+        "name": name,
+        "days_back": None,
+        "sync_status": SyncStatus.PENDING,
+        "sync_progress": 0,
+        "sync_prs_total": 0,
+        "sync_prs_completed": 0,
+        "sync_started_at": None,
+        "sync_finished_at": None,
+        "rate_limit_remaining": None,
+        "rate_limit_reset_at": None,
+        "last_synced_at": None,
+        "last_error": None,
+        "created_at": "2026-01-01T00:00:00Z",
+        "sync_watermark": None,
+        "current_sync_id": None,
+        "notify_to": (),
+    }
+    fields.update(changes)
+    return Repository(**fields)  # type: ignore[arg-type]
 
 
 def database(db_path: Path) -> sqlite_utils.Database:

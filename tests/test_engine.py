@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pytest
+from ghsync_testing import repository_record
 
 from ghsync.engine import EngineHooks, Wanted, sync_repository
 from ghsync.errors import GitHubError
@@ -76,29 +77,7 @@ class ListSource:
 
 
 def repository(**changes: object) -> Repository:
-    fields: dict[str, object] = {
-        "id": 1,
-        "full_name": "o/r",
-        "owner": "o",
-        "name": "r",
-        "days_back": None,
-        "sync_status": SyncStatus.PENDING,
-        "sync_progress": 0,
-        "sync_prs_total": 0,
-        "sync_prs_completed": 0,
-        "sync_started_at": None,
-        "sync_finished_at": None,
-        "rate_limit_remaining": None,
-        "rate_limit_reset_at": None,
-        "last_synced_at": None,
-        "last_error": None,
-        "created_at": "2026-01-01T00:00:00Z",
-        "sync_watermark": None,
-        "current_sync_id": None,
-        "notify_to": (),
-    }
-    fields.update(changes)
-    return Repository(**fields)  # type: ignore[arg-type]
+    return repository_record("o/r", **changes)
 
 
 class MemoryStore:

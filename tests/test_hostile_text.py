@@ -6,7 +6,17 @@ from __future__ import annotations
 import io
 import json
 
-from ghsync_testing import REPO, TOKEN, FakeGitHub, cli_flags, database, invoke, repository_row, tracked
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    FakeGitHub,
+    cli_flags,
+    database,
+    invoke,
+    repository_record,
+    repository_row,
+    tracked,
+)
 
 # Closes a markup tag that was never opened (rich raises MarkupError), paints the background red,
 # retitles the terminal window and hides a link: all from one string a server chose.
@@ -111,29 +121,18 @@ def test_the_metrics_title_and_chart_show_the_repository_literally():
 
 
 def progress_row(name: str):
-    from ghsync.models import Repository, SyncStatus
+    from dataclasses import replace
 
-    return Repository(
-        id=1,
-        full_name=name,
-        owner="acme",
-        name="rockets",
-        days_back=None,
+    from ghsync.models import SyncStatus
+
+    row = repository_record(
         sync_status=SyncStatus.SYNCING,
         sync_progress=50,
         sync_prs_total=10,
         sync_prs_completed=5,
-        sync_started_at=None,
-        sync_finished_at=None,
         rate_limit_remaining=900,
-        rate_limit_reset_at=None,
-        last_synced_at=None,
-        last_error=None,
-        created_at="2026-01-01T00:00:00Z",
-        sync_watermark=None,
-        current_sync_id=None,
-        notify_to=(),
     )
+    return replace(row, full_name=name)  # whatever GitHub sent, not a parsed OWNER/REPO
 
 
 def test_the_progress_bar_shows_the_repository_literally():

@@ -21,6 +21,7 @@ from ghsync_testing import (
     expected_records,
     generate_repository,
     invoke,
+    repository_record,
     repository_row,
     stored_records,
 )
@@ -349,29 +350,14 @@ def test_status_all_and_status_owner_list_every_repository(many, db_path):
 
 
 def progress_row(full_name: str, status: str, total: int, completed: int):
-    from ghsync.models import Repository, SyncStatus
+    from ghsync.models import SyncStatus
 
-    owner, name = full_name.split("/")
-    return Repository(
-        id=1,
-        full_name=full_name,
-        owner=owner,
-        name=name,
-        days_back=None,
+    return repository_record(
+        full_name,
         sync_status=SyncStatus(status),
-        sync_progress=0,
         sync_prs_total=total,
         sync_prs_completed=completed,
-        sync_started_at=None,
-        sync_finished_at=None,
         rate_limit_remaining=4000,
-        rate_limit_reset_at=None,
-        last_synced_at=None,
-        last_error=None,
-        created_at="2026-01-01T00:00:00Z",
-        sync_watermark=None,
-        current_sync_id=None,
-        notify_to=(),
     )
 
 
