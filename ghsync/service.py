@@ -385,8 +385,7 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
     if not repositories and not owners:
         # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
         return SyncRun()
-    source = _open_source(settings, hooks)
-    _share_prices(settings, store, source, hooks)
+    source = _open_source(settings, hooks, store)
     run = SyncRun()
     candidates: list[_Candidate] = []
     owner_ids = {owner.id for owner in owners}

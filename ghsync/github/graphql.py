@@ -294,9 +294,9 @@ def _readers(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, tuple[str | int, 
 
 # Worked out once per record type at import: parsing runs for every PR and review of every page, and
 # hashing the registry's specs on each call (a cache lookup) cost more than the checks themselves.
-_CHECKS = {PULL_REQUEST_FIELDS: _store_checks(PULL_REQUEST_FIELDS), REVIEW_FIELDS: _store_checks(REVIEW_FIELDS)}
-_READERS = {id(PULL_REQUEST_FIELDS): _readers(PULL_REQUEST_FIELDS), id(REVIEW_FIELDS): _readers(REVIEW_FIELDS)}
-_CHECKS_BY_ID = {id(specs): checks for specs, checks in _CHECKS.items()}
+# Keyed by the registry tuple's identity: a dict lookup by the tuple itself would hash every spec.
+_CHECKS = {id(specs): _store_checks(specs) for specs in (PULL_REQUEST_FIELDS, REVIEW_FIELDS)}
+_READERS = {id(specs): _readers(specs) for specs in (PULL_REQUEST_FIELDS, REVIEW_FIELDS)}
 
 
 def _fits_the_store(value: Any, is_time: bool) -> bool:
@@ -323,7 +323,7 @@ def _record(
         spec = next((s for s in specs if s.name == name), None)
         path = _graphql_path(spec) if spec else name
         raise _invalid(f"{where}.{path}" if path else where, fields.get(name, first.get("input"))) from None
-    for name, is_time, path in _CHECKS_BY_ID.get(id(specs)) or _store_checks(specs):
+    for name, is_time, path in _CHECKS.get(id(specs)) or _store_checks(specs):
         value = fields[name]
         if value is not None and not _fits_the_store(value, is_time):
             raise _invalid(f"{where}.{path}", value)
