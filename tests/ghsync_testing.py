@@ -17,7 +17,7 @@ from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
 
 if TYPE_CHECKING:
     from ghsync.config import Settings
-    from ghsync.models import PullRequestRecord, Repository
+    from ghsync.models import PullRequestRecord, Repository, SyncReport
     from ghsync.service import SyncHooks, TrackResult
 
 TOKEN = "test-token-0123456789"
@@ -54,6 +54,7 @@ __all__ = [
     "start_ghsync",
     "store_pull_requests",
     "stored_records",
+    "sync_report",
     "track",
     "tracked",
 ]
@@ -128,6 +129,28 @@ def repository_record(full_name: str = REPO, **changes: object) -> Repository:
     }
     fields.update(changes)
     return Repository(**fields)  # type: ignore[arg-type]
+
+
+def sync_report(**changes: object) -> SyncReport:
+    """A SyncReport of a completed initial sync of REPO that did nothing, with `changes`."""
+    from ghsync.models import Outcome, SyncKind, SyncReport
+
+    fields: dict[str, object] = {
+        "full_name": REPO,
+        "kind": SyncKind.INITIAL,
+        "outcome": Outcome.COMPLETE,
+        "days_back": None,
+        "prs_synced": 0,
+        "reviews_synced": 0,
+        "prs_total": 0,
+        "started_at": "2026-01-01T00:00:00Z",
+        "finished_at": "2026-01-01T00:00:00Z",
+        "duration_seconds": 0.0,
+        "graphql_points_spent": 0,
+        "rest_calls_spent": 0,
+    }
+    fields.update(changes)
+    return SyncReport(**fields)  # type: ignore[arg-type]
 
 
 def database(db_path: Path) -> sqlite_utils.Database:

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row
+from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row, sync_report
 
 from ghsync.models import STATUS_FIELDS
 from ghsync.store import open_store
@@ -320,30 +320,11 @@ def test_ctrl_c_in_sync_says_that_sync_resumes(fake, db_path, monkeypatch):
 # --- exit codes -----------------------------------------------------------------------------
 
 
-def sync_report(outcome: str):
-    from ghsync.models import SyncReport
-
-    return SyncReport(
-        full_name=REPO,
-        kind="initial",
-        outcome=outcome,
-        days_back=None,
-        prs_synced=0,
-        reviews_synced=0,
-        prs_total=0,
-        started_at="2026-01-01T00:00:00Z",
-        finished_at="2026-01-01T00:00:00Z",
-        duration_seconds=0.0,
-        graphql_points_spent=0,
-        rest_calls_spent=0,
-    )
-
-
 def test_a_rate_limited_stop_is_exit_75_and_a_complete_sync_or_nothing_to_do_is_0():
     from ghsync.cli.errors import exit_code
 
-    assert exit_code([sync_report("rate_limited")]) == 75
-    assert exit_code([sync_report("complete")]) == 0
+    assert exit_code([sync_report(outcome="rate_limited")]) == 75
+    assert exit_code([sync_report(outcome="complete")]) == 0
     assert exit_code([None]) == 0
 
 
@@ -351,6 +332,6 @@ def test_with_several_repositories_a_failure_outranks_bad_input_which_outranks_t
     from ghsync.cli.errors import exit_code
     from ghsync.errors import GitHubError, NotTracked
 
-    assert exit_code([sync_report("rate_limited"), NotTracked("x"), GitHubError("y")]) == 1
-    assert exit_code([sync_report("rate_limited"), NotTracked("x")]) == 2
-    assert exit_code([sync_report("complete"), sync_report("rate_limited")]) == 75
+    assert exit_code([sync_report(outcome="rate_limited"), NotTracked("x"), GitHubError("y")]) == 1
+    assert exit_code([sync_report(outcome="rate_limited"), NotTracked("x")]) == 2
+    assert exit_code([sync_report(outcome="complete"), sync_report(outcome="rate_limited")]) == 75

@@ -15,6 +15,7 @@ from ghsync_testing import (
     invoke,
     repository_record,
     repository_row,
+    sync_report,
     tracked,
 )
 
@@ -161,17 +162,11 @@ def test_progress_lines_without_a_terminal_show_the_repository_literally():
 
 def test_report_lines_show_the_repository_literally():
     from ghsync.cli.render import report_line
-    from ghsync.models import Outcome, SyncKind, SyncReport
 
-    report = SyncReport(
+    report = sync_report(
         full_name=HOSTILE,
-        kind=SyncKind.INITIAL,
-        outcome=Outcome.COMPLETE,
-        days_back=None,
         prs_synced=1,
-        reviews_synced=0,
         prs_total=1,
-        started_at="2026-01-01T00:00:00Z",
         finished_at="2026-01-01T00:00:01Z",
         duration_seconds=1.0,
         graphql_points_spent=1,
