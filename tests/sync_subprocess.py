@@ -5,8 +5,8 @@
 Settings come from the environment (GITHUB_TOKEN, GITHUB_API_URL, GHSYNC_DB, ...), as for `ghsync`.
 
 With GHSYNC_TEST_PAUSE_AT_UPSERT=K and GHSYNC_TEST_MARKER=PATH, the child stops inside the page
-write that stores its K-th pull request (the page's transaction is open, K rows of this process
-written): it creates PATH and sleeps, so the test can kill it exactly there.
+write that stores its K-th pull request (the page's transaction is open, its rows written, its cursor
+not yet): it creates PATH and sleeps, so the test can kill it exactly there.
 
 With GHSYNC_TEST_START_AT=EPOCH, the child imports ghsync and then waits for that moment before it
 runs the command: children started together begin (open the database) within a millisecond.
@@ -23,20 +23,22 @@ from pathlib import Path
 def _pause_inside_a_page_write(at: int, marker: Path) -> None:
     from ghsync.store import SqliteStore
 
-    original = SqliteStore._upsert_pull_request
-    calls = 0
+    original = SqliteStore._upsert_pull_requests
+    written = 0
 
-    def upsert(*args, **kwargs):
-        nonlocal calls
-        result = original(*args, **kwargs)
-        calls += 1
-        if calls == at:
-            assert args[0].db.conn.in_transaction, "a page must be written inside one transaction"
+    def upsert(store, job, records):
+        # A page's PRs are written in one batch: stop after the batch that holds the K-th, before the
+        # page's cursor and progress are written and its transaction commits.
+        nonlocal written
+        result = original(store, job, records)
+        written += len(records)
+        if written >= at:
+            assert store.db.conn.in_transaction, "a page must be written inside one transaction"
             marker.write_text(str(os.getpid()))
             time.sleep(120)  # the test kills us here
         return result
 
-    SqliteStore._upsert_pull_request = upsert  # type: ignore[method-assign]
+    SqliteStore._upsert_pull_requests = upsert  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -213,6 +213,24 @@ def test_saving_a_page_twice_duplicates_nothing(store, db):
     assert db["reviews"].count == 2
 
 
+def test_a_pr_seen_again_by_the_same_job_is_counted_once(store):
+    job = new_job(store)
+    job = save(store, job, [make_pr(1), make_pr(2)])
+    save(store, job, [make_pr(2), make_pr(3), make_pr(3)])  # page overlap, and a duplicate within a page
+    assert store.get_repository("o/r").sync_prs_completed == 3
+
+
+def test_a_new_job_counts_again_from_zero_the_prs_it_rewrites(store, db):
+    job = new_job(store)
+    save(store, job, [make_pr(1), make_pr(2)])
+    store.finish_job(job, finished_at="2026-01-01T00:01:00Z", spent=Spend(1, 0), budget=RateLimitBudget("graphql", 4000))
+    repository = store.get_repository("o/r")
+    again = store.start_job(repository, kind=SyncKind.INCREMENTAL, since=None, started_at="2026-01-01T00:02:00Z")
+    save(store, again, [make_pr(2), make_pr(3)])
+    assert store.get_repository("o/r").sync_prs_completed == 2
+    assert store.job_counts(again) == (2, 2)
+
+
 def test_a_pr_fetched_again_replaces_its_reviews(store, db):
     job = new_job(store)
     save(store, job, [make_pr(1)])
