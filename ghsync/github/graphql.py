@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Annotated, Any, get_args
 
-from pydantic import ValidationError
+from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from ghsync.errors import GithubResponseError
 from ghsync.models import (
@@ -273,61 +274,67 @@ def _epoch(value: Any, where: str) -> int:
     return _int(value, where, maximum=MAX_EPOCH)
 
 
-def _graphql_path(spec: FieldSpec) -> str:
-    return ".".join(str(key) for key in spec.source.path or (spec.source.selection,))
+def _digits_to_int(value: Any) -> Any:
+    """A BigInt arrives as decimal digits: make them an int (anything else is left for strict validation
+    to refuse)."""
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        return int(value)
+    return value
 
 
-def _store_checks(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, bool, str], ...]:
-    """(field, is an ISO time, GitHub's path) for each field the store needs more of than its type:
-    `*_at` fields must be ISO times, integers must fit SQLite."""
+@cache
+def _node_reader(model: type[PullRequestRecord | ReviewRecord]) -> type[BaseModel]:
+    """A model that reads `model`'s registry fields straight from a GraphQL node (each at its path; absent
+    → None) and validates them strictly inside pydantic's core: no "12" for 12, and integers that SQLite
+    can hold. Walking the paths and checking the bounds in Python cost twice as much per PR."""
+    fields: dict[str, Any] = {}
+    for spec in _specs_of(model):
+        annotation = model.model_fields[spec.name].annotation
+        constraints: list[Any] = []
+        if spec.column_type is int and bool not in (annotation, *get_args(annotation)):
+            constraints.append(Field(ge=SQLITE_INT_MIN, le=SQLITE_INT_MAX))
+        if spec.source.big_int:
+            constraints.append(BeforeValidator(_digits_to_int))
+        typed = Annotated[(annotation, *constraints)] if constraints else annotation
+        first, *rest = spec.source.path or (spec.source.selection,)
+        reads = AliasPath(str(first), *rest)
+        fields[spec.name] = (typed, Field(default=None, validation_alias=reads, validate_default=True))
+    config = ConfigDict(strict=True, extra="ignore")
+    reader: type[BaseModel] = create_model(f"{model.__name__}Node", __config__=config, **fields)
+    return reader
+
+
+def _specs_of(model: type[PullRequestRecord | ReviewRecord]) -> tuple[FieldSpec, ...]:
+    return PULL_REQUEST_FIELDS if model is PullRequestRecord else REVIEW_FIELDS
+
+
+@cache
+def _time_fields(model: type[PullRequestRecord | ReviewRecord]) -> tuple[tuple[str, str], ...]:
+    """(field, GitHub's path) of the `*_at` fields: the store needs ISO times there, not any text."""
     return tuple(
-        (spec.name, spec.name.endswith("_at"), _graphql_path(spec))
-        for spec in specs
-        if spec.name.endswith("_at") or spec.column_type is int
+        (spec.name, ".".join(str(key) for key in spec.source.path or (spec.source.selection,)))
+        for spec in _specs_of(model)
+        if spec.name.endswith("_at")
     )
 
 
-def _readers(specs: tuple[FieldSpec, ...]) -> tuple[tuple[str, tuple[str | int, ...], bool], ...]:
-    """(field, path in the node, is a BigInt) for each registry field: what `_scalars` walks."""
-    return tuple((spec.name, spec.source.path or (spec.source.selection,), spec.source.big_int) for spec in specs)
-
-
-# Worked out once per record type at import: parsing runs for every PR and review of every page, and
-# hashing the registry's specs on each call (a cache lookup) cost more than the checks themselves.
-# Keyed by the registry tuple's identity: a dict lookup by the tuple itself would hash every spec.
-_CHECKS = {id(specs): _store_checks(specs) for specs in (PULL_REQUEST_FIELDS, REVIEW_FIELDS)}
-_READERS = {id(specs): _readers(specs) for specs in (PULL_REQUEST_FIELDS, REVIEW_FIELDS)}
-
-
-def _fits_the_store(value: Any, is_time: bool) -> bool:
-    if is_time:
-        try:
-            datetime.fromisoformat(value)  # any offset or none: the store keeps the text as GitHub sent it
-        except (ValueError, OverflowError, TypeError):
-            return False
-        return True
-    return isinstance(value, bool) or SQLITE_INT_MIN <= value <= SQLITE_INT_MAX
-
-
-def _record(
-    model: type[PullRequestRecord | ReviewRecord], fields: dict[str, Any], where: str, specs: tuple[FieldSpec, ...]
-) -> Any:
-    """Validate strictly (no "12" for 12), plus what the store needs: ISO times (the `*_at` fields) and
-    integers SQLite can hold. The error names GitHub's field, not ours (built only on failure: this
-    runs for every PR and review)."""
+def _registry_fields(model: type[PullRequestRecord | ReviewRecord], node: Any, where: str) -> dict[str, Any]:
+    """The registry fields of a GraphQL node, validated for `model` and the store. The error names
+    GitHub's path (`pullRequests.nodes[3].author.login`), not ours."""
     try:
-        record = model.model_validate(fields, strict=True)
+        fields: dict[str, Any] = _node_reader(model).model_validate(node).__dict__
     except ValidationError as error:
         first = error.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else ""
-        spec = next((s for s in specs if s.name == name), None)
-        path = _graphql_path(spec) if spec else name
-        raise _invalid(f"{where}.{path}" if path else where, fields.get(name, first.get("input"))) from None
-    for name, is_time, path in _CHECKS.get(id(specs)) or _store_checks(specs):
+        path = ".".join(str(key) for key in first["loc"])
+        raise _invalid(f"{where}.{path}" if path else where, first.get("input")) from None
+    for name, path in _time_fields(model):
         value = fields[name]
-        if value is not None and not _fits_the_store(value, is_time):
-            raise _invalid(f"{where}.{path}", value)
-    return record
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)  # any offset or none: the store keeps the text as GitHub sent it
+            except (ValueError, OverflowError):
+                raise _invalid(f"{where}.{path}", value) from None
+    return fields
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -379,32 +386,8 @@ def _continuation(connection: dict[str, Any], where: str) -> str | None:
     return cursor
 
 
-def _scalars(node: dict[str, Any], specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
-    """The registry fields' raw values in a node (None where absent); a BigInt's digits become an int
-    (anything else is left for strict validation to refuse)."""
-    fields: dict[str, Any] = {}
-    for name, path, big_int in _READERS.get(id(specs)) or _readers(specs):
-        if len(path) == 1:  # most fields: one key of the node itself
-            value: Any = node.get(path[0])  # type: ignore[arg-type]
-        else:
-            value = node
-            for key in path:
-                if isinstance(key, int):
-                    value = value[key] if isinstance(value, list) and len(value) > key else None
-                else:
-                    value = value.get(key) if isinstance(value, dict) else None
-                if value is None:
-                    break
-        if big_int and value.__class__ is str and value.isascii() and value.isdigit():
-            value = int(value)
-        fields[name] = value
-    return fields
-
-
 def parse_review(node: Any, where: str) -> ReviewRecord:
-    node = _object(node, where)
-    review: ReviewRecord = _record(ReviewRecord, _scalars(node, REVIEW_FIELDS), where, REVIEW_FIELDS)
-    return review
+    return ReviewRecord.model_validate(_registry_fields(ReviewRecord, node, where), strict=True)
 
 
 def _reviews(connection: Any, where: str) -> tuple[list[ReviewRecord], str | None]:
@@ -432,7 +415,7 @@ def _labels(connection: Any, where: str) -> tuple[list[str], str | None]:
 class PartialPullRequest:
     """A PR parsed from a page, with the cursors of nested connections that need more pages."""
 
-    record: PullRequestRecord  # validated, without its connections
+    fields: dict[str, Any]  # its registry fields, validated; the record is built once its connections are complete
     reviews: list[ReviewRecord]
     labels: list[str]
     reviews_after: str | None
@@ -440,7 +423,13 @@ class PartialPullRequest:
 
     @property
     def number(self) -> int:
-        return self.record.number
+        number: int = self.fields["number"]
+        return number
+
+    @property
+    def updated_at(self) -> str:
+        updated_at: str = self.fields["updated_at"]
+        return updated_at
 
     def follow_up(self) -> FollowUp | None:
         if self.reviews_after is None and self.labels_after is None:
@@ -448,19 +437,19 @@ class PartialPullRequest:
         return FollowUp(self.number, reviews_after=self.reviews_after, labels_after=self.labels_after)
 
     def to_record(self) -> PullRequestRecord:
-        return self.record.model_copy(update={"labels": tuple(self.labels), "reviews": tuple(self.reviews)})
+        return PullRequestRecord.model_validate(
+            {**self.fields, "labels": tuple(self.labels), "reviews": tuple(self.reviews)}, strict=True
+        )
 
 
 def parse_pull_request(node: Any, where: str) -> PartialPullRequest:
     """One PR node, validated field by field (the record's own strict validation), plus its cursors."""
-    node = _object(node, where)
-    fields = _scalars(node, PULL_REQUEST_FIELDS)
     # Validated now (without its connections), so a malformed field is named before anything is stored.
-    record: PullRequestRecord = _record(PullRequestRecord, fields, where, PULL_REQUEST_FIELDS)
+    fields = _registry_fields(PullRequestRecord, node, where)
     reviews, reviews_after = _reviews(node.get("reviews"), f"{where}.reviews")
     labels, labels_after = _labels(node.get("labels"), f"{where}.labels")
     return PartialPullRequest(
-        record=record,
+        fields=fields,
         reviews=reviews,
         labels=labels,
         reviews_after=reviews_after,
