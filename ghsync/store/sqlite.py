@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # labels and the job that last wrote the row (which counts a job's progress exactly across resumes).
 _PR_SCALARS = tuple(spec.name for spec in PULL_REQUEST_FIELDS if spec.name != "number")
 _PR_COLUMNS = (*_PR_SCALARS, "labels", "sync_id")
+_pr_scalars_of = attrgetter(*_PR_SCALARS)  # one C call per PR, not a getattr per field
 _UPSERT_PR_SQL = (
     "INSERT INTO pull_requests (repository_id, number, {cols}) VALUES (?, ?, {marks}) "
     "ON CONFLICT (repository_id, number) DO UPDATE SET {sets}"
@@ -64,6 +66,7 @@ _ROWS_PER_STATEMENT = 500
 _SELECT_PRS_SQL = f"SELECT id, number, {', '.join((*_PR_SCALARS, 'labels'))} FROM pull_requests WHERE repository_id = ? ORDER BY number"
 # A review's columns besides pull_request_id: its registry fields, in declaration order.
 _REVIEW_COLUMNS = tuple(spec.name for spec in REVIEW_FIELDS)
+_review_values_of = attrgetter(*_REVIEW_COLUMNS)
 _INSERT_REVIEW_SQL = (
     f"INSERT INTO reviews (pull_request_id, {', '.join(_REVIEW_COLUMNS)}) "
     f"VALUES (?, {', '.join('?' for _ in _REVIEW_COLUMNS)})"
@@ -313,8 +316,8 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 def _pull_request_values(record: PullRequestRecord, sync_id: int) -> list[Any]:
-    values: list[Any] = [getattr(record, name) for name in _PR_SCALARS]
-    return [*values, json.dumps(list(record.labels), ensure_ascii=False), sync_id]
+    labels = json.dumps(list(record.labels), ensure_ascii=False) if record.labels else "[]"
+    return [*_pr_scalars_of(record), labels, sync_id]
 
 
 def _record_from_row(row: Sequence[Any], reviews: tuple[ReviewRecord, ...]) -> PullRequestRecord:
@@ -662,11 +665,7 @@ class SqliteStore:
             conn.execute(f"DELETE FROM reviews WHERE pull_request_id IN ({_marks(numbers)})", [ids[n] for n in numbers])
             conn.executemany(
                 _INSERT_REVIEW_SQL,
-                [
-                    (ids[r.number], *(getattr(review, c) for c in _REVIEW_COLUMNS))
-                    for r in chunk
-                    for review in r.reviews
-                ],
+                [(ids[r.number], *_review_values_of(review)) for r in chunk for review in r.reviews],
             )
         return new_to_job
 
