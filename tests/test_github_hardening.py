@@ -369,3 +369,41 @@ def test_a_failed_certificate_check_is_permanent_at_once(tmp_path):
         server.server_close()
     assert sleeps == [], "not retried"
     assert TOKEN not in str(raised.value)
+
+
+# --- proxies from the environment ------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def proxy_environment(monkeypatch):
+    """A clean proxy environment, and ghsync's per-process reading of it forgotten before and after."""
+    from ghsync.github.client import _environment_settings
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    _environment_settings.cache_clear()
+    yield monkeypatch
+    _environment_settings.cache_clear()
+
+
+def test_requests_go_through_the_proxy_the_environment_names(repository, tmp_path, proxy_environment):
+    proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    with serve(repository) as fake, pytest.raises(GitHubError):
+        track(fake, tmp_path / "g.db")
+
+
+def test_no_proxy_in_the_environment_is_honoured(repository, tmp_path, proxy_environment):
+    proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    proxy_environment.setenv("NO_PROXY", "127.0.0.1")
+    with serve(repository) as fake:
+        result = track(fake, tmp_path / "g.db")
+    assert result.report.outcome == "complete"

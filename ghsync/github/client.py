@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,6 +120,16 @@ class _TooLarge(Exception):
 _TRANSPORT_ERRORS = (requests.exceptions.RequestException, OSError, ValueError, _TooLarge, _Redirected)
 
 
+@cache
+def _environment_settings(root: str, verify: Any) -> tuple[dict[str, str], Any]:
+    """The proxies and CA bundle the environment names for this host (HTTPS_PROXY, NO_PROXY,
+    REQUESTS_CA_BUNDLE, ...), read once: requests re-reads them on every request by scanning the whole
+    environment, which cost more CPU per page than decoding its JSON on a machine with a large environment."""
+    with requests.Session() as session:
+        merged = session.merge_environment_settings(f"{root}/", {}, None, verify, None)
+    return dict(merged["proxies"]), merged["verify"]
+
+
 class _Guarded:
     """Mixed into PyGithub's connection classes: an overall deadline, a size cap, and no redirects."""
 
@@ -136,13 +147,17 @@ class _Guarded:
 
     def getresponse(self) -> RequestsResponse:
         started = time.monotonic()
+        root = f"{self.protocol}://{self.host}:{self.port}"
+        proxies, verify = _environment_settings(root, self.verify)
+        self.session.trust_env = False  # settled once above, for this process
         response = self.session.request(
             self.verb,
-            f"{self.protocol}://{self.host}:{self.port}{self.url}",
+            f"{root}{self.url}",
             headers=self.headers,
             data=self.input,
             timeout=(self.deadline, self.deadline),
-            verify=self.verify,
+            proxies=proxies,
+            verify=verify,
             allow_redirects=False,  # a redirect could carry the token elsewhere: never followed
             stream=True,
         )
