@@ -69,6 +69,7 @@ def page_requests(page_size: int, *, extra_connections: int, count_only_free: bo
     return 1 + page_size * connections_per_pull_request(count_only_free) + extra_connections
 
 
+@cache  # asked for every page; the answer depends only on these three numbers
 def cheapest_page_size(
     *, extra_connections: int, limit: int = MAX_PAGE_SIZE, count_only_free: bool | None = None
 ) -> int:
