@@ -646,10 +646,12 @@ class SqliteStore:
         for start in range(0, len(records), _ROWS_PER_STATEMENT):
             chunk = records[start : start + _ROWS_PER_STATEMENT]
             numbers = [r.number for r in chunk]
+            # `+sync_id`: look the page's PRs up by number; SQLite otherwise chose the (repository_id,
+            # sync_id) index and read every row the job had written, on every page.
             new_to_job -= conn.execute(
-                "SELECT count(*) FROM pull_requests WHERE repository_id = ? AND sync_id = ? "
-                f"AND number IN ({_marks(numbers)})",
-                [job.repository_id, job.id, *numbers],
+                f"SELECT count(*) FROM pull_requests WHERE repository_id = ? AND number IN ({_marks(numbers)}) "
+                "AND +sync_id = ?",
+                [job.repository_id, *numbers, job.id],
             ).fetchone()[0]
             conn.executemany(
                 _UPSERT_PR_SQL, [[job.repository_id, r.number, *_pull_request_values(r, job.id)] for r in chunk]
