@@ -46,7 +46,9 @@ PullRequestState = Literal["OPEN", "CLOSED", "MERGED"]
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a record's validator is built on its first validation, not at import; every command
+    # imports these records, most never validate one (status reads, the store constructs unvalidated).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # --- the field registry ----------------------------------------------------------------------
