@@ -128,7 +128,8 @@ def _check_threshold(settings: Settings, budget: RateLimitBudget) -> None:
 
 def _recipients(addresses: Sequence[str]) -> list[str]:
     """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
-    from ghsync.notify import parse_recipients
+    # Not the notify package: `track` would load the SMTP client and email templates before its first request.
+    from ghsync.notify.settings import parse_recipients
 
     try:
         return list(parse_recipients(list(addresses)))
