@@ -1,7 +1,8 @@
 """The typer app: each command parses its own options, calls one service function and renders the result."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's annotations at each start,
+# and as strings it would compile and evaluate each one twice (~5 ms); the few that name a module
+# imported only for type checking are quoted instead.
 import dataclasses
 import json
 import shlex
@@ -111,7 +112,7 @@ def warn(message: str) -> None:
     say(f"Warning: {message}")
 
 
-def _progress() -> render.SyncProgressDisplay:
+def _progress() -> "render.SyncProgressDisplay":
     from ghsync.cli import render
 
     return render.SyncProgressDisplay(
@@ -119,10 +120,10 @@ def _progress() -> render.SyncProgressDisplay:
     )
 
 
-def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
+def _hooks(display: "render.SyncProgressDisplay", *, wait: bool) -> "SyncHooks":
     from ghsync.service.sync import SyncHooks
 
-    def wait_for_reset(seconds: float, budget: RateLimitBudget) -> None:
+    def wait_for_reset(seconds: float, budget: "RateLimitBudget") -> None:
         display.wait(seconds, budget.reset_iso())
 
     # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.
@@ -218,7 +219,7 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
     raise typer.Exit(_report_run(run))
 
 
-def _report_run(run: SyncRun) -> int:
+def _report_run(run: "SyncRun") -> int:
     """One line per synced repository (errors and stops even with --quiet), one for the unchanged and one for
     the repositories an owner no longer tracks (not errors); returns the exit code."""
     from ghsync.cli import render
