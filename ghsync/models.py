@@ -1,7 +1,7 @@
 """Frozen records and enums that cross module borders, and the one declaration of every PR field."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: every command imports these records, and pydantic would
+# compile and evaluate each string annotation at import; the two names used before they exist are quoted.
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar, get_args, get_origin
@@ -189,7 +189,7 @@ class RateLimitBudget:
     limit: int | None = None
 
     @classmethod
-    def unlimited(cls, resource: str = "graphql") -> RateLimitBudget:
+    def unlimited(cls, resource: str = "graphql") -> "RateLimitBudget":
         return cls(resource=resource, remaining=None)
 
     def below(self, threshold: int) -> bool:
@@ -208,10 +208,10 @@ class Spend:
     points: int = 0
     rest_calls: int = 0
 
-    def __add__(self, other: Spend) -> Spend:
+    def __add__(self, other: "Spend") -> "Spend":
         return Spend(self.points + other.points, self.rest_calls + other.rest_calls)
 
-    def __sub__(self, other: Spend) -> Spend:
+    def __sub__(self, other: "Spend") -> "Spend":
         return Spend(self.points - other.points, self.rest_calls - other.rest_calls)
 
 
@@ -269,6 +269,21 @@ class PageProgress:
 
 
 @dataclass(frozen=True)
+class WindowCoverage:
+    """Which PRs the store holds completely (as of the watermark): the whole history, or every PR updated
+    since `since`, the pass that read them having stopped at `cursor` ("" = the first page)."""
+
+    whole_history: bool
+    since: str | None = None
+    cursor: str | None = None
+
+    def covers(self, window_start: str | None) -> bool:
+        if self.whole_history:
+            return True
+        return window_start is not None and self.since is not None and self.since <= window_start
+
+
+@dataclass(frozen=True)
 class Repository:
     """A tracked repository as stored: its window, its sync state and the progress fields."""
 
@@ -299,21 +314,6 @@ class Repository:
 
     # The remembered owner (organisation or user) that tracks it; None when tracked by hand.
     owner_id: int | None = None
-
-
-@dataclass(frozen=True)
-class WindowCoverage:
-    """Which PRs the store holds completely (as of the watermark): the whole history, or every PR updated
-    since `since`, the pass that read them having stopped at `cursor` ("" = the first page)."""
-
-    whole_history: bool
-    since: str | None = None
-    cursor: str | None = None
-
-    def covers(self, window_start: str | None) -> bool:
-        if self.whole_history:
-            return True
-        return window_start is not None and self.since is not None and self.since <= window_start
 
 
 @dataclass(frozen=True)
