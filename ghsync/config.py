@@ -1,7 +1,7 @@
 """Settings from flags, environment and an optional TOML file (flags win, then environment, then file)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: every command builds Settings, and pydantic would compile and
+# evaluate each string annotation of its fields at import.
 import os
 import tomllib
 from pathlib import Path
