@@ -13,12 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from ghsync.cli.text import printable
-from ghsync.models import AccountRateLimit, Repository, RepositoryStatus, RunPlan, SyncReport, SyncStatus, Team
+from ghsync.models import Repository, RepositoryStatus, SyncStatus, Team
 from ghsync.timefmt import duration, parse_iso_or_none
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.progress import Progress
+
+    from ghsync.models import AccountRateLimit, RunPlan, SyncReport
 
 
 def command_name() -> str:
