@@ -277,10 +277,13 @@ _COLUMN_ORDER = ("Repository", "Status", "Progress", "%", "PRs", "Window", "Star
 def _status_grid(cells: list[dict[str, str]], columns: list[str]) -> Table:
     from rich import box
 
-    table = Table(title="Tracked repositories", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
+    # Title and headers as Text, styled as rich styles a str: a str goes through markup and emoji codes,
+    # whose table rich imports at first use (~2.5 ms of every `status`).
+    title = Text("Tracked repositories", style="table.title")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
     shown = [name for name in _COLUMN_ORDER if name in columns]
     for header in shown:
-        table.add_column(header, justify="right" if header in ("PRs", "%") else "left", no_wrap=True)
+        table.add_column(Text(header), justify="right" if header in ("PRs", "%") else "left", no_wrap=True)
     for cell in cells:
         table.add_row(*(Text(printable(cell[header])) for header in shown))
     return table
@@ -316,7 +319,7 @@ def status_table(rows: list[RepositoryStatus], *, now: float, width: int = 120) 
         for key, value in cell.items():
             if key == "Last error" and not value or key == "Progress":
                 continue
-            block.add_row(key, Text(printable(value)))
+            block.add_row(Text(key), Text(printable(value)))
         blocks.append(block)
         blocks.append("")
     return Group(*blocks[:-1])
