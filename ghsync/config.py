@@ -105,7 +105,7 @@ class Settings(BaseSettings):
 
     def smtp(self):
         """The notifier's settings; a bad value is a ConfigError naming the variable."""
-        from ghsync.notify.settings import SmtpSettings  # the settings alone, not the SMTP client
+        from ghsync.notify.settings import SmtpSettings
 
         try:
             return SmtpSettings(

@@ -341,8 +341,6 @@ def report_line(report: SyncReport) -> str:
 
 
 def _report_text(report: SyncReport) -> str:
-    from ghsync.notify import format_duration  # one wording for durations, in mail and on the terminal
-
     cost = plural(report.graphql_points_spent, "GraphQL point")
     if report.outcome == "complete":
         if report.kind == "incremental" and report.prs_synced == 0:
@@ -350,7 +348,7 @@ def _report_text(report: SyncReport) -> str:
         what = "updated" if report.kind == "incremental" else "synced"
         return (
             f"{report.full_name}: {what} {plural(report.prs_synced, 'PR')} and {plural(report.reviews_synced, 'review')} "
-            f"in {format_duration(report.duration_seconds)} using {cost}"
+            f"in {duration(report.duration_seconds)} using {cost}"
         )
     if report.outcome == "rate_limited":
         return (

@@ -170,7 +170,7 @@ class _Channels:
 
 def _digest_channels(settings: Settings, to: Sequence[str], slack_webhook: SecretStr | None) -> _Channels:
     """Where to send: bad or missing configuration is bad usage (exit 2), found before anything is sent."""
-    from ghsync.notify import parse_recipients
+    from ghsync.notify.settings import parse_recipients
     from ghsync.notify.slack import check_webhook_url
 
     smtp = settings.smtp()
@@ -244,8 +244,7 @@ def send_digest(
     webhook = channels.webhook
 
     def send_email_digest() -> str:
-        from ghsync.notify import send_email
-        from ghsync.notify.smtp import local_hostname
+        from ghsync.notify.smtp import local_hostname, send_email
 
         sender = smtp.from_addr or f"ghsync@{local_hostname()}"
         send_email(smtp, digest_email(digest, recipients=channels.recipients, sender=sender))

@@ -128,7 +128,6 @@ def _check_threshold(settings: Settings, budget: RateLimitBudget) -> None:
 
 def _recipients(addresses: Sequence[str]) -> list[str]:
     """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
-    # Not the notify package: `track` would load the SMTP client and email templates before its first request.
     from ghsync.notify.settings import parse_recipients
 
     try:
@@ -605,7 +604,8 @@ def _notify(
     settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
 ) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
-    from ghsync.notify import notify_sync_result, should_notify
+    from ghsync.notify.message import should_notify
+    from ghsync.notify.smtp import notify_sync_result
 
     if not should_notify(report.outcome, report.kind, settings.notify_events()):
         return
@@ -646,7 +646,7 @@ def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
 
 
 def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:
-    from ghsync.notify import send_test_email
+    from ghsync.notify.smtp import send_test_email
 
     smtp = settings.smtp()
     recipients = list(to) or list(smtp.default_recipients)
