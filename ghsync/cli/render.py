@@ -294,6 +294,26 @@ def _natural_width(renderable: RenderableType) -> int:
     return console.measure(renderable).maximum
 
 
+def _widest_grid_that_fits(cells: list[dict[str, str]], width: int) -> Table | None:
+    """The table with the most columns (from the front of STATUS_COLUMNS) that fits in `width`, or None.
+
+    Each column only widens the table, so a bisection finds it: a piped status (80 columns) measured
+    every candidate table from all nine columns down, each measurement a full layout."""
+    table = _status_grid(cells, list(STATUS_COLUMNS))
+    if _natural_width(table) <= width:
+        return table  # a wide terminal: one measurement
+    best = None
+    low, high = STATUS_KEY_COLUMNS, len(STATUS_COLUMNS) - 1
+    while low <= high:
+        count = (low + high) // 2
+        candidate = _status_grid(cells, list(STATUS_COLUMNS[:count]))
+        if _natural_width(candidate) <= width:
+            best, low = candidate, count + 1
+        else:
+            high = count - 1
+    return best
+
+
 def status_table(rows: list[RepositoryStatus], *, now: float, width: int = 120) -> RenderableType:
     """A table with as many columns as `width` holds (least useful dropped first), every last error on
     its own wrapped line below; one block per repository when even the key columns do not fit."""
@@ -307,10 +327,9 @@ def status_table(rows: list[RepositoryStatus], *, now: float, width: int = 120) 
         for cell in cells
         if cell["Last error"]
     ]
-    for count in range(len(STATUS_COLUMNS), STATUS_KEY_COLUMNS - 1, -1):
-        table = _status_grid(cells, list(STATUS_COLUMNS[:count]))
-        if _natural_width(table) <= width:
-            return Group(table, *errors) if errors else table
+    table = _widest_grid_that_fits(cells, width)
+    if table is not None:
+        return Group(table, *errors) if errors else table
     blocks: list[RenderableType] = []
     for cell in cells:
         block = Table.grid(padding=(0, 2))
