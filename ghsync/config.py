@@ -1,15 +1,18 @@
 """Settings from flags, environment and an optional TOML file (flags win, then environment, then file)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: every command builds Settings, and pydantic would compile and
+# evaluate each string annotation of its fields at import.
+import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+if TYPE_CHECKING:
+    from pydantic_settings import PydanticBaseSettingsSource
 
 from ghsync.errors import ConfigError
 
@@ -46,10 +49,18 @@ class TeamConfig(BaseModel):
     repos: tuple[str, ...] | None = None
 
 
-class Settings(BaseSettings):
-    """Everything ghsync reads from its surroundings. Secrets are SecretStr so they never print."""
+class Settings(BaseModel):
+    """Everything ghsync reads from its surroundings. Secrets are SecretStr so they never print.
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    Built by load_settings: by pydantic-settings (the subclass of _loaded_by_pydantic_settings), or, when
+    nothing needs it, from the flags and the plain environment values directly (see _loaded_directly).
+    """
+
+    # What pydantic-settings' BaseSettings validates with (it validates defaults too), so that both ways
+    # of building Settings validate alike.
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, validate_default=True, arbitrary_types_allowed=True
+    )
 
     db: Path = Field(default_factory=default_db_path, validation_alias="GHSYNC_DB")
     # As GitHub's own CLI: GH_TOKEN wins over GITHUB_TOKEN; for an Enterprise host GH_ENTERPRISE_TOKEN,
@@ -105,7 +116,7 @@ class Settings(BaseSettings):
 
     def smtp(self):
         """The notifier's settings; a bad value is a ConfigError naming the variable."""
-        from ghsync.notify import SmtpSettings
+        from ghsync.notify.settings import SmtpSettings
 
         try:
             return SmtpSettings(
@@ -132,18 +143,6 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
-        return (init_settings, env_settings, toml)
 
     def github_tokens(self) -> list[str]:
         """Every configured token, de-duplicated, in order of preference."""
@@ -249,6 +248,65 @@ _FIELD_NAMES = {
 }
 
 
+@functools.cache
+def _loaded_by_pydantic_settings() -> type[Settings]:
+    """Settings as pydantic-settings loads them: flags, then environment, then the TOML file.
+
+    Imported only when needed (see _loaded_directly): pydantic-settings brings asyncio, argparse and
+    dotenv with it, a fifth of `ghsync status`'s start."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+    class LoadedSettings(BaseSettings, Settings):
+        model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: "PydanticBaseSettingsSource",
+            env_settings: "PydanticBaseSettingsSource",
+            dotenv_settings: "PydanticBaseSettingsSource",
+            file_secret_settings: "PydanticBaseSettingsSource",
+        ) -> tuple["PydanticBaseSettingsSource", ...]:
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
+            return (init_settings, env_settings, toml)
+
+    # It is the Settings people see (its repr, its errors).
+    LoadedSettings.__name__ = LoadedSettings.__qualname__ = "Settings"
+    return LoadedSettings
+
+
+# Fields whose environment value pydantic-settings decodes as JSON.
+_JSON_FIELDS = frozenset({"teams", "exclude_authors"})
+
+
+def _loaded_directly(given: dict[str, Any]) -> Settings | None:
+    """Settings from the flags and the environment, read as pydantic-settings reads them, when that is
+    all there is: no config file, no JSON-valued variable. None when anything else is needed, or when
+    a value is invalid (pydantic-settings then builds the same error as always)."""
+    try:
+        if default_config_path().exists():
+            return None
+    except OSError:
+        return None
+    # As pydantic-settings (case-insensitive): variables by lower-cased name, the last of equal ones winning;
+    # a field is read from its alias, else (populate_by_name) from its own name.
+    environment = {name.lower(): value for name, value in os.environ.items()}
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        names = (str(field.validation_alias).lower(), name.lower())
+        found = next((key for key in names if key in environment), None)
+        if found is None:
+            continue
+        if name in _JSON_FIELDS:
+            return None
+        values[name] = environment[found]
+    try:
+        return Settings(**{**values, **given})
+    except ValidationError:
+        return None
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings; `overrides` are command-line flags, and a None flag means "not given"."""
     given = {key: value for key, value in overrides.items() if value is not None}
@@ -258,8 +316,11 @@ def load_settings(**overrides: Any) -> Settings:
             # --token replaces every token variable.
             given["tokens"] = ",".join(tokens)
             given.update(env_gh=None, env_github=None, env_gh_enterprise=None, env_github_enterprise=None)
+    direct = _loaded_directly(given)
+    if direct is not None:
+        return direct
     try:
-        return Settings(**given)
+        return _loaded_by_pydantic_settings()(**given)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {default_config_path()} is not valid TOML: {error}") from None
     except UnicodeDecodeError:

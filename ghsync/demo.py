@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ghsync.config import load_settings
 from ghsync.models import RepositoryStatus, SyncReport
-from ghsync.service import SyncHooks, repository_statuses, track_repository
+from ghsync.service.status import repository_statuses
+from ghsync.service.sync import SyncHooks, track_repository
 
 DEMO_REPOSITORY = "demo-org/widgets"
 # The fake accepts any token; this one exists so the demo needs none of the user's.
@@ -32,7 +33,7 @@ def run_demo(*, prs: int, db: Path | None, hooks: SyncHooks, latency: float = 0.
         result = track_repository(settings, DEMO_REPOSITORY, days="all", hooks=hooks)
         report = result.report
         if report is None:  # already tracked in a --db given twice: sync it again instead
-            from ghsync.service import sync_tracked
+            from ghsync.service.sync import sync_tracked
 
             outcome = sync_tracked(settings, [DEMO_REPOSITORY], hooks=hooks).outcomes[0]
             if outcome.error is not None:

@@ -18,7 +18,7 @@ from ghsync.fakegithub import FakeGitHub, generate_repository, load_dataset
 if TYPE_CHECKING:
     from ghsync.config import Settings
     from ghsync.models import PullRequestRecord, Repository, SyncReport
-    from ghsync.service import SyncHooks, TrackResult
+    from ghsync.service.sync import SyncHooks, TrackResult
 
 TOKEN = "test-token-0123456789"
 REPO = "acme/rockets"
@@ -81,7 +81,7 @@ def tracked(fake: FakeGitHub, db_path: Path, *args: object) -> Path:
 
 def track(settings: Settings, *, days: str = "all", hooks: SyncHooks | None = None) -> TrackResult:
     """`track_repository` for REPO through the service, never sleeping for real."""
-    from ghsync.service import SyncHooks, track_repository
+    from ghsync.service.sync import SyncHooks, track_repository
 
     return track_repository(settings, REPO, days=days, hooks=hooks or SyncHooks(sleep=lambda seconds: None))
 

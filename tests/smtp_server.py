@@ -331,7 +331,7 @@ class SmtpTestServer:
 
     def smtp_settings(self, **overrides: Any):
         """ghsync.notify.SmtpSettings pointing at this server (trusting its CA, logging in if auth)."""
-        from ghsync.notify import SmtpSettings
+        from ghsync.notify.settings import SmtpSettings
 
         values: dict[str, Any] = {
             "host": self.host,

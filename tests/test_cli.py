@@ -303,7 +303,7 @@ def interrupt(*args, **kwargs):
 
 def test_ctrl_c_in_status_watch_says_only_interrupted(fake, db_path, monkeypatch):
     invoke("track", REPO, *cli_flags(fake, db_path))
-    monkeypatch.setattr("ghsync.service.repository_statuses", interrupt)
+    monkeypatch.setattr("ghsync.service.status.repository_statuses", interrupt)
     result = invoke("status", "--watch", "--db", db_path)
     assert result.exit_code == 130
     assert result.stderr == "Error: interrupted\n"
@@ -311,7 +311,7 @@ def test_ctrl_c_in_status_watch_says_only_interrupted(fake, db_path, monkeypatch
 
 def test_ctrl_c_in_sync_says_that_sync_resumes(fake, db_path, monkeypatch):
     invoke("track", REPO, *cli_flags(fake, db_path))
-    monkeypatch.setattr("ghsync.service.sync_tracked", interrupt)
+    monkeypatch.setattr("ghsync.service.sync.sync_tracked", interrupt)
     result = invoke("sync", *cli_flags(fake, db_path))
     assert result.exit_code == 130
     assert "committed pages are kept and `ghsync sync` resumes" in result.stderr

@@ -45,3 +45,45 @@ def test_starting_the_command_line_loads_neither_rich_nor_pydantic_nor_pygithub(
     probe = "import sys, ghsync.cli; print(sorted(m for m in ('rich', 'pydantic', 'github') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_status_loads_only_what_reading_the_database_needs(tmp_path):
+    # `status` is run by hand and by watchers: it pays at each start for what it imports. It reads
+    # the database and draws a table; the sync engine, GitHub, metrics, the digest, the notifier and
+    # the records only syncs exchange belong to the commands that use them.
+    import os
+    import subprocess
+    import sys
+
+    from ghsync.store import open_store
+
+    db = tmp_path / "ghsync.db"
+    open_store(db).add_repository("octo/api", days_back=30, now="2026-01-05T10:00:00Z")
+    unwanted = (
+        "pydantic_settings",  # no config file here: flags and environment are read without it
+        "github",
+        "requests",
+        "ghsync.engine",
+        "ghsync.github",
+        "ghsync.metrics",
+        "ghsync.digest",
+        "ghsync.notify",
+        "ghsync.models.syncing",
+        "ghsync.service.sync",
+        "ghsync.service.weekly",
+        "ghsync.service.digest",
+    )
+    probe = (
+        "import sys\n"
+        "sys.argv = ['ghsync', 'status']\n"
+        "from ghsync.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        f"print(sorted(m for m in {unwanted!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "GHSYNC_DB": str(db), "GHSYNC_CONFIG": str(tmp_path / "none.toml"), "COLUMNS": "120"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert "octo/api" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -101,3 +101,139 @@ def test_a_config_file_that_is_not_utf8_is_a_one_line_usage_error(tmp_path, monk
     monkeypatch.setenv("GHSYNC_CONFIG", str(config))
     result = invoke("status", "--db", tmp_path / "x.db")
     assert result.exit_code == 2 and "not UTF-8" in result.stderr and result.stderr.count("\n") == 1
+
+
+# --- settings built without pydantic-settings ---------------------------------------------------
+# With no config file and no JSON-valued variable, load_settings builds Settings from the flags and the
+# environment itself (importing pydantic-settings is a fifth of `status`'s start). Whatever it builds
+# must be exactly what pydantic-settings builds from the same flags and environment.
+
+_ALIASES = [
+    "GHSYNC_DB",
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+    "GHSYNC_TOKENS",
+    "GITHUB_API_URL",
+    "GHSYNC_MIN_REMAINING",
+    "GHSYNC_ALLOW_INSECURE_HTTP",
+    "GHSYNC_REQUEST_TIMEOUT",
+    "GHSYNC_SMTP_HOST",
+    "GHSYNC_SMTP_PORT",
+    "GHSYNC_SMTP_USER",
+    "GHSYNC_SMTP_PASSWORD",
+    "GHSYNC_SMTP_SECURITY",
+    "GHSYNC_SMTP_FROM",
+    "GHSYNC_SMTP_CA_FILE",
+    "GHSYNC_NOTIFY_TO",
+    "GHSYNC_SLACK_WEBHOOK",
+    "GHSYNC_SLACK_TIMEOUT",
+    "GHSYNC_NOTIFY_ON",
+    "GHSYNC_TEAMS",
+    "GHSYNC_EXCLUDE_AUTHORS",
+]
+# pydantic-settings also reads a field from a variable named like the field (populate_by_name).
+_FIELD_NAMES = [
+    "db",
+    "tokens",
+    "api_url",
+    "min_remaining",
+    "smtp_port",
+    "notify_on",
+    "env_gh",
+    "teams",
+    "DB",
+    "Api_Url",
+]
+_VALUES = [
+    "",
+    "0",
+    "1",
+    "-1",
+    "70000",
+    "true",
+    "no",
+    "abc",
+    " 7 ",
+    "3.5",
+    "/tmp/x.db",
+    "https://ghe.example.com/api/v3/",
+    "http://127.0.0.1:9",
+    "ftp://x",
+    "update, error",
+    "nonsense",
+    "ghp_a,ghp_b",
+    "a@example.com",
+    '["bot*"]',
+    "{}",
+]
+
+
+def _environment_names():
+    from hypothesis import strategies as st
+
+    cased = st.sampled_from(_ALIASES).flatmap(lambda name: st.sampled_from([name, name.lower(), name.title()]))
+    return st.one_of(cased, st.sampled_from(_FIELD_NAMES))
+
+
+def _flags():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "db": st.sampled_from(["/tmp/flag.db", "relative.db"]),
+            "tokens": st.sampled_from([["ghp_flag"], ["a", "b"], []]),
+            "api_url": st.sampled_from(["https://api.github.com", "nonsense"]),
+            "min_remaining": st.sampled_from([0, 50]),
+            "notify_on": st.sampled_from(["error", "bogus"]),
+            "allow_insecure_http": st.just(True),
+        },
+    )
+
+
+def test_settings_built_directly_are_those_pydantic_settings_builds(tmp_path):
+    import os
+    from unittest import mock
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from ghsync import config
+
+    absent_file = str(tmp_path / "absent.toml")
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.dictionaries(_environment_names(), st.sampled_from(_VALUES), max_size=6), _flags())
+    def check(environment, flags):
+        base = {key: value for key, value in os.environ.items() if key in ("HOME", "PATH")}
+        with mock.patch.dict(os.environ, {**base, **environment, "GHSYNC_CONFIG": absent_file}, clear=True):
+            given_flags = {key: value for key, value in flags.items() if value is not None}
+            if isinstance(given_flags.get("tokens"), list):
+                tokens = given_flags.pop("tokens")
+                if tokens:
+                    given_flags["tokens"] = ",".join(tokens)
+                    given_flags.update(env_gh=None, env_github=None, env_gh_enterprise=None, env_github_enterprise=None)
+            direct = config._loaded_directly(given_flags)
+            if direct is None:
+                return  # pydantic-settings builds it (or reports the error) as it always did
+            loaded = config._loaded_by_pydantic_settings()(**given_flags)
+            assert direct.model_dump() == loaded.model_dump()
+            assert repr(direct) == repr(loaded)
+
+    check()
+
+
+def test_settings_are_built_directly_only_without_a_config_file_or_json_values(monkeypatch, tmp_path):
+    from ghsync import config
+
+    monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("GHSYNC_DB", str(tmp_path / "env.db"))
+    assert config._loaded_directly({}) is not None
+    monkeypatch.setenv("GHSYNC_EXCLUDE_AUTHORS", '["bot*"]')
+    assert config._loaded_directly({}) is None
+    monkeypatch.delenv("GHSYNC_EXCLUDE_AUTHORS")
+    (tmp_path / "config.toml").write_text('db = "file.db"\n')
+    assert config._loaded_directly({}) is None
+    assert load_settings().db == tmp_path / "env.db"  # the environment still wins over the file

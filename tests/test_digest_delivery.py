@@ -13,7 +13,7 @@ from smtp_server import SmtpTestServer, credential_forms
 from ghsync.config import load_settings
 from ghsync.digest.build import digest_week
 from ghsync.errors import UsageError
-from ghsync.service import digest_scope, send_digest
+from ghsync.service.digest import digest_scope, send_digest
 from ghsync.timefmt import iso
 
 REPO = "acme/rockets"

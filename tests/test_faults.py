@@ -23,7 +23,7 @@ from ghsync_testing import (
 )
 
 from ghsync.config import load_settings
-from ghsync.service import SyncHooks, track_repository
+from ghsync.service.sync import SyncHooks, track_repository
 
 # Fixed data (the generator's output depends on `now`), older than any moment a test touches a PR.
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)

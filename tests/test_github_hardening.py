@@ -26,7 +26,7 @@ from ghsync_testing import (
 
 from ghsync.config import load_settings
 from ghsync.errors import AuthenticationError, GitHubError, UsageError
-from ghsync.service import SyncHooks, track_repository
+from ghsync.service.sync import SyncHooks, track_repository
 
 GENERATED_AT = datetime(2025, 9, 1, 12, tzinfo=UTC)
 TIMEOUT_MESSAGE = (

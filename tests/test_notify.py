@@ -7,15 +7,9 @@ from pydantic import ValidationError
 
 from ghsync.errors import NotifyError
 from ghsync.models import SyncReport
-from ghsync.notify import (
-    SmtpSettings,
-    notify_sync_result,
-    parse_recipients,
-    render_sync_email,
-    send_email,
-    send_test_email,
-    should_notify,
-)
+from ghsync.notify.message import render_sync_email, should_notify
+from ghsync.notify.settings import SmtpSettings, parse_recipients
+from ghsync.notify.smtp import notify_sync_result, send_email, send_test_email
 from tests.smtp_server import credential_forms, unused_port
 
 PASSWORD = "hunter2-Sup3rSecret"

@@ -34,7 +34,8 @@ from ghsync_testing import (
 
 from ghsync.config import load_settings
 from ghsync.github.graphql import cheapest_page_size
-from ghsync.service import SyncHooks, repository_statuses, sync_tracked
+from ghsync.service.status import repository_statuses
+from ghsync.service.sync import SyncHooks, sync_tracked
 
 THRESHOLD = 100
 SIZE = 600

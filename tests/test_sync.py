@@ -21,7 +21,7 @@ from ghsync_testing import (
 
 from ghsync.config import load_settings
 from ghsync.github.graphql import floor_points
-from ghsync.service import SyncHooks, sync_tracked, track_repository
+from ghsync.service.sync import SyncHooks, sync_tracked, track_repository
 from ghsync.store import SqliteStore
 
 

@@ -20,7 +20,7 @@ from ghsync_testing import (
 )
 
 from ghsync.config import load_settings
-from ghsync.service import SyncHooks, track_repository
+from ghsync.service.sync import SyncHooks, track_repository
 
 THRESHOLD = 100
 ALICE = "test_tok_aliceSecret0000000000000000000000000A"

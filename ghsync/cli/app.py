@@ -1,7 +1,8 @@
 """The typer app: each command parses its own options, calls one service function and renders the result."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's annotations at each start,
+# and as strings it would compile and evaluate each one twice (~5 ms); the few that name a module
+# imported only for type checking are quoted instead.
 import dataclasses
 import json
 import shlex
@@ -21,7 +22,7 @@ from ghsync.errors import GhsyncError, UsageError
 if TYPE_CHECKING:
     from ghsync.cli import render
     from ghsync.models import RateLimitBudget
-    from ghsync.service import SyncHooks, SyncRun
+    from ghsync.service.sync import SyncHooks, SyncRun
 
 EPILOG = (
     "Exit codes: 0 done, 1 failed, 2 bad usage or input, "
@@ -44,7 +45,7 @@ def _complete_repository(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of OWNER/REPO: the tracked names in the database (--db, GHSYNC_DB or the default)."""
     try:
         from ghsync.cli.options import SharedOptions, _given
-        from ghsync.service import tracked_repository_names
+        from ghsync.service.status import tracked_repository_names
 
         root = ctx.find_root()
         options = _given(root) if isinstance(_given(root), SharedOptions) else SharedOptions()
@@ -111,7 +112,7 @@ def warn(message: str) -> None:
     say(f"Warning: {message}")
 
 
-def _progress() -> render.SyncProgressDisplay:
+def _progress() -> "render.SyncProgressDisplay":
     from ghsync.cli import render
 
     return render.SyncProgressDisplay(
@@ -119,10 +120,10 @@ def _progress() -> render.SyncProgressDisplay:
     )
 
 
-def _hooks(display: render.SyncProgressDisplay, *, wait: bool) -> SyncHooks:
-    from ghsync.service import SyncHooks
+def _hooks(display: "render.SyncProgressDisplay", *, wait: bool) -> "SyncHooks":
+    from ghsync.service.sync import SyncHooks
 
-    def wait_for_reset(seconds: float, budget: RateLimitBudget) -> None:
+    def wait_for_reset(seconds: float, budget: "RateLimitBudget") -> None:
         display.wait(seconds, budget.reset_iso())
 
     # Without --wait a rate-limit stop ends the command (exit 75) so cron can try again later.
@@ -176,7 +177,7 @@ def track(
     Examples: ghsync track octocat/hello-world --days 60;  ghsync track acme --days 90 --exclude 'sandbox-*'
     """
     from ghsync.cli import render
-    from ghsync.service import track_owner, track_repository
+    from ghsync.service.sync import track_owner, track_repository
     from ghsync.validate import parse_owner
 
     if parse_owner(repository) is not None:
@@ -211,19 +212,19 @@ def sync(repositories: Slugs = None, wait: Wait = False) -> None:
 
     Example (crontab): */30 * * * * ghsync sync --quiet
     """
-    from ghsync.service import sync_tracked
+    from ghsync.service.sync import sync_tracked
 
     with _progress() as display:
         run = sync_tracked(settings(), repositories or (), hooks=_hooks(display, wait=wait))
     raise typer.Exit(_report_run(run))
 
 
-def _report_run(run: SyncRun) -> int:
+def _report_run(run: "SyncRun") -> int:
     """One line per synced repository (errors and stops even with --quiet), one for the unchanged and one for
     the repositories an owner no longer tracks (not errors); returns the exit code."""
     from ghsync.cli import render
     from ghsync.models import Outcome
-    from ghsync.service import NOTHING_TRACKED
+    from ghsync.service.common import NOTHING_TRACKED
 
     quiet = shared().quiet
     if run.message:
@@ -273,7 +274,8 @@ def status(
     Example: ghsync status --json | jq '.[].sync_progress'
     """
     from ghsync.cli import render
-    from ghsync.service import NOTHING_TRACKED, repository_statuses
+    from ghsync.service.common import NOTHING_TRACKED
+    from ghsync.service.status import repository_statuses
 
     config = settings()
     if as_json:
@@ -369,7 +371,7 @@ def metrics(
     from datetime import UTC, datetime
 
     from ghsync.cli import metrics_render, render
-    from ghsync.service import weekly_metrics
+    from ghsync.service.weekly import weekly_metrics
     from ghsync.validate import parse_day
 
     if as_json and output_format not in (None, OutputFormat.JSON):
@@ -434,7 +436,7 @@ def team_import(
 
     Example: ghsync team import octo-org/platform --as platform
     """
-    from ghsync.service import import_team
+    from ghsync.service.weekly import import_team
     from ghsync.timefmt import plural
 
     result = import_team(settings(), team, name=name)
@@ -449,7 +451,7 @@ def team_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON
     Example: ghsync team list --json
     """
     from ghsync.cli import render
-    from ghsync.service import list_teams
+    from ghsync.service.weekly import list_teams
 
     teams = list_teams(settings())
     if as_json:
@@ -475,7 +477,7 @@ def untrack(
     Example: ghsync untrack octocat/hello-world --purge --yes
     """
     from ghsync.cli import render
-    from ghsync.service import untrack_owner, untrack_repository
+    from ghsync.service.sync import untrack_owner, untrack_repository
     from ghsync.validate import parse_owner
 
     login = parse_owner(repository)
@@ -499,7 +501,7 @@ def db_path() -> None:
 
     Example: datasette "$(ghsync db-path)"
     """
-    from ghsync.service import database_path
+    from ghsync.service.status import database_path
 
     typer.echo(database_path(settings()))
 
@@ -511,7 +513,7 @@ def rate_limit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
     Example: ghsync rate-limit --json
     """
     from ghsync.cli import render
-    from ghsync.service import rate_limit_report
+    from ghsync.service.sync import rate_limit_report
 
     rows = rate_limit_report(settings())
     if as_json:
@@ -557,7 +559,7 @@ def digest(
 
     from pydantic import SecretStr
 
-    from ghsync.service import ChannelStatus, send_digest
+    from ghsync.service.digest import ChannelStatus, send_digest
 
     result = send_digest(
         settings(),
@@ -601,7 +603,7 @@ def notify_test(
 
     Example: GHSYNC_SMTP_HOST=smtp.example.com ghsync notify-test --to me@example.com
     """
-    from ghsync.service import send_test_notification
+    from ghsync.service.sync import send_test_notification
 
     recipients = send_test_notification(settings(), to or [])
     say(f"test email sent to {', '.join(recipients)}")

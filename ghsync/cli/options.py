@@ -1,7 +1,7 @@
 """The options every command shares (--db, --token, ...): declared once, accepted before or after the command."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typer reads the shared options' annotations at each start,
+# and as strings it would compile and evaluate each one twice.
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ class SharedOptions:
     quiet: bool = False
     debug: bool = False
 
-    def settings(self) -> Settings:
+    def settings(self) -> "Settings":
         from ghsync.config import load_settings
 
         return load_settings(
@@ -141,7 +141,7 @@ def shared() -> SharedOptions:
 _warned: set[str] = set()
 
 
-def settings() -> Settings:
+def settings() -> "Settings":
     """Settings from the shared options, the environment and the config file (its unknown keys
     warned about on stderr, once per process)."""
     from ghsync.cli.errors import say

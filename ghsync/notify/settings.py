@@ -87,7 +87,8 @@ class SmtpSettings(BaseModel):
     in errors, so a mistyped password cannot end up in a message.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    # defer_build: its validator is built on first use; `track` imports this module for parse_recipients.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
     host: str | None = None
     # `security` precedes `port` so that the port default can depend on it.

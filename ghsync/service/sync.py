@@ -1,28 +1,19 @@
-"""What each command does: the only composer of settings, store, GitHub source, engine and notifier.
-
-Every function takes Settings and returns typed results; nothing here prints, prompts or exits.
-"""
+"""Tracking and syncing: track, sync, untrack, the engine run on each repository and its email."""
 
 from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from datetime import date
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from pydantic import SecretStr
-
-from ghsync.config import Settings, default_db_path
-from ghsync.digest.build import DEFAULT_CHART_WEEKS, Digest, ScopeRepository
+from ghsync.config import Settings
 from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, next_request, sync_repository
-from ghsync.errors import GhsyncError, NotTracked, RepositoryLocked, StoreError, UsageError
+from ghsync.errors import GhsyncError, NotTracked, RepositoryLocked, UsageError
 from ghsync.models import (
     AccountRateLimit,
-    DeliveryStatus,
-    DigestDelivery,
     ListedRepository,
     Outcome,
     Owner,
@@ -32,23 +23,20 @@ from ghsync.models import (
     RateLimitBudget,
     Repository,
     RepositoryHead,
-    RepositoryStatus,
     RunPlan,
     Spend,
     SyncKind,
     SyncReport,
     SyncStatus,
-    Team,
-    WeeklyMetrics,
 )
-from ghsync.store import SqliteStore, open_store
-from ghsync.store.lock import digest_lock, is_locked, repository_lock
-from ghsync.timefmt import iso, parse_iso_or_none
+from ghsync.service.common import EMAIL_NOT_CONFIGURED, _existing_store, _open_store, _people, _require_tokens
+from ghsync.store import SqliteStore
+from ghsync.store.lock import repository_lock
+from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_globs, parse_owner, parse_repository_slug
 
 if TYPE_CHECKING:
-    from ghsync.metrics import Grouping, PeopleFilter
-    from ghsync.models import MetricPullRequest
+    from ghsync.metrics import PeopleFilter
 
 
 class PullRequestSource(Source[PullRequestRecord], Protocol):
@@ -110,44 +98,6 @@ class SyncOutcome(NamedTuple):
     error: GhsyncError | None = None
 
 
-Breakdown = Literal["repo", "author", "team"]
-
-
-@dataclass(frozen=True)
-class MetricsResult:
-    """Weekly rows of a scope (one or more repositories, maybe one team's PRs), only of covered weeks."""
-
-    # What the rows cover, for a title: "octo/api", "3 repositories", "team platform (2 repositories)".
-    full_name: str
-    rows: list[WeeklyMetrics]
-    repositories: tuple[str, ...] = ()
-    # The instant from which every repository in scope has complete data (the latest of theirs), and
-    # the repository it is the coverage of.
-    coverage_start: str | None = None
-    coverage_repository: str | None = None
-    # Weeks of the asked window left out because they start before coverage_start, and what widens it.
-    weeks_left_out: int = 0
-    widen_hint: str | None = None
-    # Repositories in scope whose first sync has not completed: their data may be partial.
-    not_covered: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TeamImportResult:
-    team: Team
-    points_spent: int
-
-
-def _require_tokens(settings: Settings) -> list[str]:
-    tokens = settings.github_tokens()
-    if not tokens:
-        raise UsageError(
-            "no GitHub token: run `gh auth login` (ghsync asks `gh auth token`), set GH_TOKEN or GITHUB_TOKEN, "
-            "or pass --token"
-        )
-    return tokens
-
-
 def _open_source(settings: Settings, hooks: SyncHooks, store: SqliteStore | None = None) -> PullRequestSource:
     from ghsync.github.pulls import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
@@ -176,28 +126,9 @@ def _check_threshold(settings: Settings, budget: RateLimitBudget) -> None:
         )
 
 
-def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
-    return open_store(settings.db, create=create, create_parent=create and settings.db == default_db_path())
-
-
-def _existing_store(settings: Settings) -> SqliteStore | None:
-    """The database for a command that only reads (or has nothing to do without one): None if absent.
-
-    Nothing tracked yet is an empty state, not an error, and a read must not create the file."""
-    if str(settings.db) != ":memory:" and not settings.db.exists():
-        return None
-    return _open_store(settings)
-
-
-EMAIL_NOT_CONFIGURED = (
-    "email is not configured: set GHSYNC_SMTP_HOST (and GHSYNC_SMTP_FROM, ...; see `ghsync notify-test`)"
-)
-NOTHING_TRACKED = "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
-
-
 def _recipients(addresses: Sequence[str]) -> list[str]:
     """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
-    from ghsync.notify import parse_recipients
+    from ghsync.notify.settings import parse_recipients
 
     try:
         return list(parse_recipients(list(addresses)))
@@ -669,17 +600,12 @@ def _today(hooks: SyncHooks) -> date:
     return datetime.fromtimestamp(hooks.clock(), UTC).date()
 
 
-def _people(settings: Settings, *, include_bots: bool) -> PeopleFilter | None:
-    from ghsync.metrics import PeopleFilter
-
-    return None if include_bots else PeopleFilter(tuple(settings.exclude_authors))
-
-
 def _notify(
     settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
 ) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
-    from ghsync.notify import notify_sync_result, should_notify
+    from ghsync.notify.message import should_notify
+    from ghsync.notify.smtp import notify_sync_result
 
     if not should_notify(report.outcome, report.kind, settings.notify_events()):
         return
@@ -699,239 +625,12 @@ def _notify(
         hooks.on_warning(f"{report.full_name}: {warning}")
 
 
-def database_path(settings: Settings) -> str:
-    """Where the database is (or would be created), for `ghsync db-path`."""
-    return str(settings.db)
-
-
-def tracked_repository_names(settings: Settings, prefix: str = "") -> list[str]:
-    """Tracked repository names for shell completion: read-only, cheap, never failing."""
-    from ghsync.store import tracked_names
-
-    return tracked_names(settings.db, prefix)
-
-
-def repository_statuses(settings: Settings, slug: str | None = None) -> list[RepositoryStatus]:
-    """The stored status of every tracked repository (or one), for `status` and its --json."""
-    store = _open_store(settings) if slug is not None else _existing_store(settings)
-    if store is None:
-        return []
-    login = parse_owner(slug) if slug is not None else None
-    if login is not None:
-        # An owner: every repository it has, untracked ones included (their last_error says why).
-        repositories = [r for r in store.list_repositories() if r.owner.lower() == login.lower()]
-        if not repositories:
-            raise NotTracked(f"no repository of {login} is tracked in this database: run `ghsync track {login}`")
-    elif slug is not None:
-        repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
-    else:
-        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
-    return [
-        RepositoryStatus(
-            repository=repository,
-            # A `syncing` row with no live process was interrupted (killed); `ghsync sync` resumes it.
-            process_alive=is_locked(settings.db, repository.full_name),
-            prs_stored=store.stored_pull_request_count(repository.id),
-        )
-        for repository in repositories
-    ]
-
-
 def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
     store = _open_store(settings)
     repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
     with repository_lock(settings.db, repository.full_name):
         store.untrack(repository, purge=purge)  # also unlinks it from its owner: a re-listing leaves it alone
     return repository.full_name
-
-
-def weekly_metrics(
-    settings: Settings,
-    slugs: Sequence[str] = (),
-    *,
-    weeks: int | None,
-    since: date | None,
-    until: date | None,
-    by: Breakdown | None = None,
-    owner: str | None = None,
-    team: str | None = None,
-    include_bots: bool = False,
-    today: date,
-) -> MetricsResult:
-    """Weekly metrics of a scope, pooled over its repositories' PRs, within the asked window, and only
-    of weeks starting at or after the scope's coverage (the latest coverage_start in it)."""
-    from datetime import UTC, datetime
-
-    from ghsync.metrics import compute_weekly_metrics, covered_rows, week_start, weekly_metrics_window
-
-    store = _open_store(settings)
-    teams = {t.name: t for t in _all_teams(settings, store)}
-    chosen = None
-    if team is not None:
-        chosen = teams.get(team)
-        if chosen is None:
-            known = ", ".join(sorted(teams)) or "none"
-            raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
-    repositories = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
-    if since is None and weeks is None:
-        weeks = 12
-    first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
-    # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
-    # PRs updated since the window began are enough (a day early: stored times may carry an offset).
-    updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
-    rows = compute_weekly_metrics(
-        _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
-        group=_grouping(by, teams.values()),
-        people=_people(settings, include_bots=include_bots),
-        today=today,
-    )
-    window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
-    covered = [r for r in repositories if r.coverage_start is not None]
-    latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
-    coverage = latest.coverage_start if latest is not None else None
-    kept, left_out = covered_rows(window, coverage)
-    hint = None
-    if latest is not None and coverage is not None and latest.days_back is not None:
-        # A window narrower than the weeks asked: every asked week before coverage was left out,
-        # whether or not the partial data had anything in it.
-        last_day = until if until is not None else today
-        asked = range((week_start(last_day) - week_start(first_day)).days // 7 + 1)
-        mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
-        left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
-    if left_out and latest is not None and latest.days_back is not None:
-        days = (today - first_day).days + 1
-        hint = f"ghsync track {latest.full_name} --days {days}"
-    return MetricsResult(
-        full_name=_scope_title(repositories, chosen),
-        rows=kept,
-        repositories=tuple(r.full_name for r in repositories),
-        coverage_start=coverage,
-        coverage_repository=latest.full_name if latest is not None else None,
-        weeks_left_out=left_out,
-        widen_hint=hint,
-        not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
-    )
-
-
-def _instant(text: str) -> float:
-    from ghsync.timefmt import parse_iso
-
-    return parse_iso(text).timestamp()
-
-
-def _scope(
-    store: SqliteStore, slugs: Sequence[str], *, owner: str | None, team: Team | None, host: str
-) -> list[Repository]:
-    """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team."""
-    if slugs:
-        repositories = [store.get_repository(parse_repository_slug(slug, host)) for slug in slugs]
-    else:
-        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
-    if owner is not None:
-        repositories = [r for r in repositories if r.owner.lower() == owner.lower()]
-    if team is not None and team.repos is not None:
-        wanted = {name.lower() for name in team.repos}
-        untracked = sorted(wanted - {r.full_name.lower() for r in store.list_repositories()})
-        if untracked:
-            raise UsageError(f"team {team.name}: {', '.join(untracked)} not tracked: run `ghsync track {untracked[0]}`")
-        repositories = [r for r in repositories if r.full_name.lower() in wanted]
-    if not repositories:
-        scope = f" owned by {owner}" if owner else ""
-        raise UsageError(f"no tracked repositories{scope} in this scope: run `ghsync track OWNER/REPO` first")
-    return repositories
-
-
-def _scope_title(repositories: Sequence[Repository], team: Team | None) -> str:
-    names = repositories[0].full_name if len(repositories) == 1 else f"{len(repositories)} repositories"
-    return names if team is None else f"team {team.name} ({names})"
-
-
-def _members(team: Team) -> frozenset[str] | None:
-    return None if team.members is None else frozenset(login.lower() for login in team.members)
-
-
-def _in_team(pr: MetricPullRequest, team: Team, members: frozenset[str] | None) -> bool:
-    if team.repos is not None and pr.repository.lower() not in {name.lower() for name in team.repos}:
-        return False
-    return members is None or (pr.author is not None and pr.author.lower() in members)
-
-
-def _team_prs(prs: Iterable[MetricPullRequest], team: Team | None) -> Iterable[MetricPullRequest]:
-    """A team's PRs: in its repositories (the scope already is) and authored by its members."""
-    if team is None:
-        return prs
-    members = _members(team)
-    return (pr for pr in prs if _in_team(pr, team, members))
-
-
-def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
-    from ghsync.metrics import Grouping
-
-    if by is None:
-        return None
-    if by == "repo":
-        return Grouping("repository", lambda pr: (pr.repository,))
-    if by == "author":
-        return Grouping("author", lambda pr: (pr.author,))
-    known = [(t, _members(t)) for t in teams]
-    if not known:
-        raise UsageError("--by team: no teams defined; add [teams.NAME] to the config file or run `ghsync team import`")
-    # A PR of an author in two teams counts in both team rows (and once in a total).
-    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])
-
-
-def _all_teams(settings: Settings, store: SqliteStore | None) -> list[Team]:
-    """Config-file teams and imported ones; the same name in both is an error naming both."""
-    configured = [
-        Team(name=name, source="config", members=team.members, repos=team.repos)
-        for name, team in sorted(settings.teams.items())
-    ]
-    imported = store.imported_teams() if store is not None else []
-    clash = sorted({t.name for t in configured} & {t.name for t in imported})
-    if clash:
-        source = next(t.source for t in imported if t.name == clash[0])
-        raise UsageError(
-            f"team {clash[0]!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
-            f"from {source.removeprefix('github ')}; rename one (`ghsync team import ... --as OTHER`)"
-        )
-    return sorted([*configured, *imported], key=lambda t: t.name.casefold())
-
-
-def default_config_path_text() -> str:
-    from ghsync.config import default_config_path
-
-    return str(default_config_path())
-
-
-def list_teams(settings: Settings) -> list[Team]:
-    """Every team: from the config file and imported into the database."""
-    store = _open_store(settings) if settings.db.exists() else None
-    return _all_teams(settings, store)
-
-
-def import_team(
-    settings: Settings, spec: str, *, name: str | None = None, hooks: SyncHooks | None = None
-) -> TeamImportResult:
-    """Read ORG/TEAM-SLUG's members from GitHub and store them as team NAME (default the slug); again refreshes."""
-    hooks = hooks or SyncHooks()
-    organization, _, slug = spec.partition("/")
-    if not organization or not slug or "/" in slug:
-        raise UsageError(f"team must be ORG/TEAM-SLUG, not {spec!r}")
-    name = name or slug
-    if name in settings.teams:
-        raise UsageError(
-            f"team {name!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
-            f"from {organization}/{slug}; choose another name with --as"
-        )
-    from ghsync.github.teams import team_members
-
-    source = _open_source(settings, hooks)
-    before = source.spent().points
-    members = team_members(source, organization, slug)  # type: ignore[arg-type]
-    team = Team(name=name, source=f"github {organization}/{slug}", members=members, imported_at=iso(hooks.clock()))
-    store = _open_store(settings, create=True)
-    store.save_team(team, organization=organization, slug=slug)
-    return TeamImportResult(team, source.spent().points - before)
 
 
 def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
@@ -947,7 +646,7 @@ def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:
 
 
 def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:
-    from ghsync.notify import send_test_email
+    from ghsync.notify.smtp import send_test_email
 
     smtp = settings.smtp()
     recipients = list(to) or list(smtp.default_recipients)
@@ -955,298 +654,3 @@ def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:
         raise UsageError("no recipient: pass --to ADDRESS or set GHSYNC_NOTIFY_TO")
     send_test_email(smtp, to=recipients)
     return recipients
-
-
-# --- the weekly digest ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DigestScope:
-    """What a digest covers: the one thing scope resolution hands to everything after it.
-
-    key: stable, for de-duplication (`all`, `owner:acme`, `repos:acme/a,acme/b`, `team:platform`);
-    name: what people read (`platform`, `acme`, `acme/rockets`); pull_requests: a fresh stream of
-    (repository full name, PR) with bots already left out, each call reading from the start.
-    """
-
-    key: str
-    name: str
-    repository_ids: tuple[int, ...]
-    repositories: tuple[ScopeRepository, ...]
-    pull_requests: Callable[[], Iterator[tuple[str, PullRequestRecord]]]
-    # Who counts as a bot (None with bots included): their PRs are not in the stream, their reviews
-    # are left out of the metrics.
-    people: PeopleFilter | None = None
-
-
-def _coverage_start(store: SqliteStore, repository: Repository, now: datetime) -> datetime | None:
-    """From when the stored data is complete: the window's start (`now - days_back`), or for the whole
-    history the oldest stored PR; None when nothing is stored and there is no window."""
-    if repository.days_back is not None:
-        return now - timedelta(days=repository.days_back)
-    return parse_iso_or_none(store.first_created_at(repository.id))
-
-
-def digest_scope(
-    settings: Settings,
-    repositories: Sequence[str],
-    owner: str | None,
-    team: str | None,
-    *,
-    now: datetime,
-) -> DigestScope:
-    """Resolve `digest`'s scope as `metrics` does: the named repositories, every tracked repository of
-    `owner`, a team (its repositories and members), or (the default) every tracked repository; PRs by
-    bots (by GitHub's __typename or the `exclude_authors` patterns) are left out.
-
-    The only place that decides which repositories and PRs a digest covers: replace it, and the
-    content, the delivery and the de-duplication follow. Raises UsageError (exit 2) for bad input.
-    """
-    given = sum(1 for part in (bool(repositories), owner is not None, team is not None) if part)
-    if given > 1:
-        raise UsageError("give repositories, --owner or --team, not several")
-    store = _open_store(settings)
-    tracked = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
-    chosen_team: Team | None = None
-    if team is not None:
-        teams = {t.name: t for t in _all_teams(settings, store)}
-        chosen_team = teams.get(team)
-        if chosen_team is None:
-            known = ", ".join(sorted(teams)) or "none"
-            raise UsageError(f"unknown team {team} (teams: {known}); see `ghsync team list`")
-        selected = _scope(store, (), owner=None, team=chosen_team, host=settings.github_host())
-        key, name = f"team:{chosen_team.name}", chosen_team.name
-    elif repositories:
-        chosen: dict[int, Repository] = {}
-        for slug in repositories:
-            repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
-            chosen.setdefault(repository.id, repository)
-        selected = sorted(chosen.values(), key=lambda r: r.full_name.casefold())
-        key = "repos:" + ",".join(r.full_name.casefold() for r in selected)
-        name = ", ".join(r.full_name for r in selected)
-    elif owner is not None:
-        selected = [r for r in tracked if r.owner.casefold() == owner.strip().casefold()]
-        if not selected:
-            raise UsageError(f"no tracked repository belongs to {owner}: run `ghsync track {owner}/REPO` first")
-        key, name = f"owner:{selected[0].owner.casefold()}", selected[0].owner
-    else:
-        selected = tracked
-        if not selected:
-            raise UsageError("no repositories are tracked: run `ghsync track OWNER/REPO` first")
-        key, name = "all", "all repositories"
-
-    people = _people(settings, include_bots=False)
-    members = _members(chosen_team) if chosen_team is not None else None
-
-    def pull_requests() -> Iterator[tuple[str, PullRequestRecord]]:
-        for repository in selected:
-            for pr in store.iter_pull_requests(repository.id):
-                if people is not None and people.is_bot(pr.author, pr.author_type):
-                    continue
-                if members is not None and (pr.author is None or pr.author.lower() not in members):
-                    continue
-                yield repository.full_name, pr
-
-    return DigestScope(
-        key=key,
-        name=name,
-        repository_ids=tuple(r.id for r in selected),
-        repositories=tuple(
-            ScopeRepository(
-                full_name=r.full_name,
-                coverage_start=_coverage_start(store, r, now),
-                last_synced_at=parse_iso_or_none(r.last_synced_at),
-            )
-            for r in selected
-        ),
-        pull_requests=pull_requests,
-        people=people,
-    )
-
-
-class DigestChannel(StrEnum):
-    EMAIL = "email"
-    SLACK = "slack"
-
-
-class ChannelStatus(StrEnum):
-    SENT = "sent"
-    SKIPPED = "skipped"  # this scope's week already reached the channel
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class ChannelOutcome:
-    """What happened on one channel; detail: the recipients, or why it failed (secrets never in it)."""
-
-    channel: DigestChannel
-    status: ChannelStatus
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class DigestResult:
-    scope_key: str
-    digest: Digest
-    text: str  # the plain-text digest (what --dry-run prints)
-    outcomes: tuple[ChannelOutcome, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        return any(outcome.status == ChannelStatus.FAILED for outcome in self.outcomes)
-
-
-@dataclass(frozen=True)
-class _Channels:
-    recipients: tuple[str, ...]
-    webhook: SecretStr | None
-
-    @property
-    def empty(self) -> bool:
-        return not self.recipients and self.webhook is None
-
-
-def _digest_channels(settings: Settings, to: Sequence[str], slack_webhook: SecretStr | None) -> _Channels:
-    """Where to send: bad or missing configuration is bad usage (exit 2), found before anything is sent."""
-    from ghsync.notify import parse_recipients
-    from ghsync.notify.slack import check_webhook_url
-
-    smtp = settings.smtp()
-    try:
-        given = parse_recipients(list(to))
-    except ValueError as error:
-        raise UsageError(f"--to: {error}") from None
-    if given and not smtp.enabled:
-        raise UsageError("--to needs an SMTP server: set GHSYNC_SMTP_HOST")
-    recipients = given or (smtp.default_recipients if smtp.enabled else ())
-    webhook = slack_webhook if slack_webhook is not None else settings.slack_webhook
-    if webhook is not None and not webhook.get_secret_value().strip():
-        webhook = None
-    if webhook is not None:
-        check_webhook_url(webhook)
-    return _Channels(tuple(recipients), webhook)
-
-
-def _without_secrets(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def send_digest(
-    settings: Settings,
-    repositories: Sequence[str] = (),
-    *,
-    owner: str | None = None,
-    team: str | None = None,
-    to: Sequence[str] = (),
-    slack_webhook: SecretStr | None = None,
-    weeks: int = DEFAULT_CHART_WEEKS,
-    dry_run: bool = False,
-    force: bool = False,
-    now: datetime,
-) -> DigestResult:
-    """Build the scope's digest of the last complete week before `now` and deliver it by email and/or
-    Slack, each channel at most once per scope and week unless `force`; every attempt is recorded.
-
-    A failing channel does not stop the others (its outcome says why). `dry_run`: build only —
-    nothing is sent or recorded and no channel is needed.
-    """
-    from ghsync.digest.build import build_digest
-    from ghsync.digest.render import digest_blocks, digest_email, digest_text
-
-    if weeks < 1:
-        raise UsageError(f"--weeks must be at least 1, not {weeks}")
-    channels = _digest_channels(settings, to, slack_webhook)
-    if channels.empty and not dry_run:
-        raise UsageError(
-            "no channel to send the digest to: pass --to ADDRESS (with GHSYNC_SMTP_HOST set) or --slack-webhook URL, "
-            "or set GHSYNC_NOTIFY_TO / GHSYNC_SLACK_WEBHOOK"
-        )
-    scope = digest_scope(settings, repositories, owner, team, now=now)
-    try:
-        digest = build_digest(
-            scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks, people=scope.people
-        )
-    except ValueError as error:
-        raise StoreError(f"cannot build the digest: {error}") from None
-    result = DigestResult(scope.key, digest, digest_text(digest))
-    if dry_run:
-        return result
-
-    smtp = settings.smtp()
-    secrets = [
-        smtp.password.get_secret_value() if smtp.password is not None else "",
-        channels.webhook.get_secret_value() if channels.webhook is not None else "",
-    ]
-    webhook = channels.webhook
-
-    def send_email_digest() -> str:
-        from ghsync.notify import send_email
-        from ghsync.notify.smtp import local_hostname
-
-        sender = smtp.from_addr or f"ghsync@{local_hostname()}"
-        send_email(smtp, digest_email(digest, recipients=channels.recipients, sender=sender))
-        return "to " + ", ".join(channels.recipients)
-
-    def send_slack_digest() -> str:
-        from ghsync.notify.slack import post_webhook
-
-        assert webhook is not None
-        post_webhook(webhook, digest_blocks(digest), timeout=settings.slack_timeout)
-        return ""
-
-    plan: list[tuple[DigestChannel, Callable[[], str]]] = []
-    if channels.recipients:
-        plan.append((DigestChannel.EMAIL, send_email_digest))
-    if webhook is not None:
-        plan.append((DigestChannel.SLACK, send_slack_digest))
-
-    store = _open_store(settings)
-    week = digest.week.isoformat()
-    # Checked, sent and recorded under the scope's lock: an overlapping run waits for nothing and exits 75.
-    with digest_lock(settings.db, scope.key):
-        outcomes = _deliver(store, scope.key, week, plan, force=force, now=now, secrets=secrets)
-    return DigestResult(scope.key, digest, result.text, tuple(outcomes))
-
-
-def _deliver(
-    store: SqliteStore,
-    scope_key: str,
-    week: str,
-    plan: Sequence[tuple[DigestChannel, Callable[[], str]]],
-    *,
-    force: bool,
-    now: datetime,
-    secrets: Sequence[str],
-) -> list[ChannelOutcome]:
-    """Send on each channel that has not had this scope's week (all with `force`), recording every attempt."""
-    outcomes = []
-    for channel, send in plan:
-        if not force and store.digest_sent(scope_key, week, channel):
-            outcomes.append(ChannelOutcome(channel, ChannelStatus.SKIPPED))
-            continue
-        try:
-            detail = send()
-            status = DeliveryStatus.SENT
-        except GhsyncError as error:
-            detail, status = _without_secrets(str(error), secrets), DeliveryStatus.FAILED
-        except Exception as error:  # noqa: BLE001 - one channel's surprise must not keep the other from its digest
-            detail = _without_secrets(f"unexpected {type(error).__name__}: {error}", secrets)
-            status = DeliveryStatus.FAILED
-        store.record_digest(
-            DigestDelivery(
-                scope=scope_key,
-                week=week,
-                channel=channel,
-                sent_at=iso(now.timestamp()),
-                status=status,
-                detail=detail or None,
-            )
-        )
-        outcomes.append(
-            ChannelOutcome(
-                channel, ChannelStatus.SENT if status == DeliveryStatus.SENT else ChannelStatus.FAILED, detail
-            )
-        )
-    return outcomes

@@ -1,10 +1,11 @@
 """Frozen records and enums that cross module borders, and the one declaration of every PR field."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: every command imports these records, and pydantic would
+# compile and evaluate each string annotation at import; the two names used before they exist are quoted.
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar, get_args, get_origin
+from importlib import import_module
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,7 +47,9 @@ PullRequestState = Literal["OPEN", "CLOSED", "MERGED"]
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a record's validator is built on its first validation, not at import; every command
+    # imports these records, most never validate one (status reads, the store constructs unvalidated).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # --- the field registry ----------------------------------------------------------------------
@@ -167,16 +170,6 @@ REVIEW_FIELDS = field_specs(ReviewRecord)
 # --- what the sync engine reads and writes ---------------------------------------------------
 
 
-class RateLimitState(Record):
-    """What one bucket (`graphql` or `core`) of one token has left; reset_at is epoch seconds."""
-
-    resource: str
-    limit: int
-    remaining: int
-    used: int
-    reset_at: int
-
-
 @dataclass(frozen=True)
 class RateLimitBudget:
     """What is left in one bucket across the token pool; remaining None means "no limit" (GHES)."""
@@ -187,7 +180,7 @@ class RateLimitBudget:
     limit: int | None = None
 
     @classmethod
-    def unlimited(cls, resource: str = "graphql") -> RateLimitBudget:
+    def unlimited(cls, resource: str = "graphql") -> "RateLimitBudget":
         return cls(resource=resource, remaining=None)
 
     def below(self, threshold: int) -> bool:
@@ -206,51 +199,11 @@ class Spend:
     points: int = 0
     rest_calls: int = 0
 
-    def __add__(self, other: Spend) -> Spend:
+    def __add__(self, other: "Spend") -> "Spend":
         return Spend(self.points + other.points, self.rest_calls + other.rest_calls)
 
-    def __sub__(self, other: Spend) -> Spend:
+    def __sub__(self, other: "Spend") -> "Spend":
         return Spend(self.points - other.points, self.rest_calls - other.rest_calls)
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    """One page of a repository's records, newest-updated first; the source picks the page size.
-
-    count: None → no count; "all" → count every record; an ISO time → count those updated since.
-    """
-
-    owner: str
-    name: str
-    after: str | None = None
-    count: str | None = None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-@dataclass(frozen=True)
-class Version:
-    """A record's key and updated_at: enough to tell whether the stored copy is current."""
-
-    key: int
-    updated_at: str
-
-
-R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Page(Generic[R]):
-    """A page whose records are complete (nested connections followed to their end)."""
-
-    records: tuple[R, ...]
-    has_next_page: bool
-    end_cursor: str | None
-    total_count: int | None
-    # The newest updatedAt in the whole repository when the page was read (catch-up detection).
-    head_updated_at: str | None
 
 
 @dataclass(frozen=True)
@@ -264,6 +217,21 @@ class PageProgress:
     # Set on the page where the main pass reached the window's start: the cursor that page was asked
     # with ("" for the first page). A later, wider window resumes from there (see WindowCoverage).
     window_boundary: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """Which PRs the store holds completely (as of the watermark): the whole history, or every PR updated
+    since `since`, the pass that read them having stopped at `cursor` ("" = the first page)."""
+
+    whole_history: bool
+    since: str | None = None
+    cursor: str | None = None
+
+    def covers(self, window_start: str | None) -> bool:
+        if self.whole_history:
+            return True
+        return window_start is not None and self.since is not None and self.since <= window_start
 
 
 @dataclass(frozen=True)
@@ -300,21 +268,6 @@ class Repository:
 
 
 @dataclass(frozen=True)
-class WindowCoverage:
-    """Which PRs the store holds completely (as of the watermark): the whole history, or every PR updated
-    since `since`, the pass that read them having stopped at `cursor` ("" = the first page)."""
-
-    whole_history: bool
-    since: str | None = None
-    cursor: str | None = None
-
-    def covers(self, window_start: str | None) -> bool:
-        if self.whole_history:
-            return True
-        return window_start is not None and self.since is not None and self.since <= window_start
-
-
-@dataclass(frozen=True)
 class OwnerFilters:
     """Which of an owner's repositories are tracked: archived and forks left out unless asked; globs on names."""
 
@@ -334,38 +287,6 @@ class Owner:
     filters: OwnerFilters
     created_at: str
     listed_at: str | None
-
-
-@dataclass(frozen=True)
-class ListedRepository:
-    """One repository of an owner's listing, with its PR count and newest PR `updatedAt` (its head)."""
-
-    owner: str
-    name: str
-    is_archived: bool
-    is_fork: bool
-    prs_total: int
-    head_updated_at: str | None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-@dataclass(frozen=True)
-class RepositoryHead:
-    """A repository's PR count and newest PR `updatedAt`, as one cheap check read them (None: not found)."""
-
-    full_name: str
-    prs_total: int
-    head_updated_at: str | None
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What a run over several repositories is about to sync: each one's expected PRs (0 when unknown)."""
-
-    expected_prs: dict[str, int]
 
 
 # What `status --json` prints of a repository, in this order.
@@ -428,38 +349,6 @@ class SyncJob:
     prs_total: int
     spent: Spend
     runs: int
-
-
-class SyncReport(Record):
-    """What one sync run did; rendered by the CLI and the email notifier."""
-
-    full_name: str
-    kind: SyncKind
-    outcome: Outcome
-    days_back: int | None
-    prs_synced: int
-    reviews_synced: int
-    prs_total: int
-    started_at: str
-    finished_at: str
-    duration_seconds: float
-    graphql_points_spent: int
-    rest_calls_spent: int
-    rate_limit_remaining: int | None = None
-    rate_limit_reset_at: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class AccountRateLimit:
-    """One bucket of one account, for `ghsync rate-limit` (the account's login, never its token)."""
-
-    account: str
-    resource: str
-    limit: int | None
-    remaining: int | None
-    used: int | None
-    reset_at: str | None
 
 
 class MetricReview(NamedTuple):
@@ -549,3 +438,38 @@ class DigestDelivery:
     sent_at: str
     status: DeliveryStatus
     detail: str | None = None
+
+
+# Declared in ghsync.models.syncing and loaded on first use: `status` and the other commands that only
+# read the database need none of them, and each costs its creation at every start.
+_SYNCING = frozenset(
+    {
+        "AccountRateLimit",
+        "ListedRepository",
+        "Page",
+        "PageRequest",
+        "RateLimitState",
+        "RepositoryHead",
+        "RunPlan",
+        "SyncReport",
+        "Version",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SYNCING:
+        return getattr(import_module("ghsync.models.syncing"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from ghsync.models.syncing import AccountRateLimit as AccountRateLimit
+    from ghsync.models.syncing import ListedRepository as ListedRepository
+    from ghsync.models.syncing import Page as Page
+    from ghsync.models.syncing import PageRequest as PageRequest
+    from ghsync.models.syncing import RateLimitState as RateLimitState
+    from ghsync.models.syncing import RepositoryHead as RepositoryHead
+    from ghsync.models.syncing import RunPlan as RunPlan
+    from ghsync.models.syncing import SyncReport as SyncReport
+    from ghsync.models.syncing import Version as Version

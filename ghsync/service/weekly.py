@@ -1,0 +1,212 @@
+"""Weekly metrics of a scope (repositories, an owner, a team) and the teams that scope them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from ghsync.config import Settings
+from ghsync.errors import UsageError
+from ghsync.models import Repository, SyncStatus, Team, WeeklyMetrics
+from ghsync.service.common import _all_teams, _members, _open_store, _people, default_config_path_text
+from ghsync.store import SqliteStore
+from ghsync.timefmt import iso
+from ghsync.validate import parse_repository_slug
+
+if TYPE_CHECKING:
+    from ghsync.metrics import Grouping
+    from ghsync.models import MetricPullRequest
+    from ghsync.service.sync import SyncHooks
+
+
+Breakdown = Literal["repo", "author", "team"]
+
+
+@dataclass(frozen=True)
+class MetricsResult:
+    """Weekly rows of a scope (one or more repositories, maybe one team's PRs), only of covered weeks."""
+
+    # What the rows cover, for a title: "octo/api", "3 repositories", "team platform (2 repositories)".
+    full_name: str
+    rows: list[WeeklyMetrics]
+    repositories: tuple[str, ...] = ()
+    # The instant from which every repository in scope has complete data (the latest of theirs), and
+    # the repository it is the coverage of.
+    coverage_start: str | None = None
+    coverage_repository: str | None = None
+    # Weeks of the asked window left out because they start before coverage_start, and what widens it.
+    weeks_left_out: int = 0
+    widen_hint: str | None = None
+    # Repositories in scope whose first sync has not completed: their data may be partial.
+    not_covered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamImportResult:
+    team: Team
+    points_spent: int
+
+
+def weekly_metrics(
+    settings: Settings,
+    slugs: Sequence[str] = (),
+    *,
+    weeks: int | None,
+    since: date | None,
+    until: date | None,
+    by: Breakdown | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    include_bots: bool = False,
+    today: date,
+) -> MetricsResult:
+    """Weekly metrics of a scope, pooled over its repositories' PRs, within the asked window, and only
+    of weeks starting at or after the scope's coverage (the latest coverage_start in it)."""
+    from datetime import UTC, datetime
+
+    from ghsync.metrics import compute_weekly_metrics, covered_rows, week_start, weekly_metrics_window
+
+    store = _open_store(settings)
+    teams = {t.name: t for t in _all_teams(settings, store)}
+    chosen = None
+    if team is not None:
+        chosen = teams.get(team)
+        if chosen is None:
+            known = ", ".join(sorted(teams)) or "none"
+            raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
+    repositories = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
+    if since is None and weeks is None:
+        weeks = 12
+    first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
+    # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
+    # PRs updated since the window began are enough (a day early: stored times may carry an offset).
+    updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
+    rows = compute_weekly_metrics(
+        _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
+        group=_grouping(by, teams.values()),
+        people=_people(settings, include_bots=include_bots),
+        today=today,
+    )
+    window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
+    covered = [r for r in repositories if r.coverage_start is not None]
+    latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
+    coverage = latest.coverage_start if latest is not None else None
+    kept, left_out = covered_rows(window, coverage)
+    hint = None
+    if latest is not None and coverage is not None and latest.days_back is not None:
+        # A window narrower than the weeks asked: every asked week before coverage was left out,
+        # whether or not the partial data had anything in it.
+        last_day = until if until is not None else today
+        asked = range((week_start(last_day) - week_start(first_day)).days // 7 + 1)
+        mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
+        left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
+    if left_out and latest is not None and latest.days_back is not None:
+        days = (today - first_day).days + 1
+        hint = f"ghsync track {latest.full_name} --days {days}"
+    return MetricsResult(
+        full_name=_scope_title(repositories, chosen),
+        rows=kept,
+        repositories=tuple(r.full_name for r in repositories),
+        coverage_start=coverage,
+        coverage_repository=latest.full_name if latest is not None else None,
+        weeks_left_out=left_out,
+        widen_hint=hint,
+        not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
+    )
+
+
+def _instant(text: str) -> float:
+    from ghsync.timefmt import parse_iso
+
+    return parse_iso(text).timestamp()
+
+
+def _scope(
+    store: SqliteStore, slugs: Sequence[str], *, owner: str | None, team: Team | None, host: str
+) -> list[Repository]:
+    """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team."""
+    if slugs:
+        repositories = [store.get_repository(parse_repository_slug(slug, host)) for slug in slugs]
+    else:
+        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+    if owner is not None:
+        repositories = [r for r in repositories if r.owner.lower() == owner.lower()]
+    if team is not None and team.repos is not None:
+        wanted = {name.lower() for name in team.repos}
+        untracked = sorted(wanted - {r.full_name.lower() for r in store.list_repositories()})
+        if untracked:
+            raise UsageError(f"team {team.name}: {', '.join(untracked)} not tracked: run `ghsync track {untracked[0]}`")
+        repositories = [r for r in repositories if r.full_name.lower() in wanted]
+    if not repositories:
+        scope = f" owned by {owner}" if owner else ""
+        raise UsageError(f"no tracked repositories{scope} in this scope: run `ghsync track OWNER/REPO` first")
+    return repositories
+
+
+def _scope_title(repositories: Sequence[Repository], team: Team | None) -> str:
+    names = repositories[0].full_name if len(repositories) == 1 else f"{len(repositories)} repositories"
+    return names if team is None else f"team {team.name} ({names})"
+
+
+def _in_team(pr: MetricPullRequest, team: Team, members: frozenset[str] | None) -> bool:
+    if team.repos is not None and pr.repository.lower() not in {name.lower() for name in team.repos}:
+        return False
+    return members is None or (pr.author is not None and pr.author.lower() in members)
+
+
+def _team_prs(prs: Iterable[MetricPullRequest], team: Team | None) -> Iterable[MetricPullRequest]:
+    """A team's PRs: in its repositories (the scope already is) and authored by its members."""
+    if team is None:
+        return prs
+    members = _members(team)
+    return (pr for pr in prs if _in_team(pr, team, members))
+
+
+def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
+    from ghsync.metrics import Grouping
+
+    if by is None:
+        return None
+    if by == "repo":
+        return Grouping("repository", lambda pr: (pr.repository,))
+    if by == "author":
+        return Grouping("author", lambda pr: (pr.author,))
+    known = [(t, _members(t)) for t in teams]
+    if not known:
+        raise UsageError("--by team: no teams defined; add [teams.NAME] to the config file or run `ghsync team import`")
+    # A PR of an author in two teams counts in both team rows (and once in a total).
+    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])
+
+
+def list_teams(settings: Settings) -> list[Team]:
+    """Every team: from the config file and imported into the database."""
+    store = _open_store(settings) if settings.db.exists() else None
+    return _all_teams(settings, store)
+
+
+def import_team(
+    settings: Settings, spec: str, *, name: str | None = None, hooks: SyncHooks | None = None
+) -> TeamImportResult:
+    """Read ORG/TEAM-SLUG's members from GitHub and store them as team NAME (default the slug); again refreshes."""
+    organization, _, slug = spec.partition("/")
+    if not organization or not slug or "/" in slug:
+        raise UsageError(f"team must be ORG/TEAM-SLUG, not {spec!r}")
+    name = name or slug
+    if name in settings.teams:
+        raise UsageError(
+            f"team {name!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
+            f"from {organization}/{slug}; choose another name with --as"
+        )
+    from ghsync.github.teams import team_members
+    from ghsync.service.sync import SyncHooks, _open_source  # the engine and GitHub: only `team import` needs them
+
+    hooks = hooks or SyncHooks()
+    source = _open_source(settings, hooks)
+    before = source.spent().points
+    members = team_members(source, organization, slug)  # type: ignore[arg-type]
+    team = Team(name=name, source=f"github {organization}/{slug}", members=members, imported_at=iso(hooks.clock()))
+    store = _open_store(settings, create=True)
+    store.save_team(team, organization=organization, slug=slug)
+    return TeamImportResult(team, source.spent().points - before)
