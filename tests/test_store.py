@@ -223,7 +223,9 @@ def test_a_pr_seen_again_by_the_same_job_is_counted_once(store):
 def test_a_new_job_counts_again_from_zero_the_prs_it_rewrites(store, db):
     job = new_job(store)
     save(store, job, [make_pr(1), make_pr(2)])
-    store.finish_job(job, finished_at="2026-01-01T00:01:00Z", spent=Spend(1, 0), budget=RateLimitBudget("graphql", 4000))
+    store.finish_job(
+        job, finished_at="2026-01-01T00:01:00Z", spent=Spend(1, 0), budget=RateLimitBudget("graphql", 4000)
+    )
     repository = store.get_repository("o/r")
     again = store.start_job(repository, kind=SyncKind.INCREMENTAL, since=None, started_at="2026-01-01T00:02:00Z")
     save(store, again, [make_pr(2), make_pr(3)])
