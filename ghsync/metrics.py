@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -282,10 +283,12 @@ class _Week:
         self.merged = 0
         self.merged_unreviewed = 0
         self.closed_unmerged = 0
-        self.cycle_hours: list[float] = []
-        self.coding_hours: list[float] = []
-        self.first_review_hours: list[float] = []
-        self.review_to_merge_hours: list[float] = []
+        # Durations as packed doubles (8 bytes each, not a 32-byte float object and its slot): across
+        # 50,000 PRs the lists were most of the memory a sync's metrics refresh took.
+        self.cycle_hours = array("d")
+        self.coding_hours = array("d")
+        self.first_review_hours = array("d")
+        self.review_to_merge_hours = array("d")
         self.reviews = 0
         self.reviewers: Counter[str] = Counter()
         self.sizes: list[int] = []
