@@ -169,6 +169,8 @@ def _set(getter, key, value):
     return edit
 
 
+NO_MORE = {"hasNextPage": False, "endCursor": None}
+
 MALFORMED_PAGES = {
     "repository null": (_set(lambda a: a["data"], "repository", None), "repository: None"),
     "nodes null": (_set(lambda a: a["data"]["repository"]["pullRequests"], "nodes", None), "pullRequests.nodes: None"),
@@ -185,6 +187,27 @@ MALFORMED_PAGES = {
         "head.nodes[0].updatedAt: 'not-a-date'",
     ),
     "createdAt not-a-date": (_set(node, "createdAt", "2026-13-45"), "pullRequests.nodes[3].createdAt"),
+    "review author login 5": (
+        _set(node, "reviews", {"nodes": [{"author": {"login": 5}, "state": "APPROVED"}], "pageInfo": NO_MORE}),
+        "pullRequests.nodes[3].reviews.nodes[0].author.login: 5",
+    ),
+    "review submittedAt month 13": (
+        _set(
+            node,
+            "reviews",
+            {"nodes": [None, {"state": "APPROVED", "submittedAt": "2026-13-01T00:00:00Z"}], "pageInfo": NO_MORE},
+        ),
+        "pullRequests.nodes[3].reviews.nodes[1].submittedAt: '2026-13-01T00:00:00Z'",
+    ),
+    "label name 3": (
+        _set(node, "labels", {"nodes": [{"name": 3}], "pageInfo": NO_MORE}),
+        "pullRequests.nodes[3].labels.nodes[0].name: 3",
+    ),
+    "first commit yesterday": (
+        _set(node, "commits", {"totalCount": 1, "nodes": [{"commit": {"authoredDate": "yesterday"}}]}),
+        "pullRequests.nodes[3].commits.nodes[0].commit.authoredDate: 'yesterday'",
+    ),
+    "fullDatabaseId not digits": (_set(node, "fullDatabaseId", "12e3"), "pullRequests.nodes[3].fullDatabaseId: '12e3'"),
 }
 
 

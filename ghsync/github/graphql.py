@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, get_args
+from typing import Any, TypeVar
 
-from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import ValidationError
 
 from ghsync.errors import GithubResponseError
 from ghsync.models import (
     PULL_REQUEST_FIELDS,
     REVIEW_FIELDS,
+    SQLITE_INT_MAX,
     FieldSpec,
     PageRequest,
     PullRequestRecord,
@@ -20,6 +22,8 @@ from ghsync.models import (
     ReviewRecord,
 )
 from ghsync.timefmt import parse_iso
+
+_R = TypeVar("_R", PullRequestRecord, ReviewRecord)
 
 # Nested pages: a connection's `first` does not change the cost of a page (only nested connections
 # below it would), so ask for the maximum and rarely need a follow-up.
@@ -29,8 +33,6 @@ CONNECTIONS_PER_PULL_REQUEST = 3
 MAX_PAGE_SIZE = 100
 # Aliased continuations per follow-up query that still cost one point (at most 2 connections each).
 FOLLOW_UP_BATCH_SIZE = 74
-# SQLite stores integers as signed 64-bit: a larger one would overflow on insert.
-SQLITE_INT_MIN, SQLITE_INT_MAX = -(2**63), 2**63 - 1
 # Epoch seconds GitHub could plausibly name as a reset: up to 9999-12-31 (what ISO text can carry).
 MAX_EPOCH = 253_402_300_799
 
@@ -275,67 +277,51 @@ def _epoch(value: Any, where: str) -> int:
     return _int(value, where, maximum=MAX_EPOCH)
 
 
-def _digits_to_int(value: Any) -> Any:
-    """A BigInt arrives as decimal digits: make them an int (anything else is left for strict validation
-    to refuse)."""
-    if value.__class__ is str and value.isascii() and value.isdigit():
-        return int(value)
-    return value
-
-
-@cache
-def _node_reader(model: type[PullRequestRecord | ReviewRecord]) -> type[BaseModel]:
-    """A model that reads `model`'s registry fields straight from a GraphQL node (each at its path; absent
-    → None) and validates them strictly inside pydantic's core: no "12" for 12, and integers that SQLite
-    can hold. Walking the paths and checking the bounds in Python cost twice as much per PR."""
-    fields: dict[str, Any] = {}
-    for spec in _specs_of(model):
-        annotation = model.model_fields[spec.name].annotation
-        constraints: list[Any] = []
-        if spec.column_type is int and bool not in (annotation, *get_args(annotation)):
-            constraints.append(Field(ge=SQLITE_INT_MIN, le=SQLITE_INT_MAX))
-        if spec.source.big_int:
-            constraints.append(BeforeValidator(_digits_to_int))
-        typed = Annotated[(annotation, *constraints)] if constraints else annotation
-        first, *rest = spec.source.path or (spec.source.selection,)
-        reads = AliasPath(str(first), *rest)
-        fields[spec.name] = (typed, Field(default=None, validation_alias=reads, validate_default=True))
-    config = ConfigDict(strict=True, extra="ignore")
-    reader: type[BaseModel] = create_model(f"{model.__name__}Node", __config__=config, **fields)
-    return reader
-
-
-def _specs_of(model: type[PullRequestRecord | ReviewRecord]) -> tuple[FieldSpec, ...]:
-    return PULL_REQUEST_FIELDS if model is PullRequestRecord else REVIEW_FIELDS
-
-
 @cache
 def _time_fields(model: type[PullRequestRecord | ReviewRecord]) -> tuple[tuple[str, str], ...]:
     """(field, GitHub's path) of the `*_at` fields: the store needs ISO times there, not any text."""
+    specs = PULL_REQUEST_FIELDS if model is PullRequestRecord else REVIEW_FIELDS
     return tuple(
-        (spec.name, ".".join(str(key) for key in spec.source.path or (spec.source.selection,)))
-        for spec in _specs_of(model)
+        (spec.name, _path_text(spec.source.path or (spec.source.selection,)))
+        for spec in specs
         if spec.name.endswith("_at")
     )
 
 
-def _registry_fields(model: type[PullRequestRecord | ReviewRecord], node: Any, where: str) -> dict[str, Any]:
-    """The registry fields of a GraphQL node, validated for `model` and the store. The error names
-    GitHub's path (`pullRequests.nodes[3].author.login`), not ours."""
+def _path_text(path: Sequence[str | int]) -> str:
+    """GitHub's path as the errors spell it: `commits.nodes[0].commit.authoredDate`."""
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path).lstrip(".")
+
+
+class _Malformed(Exception):
+    """A node's field failed validation: its GitHub path within the node, and the value found."""
+
+    def __init__(self, path: str, value: Any):
+        super().__init__(path)
+        self.path, self.value = path, value
+
+    def at(self, where: str) -> GithubResponseError:
+        return _invalid(f"{where}.{self.path}" if self.path else where, self.value)
+
+
+def _from_node(model: type[_R], node: dict[str, Any]) -> _R:
+    """The record a GraphQL node holds, in one strict validation: each registry field is read at its
+    GraphQL path (the records' validation aliases), so no "12" for 12 and only integers SQLite can hold;
+    then ISO times where the store needs them. Raises _Malformed naming GitHub's path, not ours (the
+    caller knows where the node is: the text is built only on failure, as this runs per PR and review)."""
     try:
-        fields: dict[str, Any] = _node_reader(model).model_validate(node).__dict__
+        record = model.model_validate(node, strict=True, extra="ignore", by_alias=True, by_name=False)
     except ValidationError as error:
         first = error.errors()[0]
-        path = ".".join(str(key) for key in first["loc"])
-        raise _invalid(f"{where}.{path}" if path else where, first.get("input")) from None
+        raise _Malformed(_path_text(first["loc"]), None if first["type"] == "missing" else first.get("input")) from None
     for name, path in _time_fields(model):
-        value = fields[name]
+        value = getattr(record, name)
         if value is not None:
             try:
                 datetime.fromisoformat(value)  # any offset or none: the store keeps the text as GitHub sent it
             except (ValueError, OverflowError):
-                raise _invalid(f"{where}.{path}", value) from None
-    return fields
+                raise _Malformed(path, value) from None
+    return record
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -378,9 +364,14 @@ def parse_rest_bucket(name: str, bucket: Any) -> RateLimitState:
 
 
 def _continuation(connection: dict[str, Any], where: str) -> str | None:
-    info = _object(connection.get("pageInfo"), f"{where}.pageInfo")
-    if not _bool(info.get("hasNextPage"), f"{where}.pageInfo.hasNextPage"):
+    info = connection.get("pageInfo")
+    if not isinstance(info, dict):
+        raise _invalid(f"{where}.pageInfo", info)
+    more = info.get("hasNextPage")
+    if more is False:
         return None
+    if more is not True:
+        raise _invalid(f"{where}.pageInfo.hasNextPage", more)
     cursor = info.get("endCursor")
     if not isinstance(cursor, str) or not cursor:
         raise _invalid(f"{where}.pageInfo.endCursor", cursor)
@@ -388,26 +379,48 @@ def _continuation(connection: dict[str, Any], where: str) -> str | None:
 
 
 def parse_review(node: Any, where: str) -> ReviewRecord:
-    return ReviewRecord.model_validate(_registry_fields(ReviewRecord, node, where), strict=True)
+    try:
+        return _from_node(ReviewRecord, _object(node, where))
+    except _Malformed as malformed:
+        raise malformed.at(where) from None
+
+
+def _nodes(connection: Any, where: str) -> list[Any]:
+    if not isinstance(connection, dict):
+        raise _invalid(where, connection)
+    nodes = connection.get("nodes")
+    if not isinstance(nodes, list):
+        raise _invalid(f"{where}.nodes", nodes)
+    return nodes
+
+
+# _reviews and _labels run for every PR: the text naming where a node is is built only on failure.
 
 
 def _reviews(connection: Any, where: str) -> tuple[list[ReviewRecord], str | None]:
-    connection = _object(connection, where)
-    nodes = _list(connection.get("nodes"), f"{where}.nodes")
-    reviews = [parse_review(n, f"{where}.nodes[{i}]") for i, n in enumerate(nodes) if n is not None]
+    reviews = []
+    for index, node in enumerate(_nodes(connection, where)):
+        if node is None:
+            continue
+        if not isinstance(node, dict):
+            raise _invalid(f"{where}.nodes[{index}]", node)
+        try:
+            reviews.append(_from_node(ReviewRecord, node))
+        except _Malformed as malformed:
+            raise malformed.at(f"{where}.nodes[{index}]") from None
     return reviews, _continuation(connection, where)
 
 
 def _labels(connection: Any, where: str) -> tuple[list[str], str | None]:
-    connection = _object(connection, where)
-    nodes = _list(connection.get("nodes"), f"{where}.nodes")
     names = []
-    for i, node in enumerate(nodes):
+    for index, node in enumerate(_nodes(connection, where)):
         if node is None:
             continue
-        name = _object(node, f"{where}.nodes[{i}]").get("name")
+        if not isinstance(node, dict):
+            raise _invalid(f"{where}.nodes[{index}]", node)
+        name = node.get("name")
         if not isinstance(name, str):
-            raise _invalid(f"{where}.nodes[{i}].name", name)
+            raise _invalid(f"{where}.nodes[{index}].name", name)
         names.append(name)
     return names, _continuation(connection, where)
 
@@ -416,46 +429,39 @@ def _labels(connection: Any, where: str) -> tuple[list[str], str | None]:
 class PartialPullRequest:
     """A PR parsed from a page, with the cursors of nested connections that need more pages."""
 
-    fields: dict[str, Any]  # its registry fields, validated; the record is built once its connections are complete
-    reviews: list[ReviewRecord]
-    labels: list[str]
+    record: PullRequestRecord  # with the reviews and labels read so far
     reviews_after: str | None
     labels_after: str | None
 
     @property
     def number(self) -> int:
-        number: int = self.fields["number"]
-        return number
-
-    @property
-    def updated_at(self) -> str:
-        updated_at: str = self.fields["updated_at"]
-        return updated_at
+        return self.record.number
 
     def follow_up(self) -> FollowUp | None:
         if self.reviews_after is None and self.labels_after is None:
             return None
         return FollowUp(self.number, reviews_after=self.reviews_after, labels_after=self.labels_after)
 
+    def add(self, reviews: list[ReviewRecord], labels: list[str]) -> None:
+        """A follow-up's further reviews and labels (validated already)."""
+        extended = {"reviews": (*self.record.reviews, *reviews), "labels": (*self.record.labels, *labels)}
+        self.record = self.record.model_copy(update=extended)
+
     def to_record(self) -> PullRequestRecord:
-        return PullRequestRecord.model_validate(
-            {**self.fields, "labels": tuple(self.labels), "reviews": tuple(self.reviews)}, strict=True
-        )
+        return self.record
 
 
 def parse_pull_request(node: Any, where: str) -> PartialPullRequest:
     """One PR node, validated field by field (the record's own strict validation), plus its cursors."""
-    # Validated now (without its connections), so a malformed field is named before anything is stored.
-    fields = _registry_fields(PullRequestRecord, node, where)
+    node = _object(node, where)
     reviews, reviews_after = _reviews(node.get("reviews"), f"{where}.reviews")
     labels, labels_after = _labels(node.get("labels"), f"{where}.labels")
-    return PartialPullRequest(
-        fields=fields,
-        reviews=reviews,
-        labels=labels,
-        reviews_after=reviews_after,
-        labels_after=labels_after,
-    )
+    # The node, with its first page of reviews and labels parsed, read in one validation.
+    try:
+        record = _from_node(PullRequestRecord, {**node, "reviews": tuple(reviews), "labels": tuple(labels)})
+    except _Malformed as malformed:
+        raise malformed.at(where) from None
+    return PartialPullRequest(record=record, reviews_after=reviews_after, labels_after=labels_after)
 
 
 @dataclass(frozen=True)
@@ -515,10 +521,10 @@ def apply_follow_ups(partials: dict[int, PartialPullRequest], body: Any, follow_
         where = f"pullRequest({follow_up.number})"
         if follow_up.reviews_after is not None:
             reviews, partial.reviews_after = _reviews(node.get("reviews"), f"{where}.reviews")
-            partial.reviews.extend(reviews)
+            partial.add(reviews, [])
         if follow_up.labels_after is not None:
             labels, partial.labels_after = _labels(node.get("labels"), f"{where}.labels")
-            partial.labels.extend(labels)
+            partial.add([], labels)
 
 
 def rate_limit_of(body: Any) -> tuple[RateLimitState | None, int]:

@@ -404,7 +404,7 @@ class GitHubPullRequestSource:
             left, windowed = self._left[name]
             self._left[name] = (left - len(parsed.partials), windowed)
         partials = parsed.partials
-        keep = set(wanted([Version(p.number, p.updated_at) for p in partials]))
+        keep = set(wanted([Version(p.number, p.record.updated_at) for p in partials]))
         incomplete = {p.number: p for p in partials if p.number in keep}
         while True:
             pending = [f for p in incomplete.values() if (f := p.follow_up()) is not None]

@@ -7,7 +7,8 @@ from enum import StrEnum
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from annotated_types import Interval
+from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict
 
 
 class SyncStatus(StrEnum):
@@ -46,10 +47,46 @@ class Phase(StrEnum):
 PullRequestState = Literal["OPEN", "CLOSED", "MERGED"]
 
 
+# SQLite stores integers as signed 64-bit: a larger one would overflow on insert.
+SQLITE_INT_MIN, SQLITE_INT_MAX = -(2**63), 2**63 - 1
+
+
+def _digits_to_int(value: Any) -> Any:
+    """GitHub's BigInt arrives as decimal digits: make them an int (anything else is left for strict
+    validation to refuse)."""
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
 class Record(BaseModel):
     # defer_build: a record's validator is built on its first validation, not at import; every command
     # imports these records, most never validate one (status reads, the store constructs unvalidated).
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # validate_by_alias: a registry field's alias is its GraphQL path (see __pydantic_init_subclass__),
+    # so a PR node validates into its record in one pass; everywhere else records are built by name.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Give each registry field its GraphQL path as validation alias (read by
+        `model_validate(node, by_alias=True, by_name=False)`): declared once, in its GraphQL annotation.
+        Before the validator exists (defer_build), so the validator is built with them."""
+        super().__pydantic_init_subclass__(**kwargs)
+        for info in cls.model_fields.values():
+            source = next((m for m in info.metadata if isinstance(m, GraphQL)), None)
+            if source is None:
+                continue
+            first, *rest = source.path or (source.selection,)
+            info.validation_alias = AliasPath(str(first), *rest)
+            if source.big_int:
+                info.metadata.append(BeforeValidator(_digits_to_int))
+            if bool not in (info.annotation, *get_args(info.annotation)) and int in (
+                info.annotation,
+                *get_args(info.annotation),
+            ):
+                info.metadata.append(Interval(ge=SQLITE_INT_MIN, le=SQLITE_INT_MAX))  # what SQLite can store
 
 
 # --- the field registry ----------------------------------------------------------------------
@@ -114,13 +151,16 @@ _COMMITS = "commits(first: 1) { totalCount nodes { commit { authoredDate } } }"
 
 
 class ReviewRecord(Record):
-    """One submitted (or pending) review; `author` is None for a deleted ("ghost") account."""
+    """One submitted (or pending) review; `author` is None for a deleted ("ghost") account.
 
-    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))]
+    A nullable field defaults to None: GraphQL leaves a path out when a step on it is null
+    (`author { login }` of a deleted account)."""
+
+    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))] = None
     # GraphQL's __typename of the author: "User", "Bot", "Organization", "Mannequin"; None when deleted.
     author_type: Annotated[str | None, GraphQL(_AUTHOR, ("author", "__typename"))] = None
     state: Annotated[str, GraphQL("state")]
-    submitted_at: Annotated[str | None, GraphQL("submittedAt")]
+    submitted_at: Annotated[str | None, GraphQL("submittedAt")] = None
     # GitHub's own ids, so rows join with other GitHub data: the node id, and the database id (a BigInt
     # serialized as a string; `databaseId` is deprecated, Int-only). None in data recorded without them.
     node_id: Annotated[str | None, GraphQL("id")] = None
@@ -134,18 +174,18 @@ class PullRequestRecord(Record):
     title: Annotated[str, GraphQL("title")]
     state: Annotated[PullRequestState, GraphQL("state")]
     is_draft: Annotated[bool, GraphQL("isDraft")]
-    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))]
+    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))] = None
     author_type: Annotated[str | None, GraphQL(_AUTHOR, ("author", "__typename"))] = None
     created_at: Annotated[str, GraphQL("createdAt")]
     updated_at: Annotated[str, GraphQL("updatedAt")]
-    closed_at: Annotated[str | None, GraphQL("closedAt")]
-    merged_at: Annotated[str | None, GraphQL("mergedAt")]
-    merged_by: Annotated[str | None, GraphQL("mergedBy { login }", ("mergedBy", "login"))]
+    closed_at: Annotated[str | None, GraphQL("closedAt")] = None
+    merged_at: Annotated[str | None, GraphQL("mergedAt")] = None
+    merged_by: Annotated[str | None, GraphQL("mergedBy { login }", ("mergedBy", "login"))] = None
     # Nullable although GitHub's schema says Int!: recorded datasets lack them (see shared/github/real).
-    additions: Annotated[int | None, GraphQL("additions")]
-    deletions: Annotated[int | None, GraphQL("deletions")]
-    changed_files: Annotated[int | None, GraphQL("changedFiles")]
-    commits: Annotated[int | None, GraphQL(_COMMITS, ("commits", "totalCount"))]
+    additions: Annotated[int | None, GraphQL("additions")] = None
+    deletions: Annotated[int | None, GraphQL("deletions")] = None
+    changed_files: Annotated[int | None, GraphQL("changedFiles")] = None
+    commits: Annotated[int | None, GraphQL(_COMMITS, ("commits", "totalCount"))] = None
     # The authored date of the PR's first commit (None without commits).
     first_commit_at: Annotated[str | None, GraphQL(_COMMITS, ("commits", "nodes", 0, "commit", "authoredDate"))] = None
     base_ref: Annotated[str, GraphQL("baseRefName")]
