@@ -70,9 +70,10 @@ class Record(BaseModel):
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        """Give each registry field its GraphQL path as validation alias (read by
-        `model_validate(node, by_alias=True, by_name=False)`): declared once, in its GraphQL annotation.
-        Before the validator exists (defer_build), so the validator is built with them."""
+        """Give each registry field what reading it from a GraphQL node needs, all derived from its
+        GraphQL annotation: its path as validation alias (read by `model_validate(node, by_alias=True,
+        by_name=False)`), GitHub's BigInt digits as an int, and SQLite's integer bounds. Done before the
+        validator exists (defer_build), so it is built with them."""
         super().__pydantic_init_subclass__(**kwargs)
         for info in cls.model_fields.values():
             source = next((m for m in info.metadata if isinstance(m, GraphQL)), None)
@@ -102,18 +103,6 @@ class GraphQL:
     path: tuple[str | int, ...] = ()
     # GitHub's BigInt scalar arrives as a decimal string; the parser turns it into an int.
     big_int: bool = False
-
-    def value_in(self, node: dict[str, Any]) -> Any:
-        """The value at `path` (a str key into an object, an int index into a list); None if absent."""
-        value: Any = node
-        for key in self.path or (self.selection,):
-            if isinstance(key, int):
-                if not isinstance(value, list) or len(value) <= key:
-                    return None
-            elif not isinstance(value, dict):
-                return None
-            value = value[key] if isinstance(key, int) else value.get(key)
-        return value
 
 
 @dataclass(frozen=True)
