@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -378,32 +378,25 @@ def _continuation(connection: dict[str, Any], where: str) -> str | None:
     return cursor
 
 
-def parse_review(node: Any, where: str) -> ReviewRecord:
-    try:
-        return _from_node(ReviewRecord, _object(node, where))
-    except _Malformed as malformed:
-        raise malformed.at(where) from None
-
-
-def _nodes(connection: Any, where: str) -> list[Any]:
+def _present_nodes(connection: Any, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A connection's nodes (index, node), nulls skipped; anything but objects is an error. The text naming
+    where a node is is built only on failure: this runs for every PR's reviews and labels."""
     if not isinstance(connection, dict):
         raise _invalid(where, connection)
     nodes = connection.get("nodes")
     if not isinstance(nodes, list):
         raise _invalid(f"{where}.nodes", nodes)
-    return nodes
-
-
-# _reviews and _labels run for every PR: the text naming where a node is is built only on failure.
-
-
-def _reviews(connection: Any, where: str) -> tuple[list[ReviewRecord], str | None]:
-    reviews = []
-    for index, node in enumerate(_nodes(connection, where)):
+    for index, node in enumerate(nodes):
         if node is None:
             continue
         if not isinstance(node, dict):
             raise _invalid(f"{where}.nodes[{index}]", node)
+        yield index, node
+
+
+def _reviews(connection: Any, where: str) -> tuple[list[ReviewRecord], str | None]:
+    reviews = []
+    for index, node in _present_nodes(connection, where):
         try:
             reviews.append(_from_node(ReviewRecord, node))
         except _Malformed as malformed:
@@ -413,11 +406,7 @@ def _reviews(connection: Any, where: str) -> tuple[list[ReviewRecord], str | Non
 
 def _labels(connection: Any, where: str) -> tuple[list[str], str | None]:
     names = []
-    for index, node in enumerate(_nodes(connection, where)):
-        if node is None:
-            continue
-        if not isinstance(node, dict):
-            raise _invalid(f"{where}.nodes[{index}]", node)
+    for index, node in _present_nodes(connection, where):
         name = node.get("name")
         if not isinstance(name, str):
             raise _invalid(f"{where}.nodes[{index}].name", name)
