@@ -294,7 +294,8 @@ def _loaded_directly(given: dict[str, Any]) -> Settings | None:
     environment = {name.lower(): value for name, value in os.environ.items()}
     values: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():
-        names = (str(field.validation_alias).lower(), name.lower())
+        alias = field.validation_alias
+        names = (str(alias).lower(), name.lower()) if isinstance(alias, str) else (name.lower(),)
         found = next((key for key in names if key in environment), None)
         if found is None:
             continue

@@ -1,13 +1,17 @@
-"""GraphQL page planning: GitHub's cost formula and the page size that spends least per PR."""
+"""GraphQL page planning (the cost formula, the cheapest page size) and reading a node into its record."""
+
+import pytest
+from pydantic import ValidationError
 
 from ghsync.github.graphql import (
+    _from_node,
     cheapest_page_size,
     floor_points,
     graphql_cost,
     page_requests,
     pull_request_page_query,
 )
-from ghsync.models import PageRequest
+from ghsync.models import PageRequest, ReviewRecord
 
 
 def test_cost_is_requests_over_100_rounded_at_least_one():
@@ -45,3 +49,16 @@ def test_window_count_asks_github_search_for_updated_since():
 def test_full_history_count_uses_total_count_not_search():
     query, variables = pull_request_page_query(PageRequest("o", "r", count="all"), 49)
     assert "search" not in query and "countQuery" not in variables
+
+
+def test_a_record_is_built_by_its_field_names_not_githubs():
+    """GitHub's paths are the registry fields' aliases only for reading a node (the parser asks for them)."""
+    assert ReviewRecord(node_id="R_1", state="APPROVED").node_id == "R_1"
+    with pytest.raises(ValidationError):
+        ReviewRecord(id="R_1", state="APPROVED")
+
+
+def test_a_node_is_read_at_githubs_paths():
+    node = {"author": {"__typename": "Bot", "login": "ci[bot]"}, "state": "COMMENTED", "fullDatabaseId": "12"}
+    review = _from_node(ReviewRecord, node)
+    assert (review.author, review.author_type, review.database_id, review.submitted_at) == ("ci[bot]", "Bot", 12, None)

@@ -149,7 +149,9 @@ class _Guarded:
         started = time.monotonic()
         root = f"{self.protocol}://{self.host}:{self.port}"
         proxies, verify = _environment_settings(root, self.verify)
-        self.session.trust_env = False  # settled once above, for this process
+        # Settled once above, for this process. (Also: no ~/.netrc, whose entry for the host would
+        # replace the token's Authorization header.)
+        self.session.trust_env = False
         response = self.session.request(
             self.verb,
             f"{root}{self.url}",

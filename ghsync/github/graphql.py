@@ -441,7 +441,8 @@ class PartialPullRequest:
 
 
 def parse_pull_request(node: Any, where: str) -> PartialPullRequest:
-    """One PR node, validated field by field (the record's own strict validation), plus its cursors."""
+    """One PR node read into its record by the record's own strict validation (its reviews and labels
+    first), plus the cursors of its nested connections."""
     node = _object(node, where)
     reviews, reviews_after = _reviews(node.get("reviews"), f"{where}.reviews")
     labels, labels_after = _labels(node.get("labels"), f"{where}.labels")

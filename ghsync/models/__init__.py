@@ -62,11 +62,9 @@ def _digits_to_int(value: Any) -> Any:
 class Record(BaseModel):
     # defer_build: a record's validator is built on its first validation, not at import; every command
     # imports these records, most never validate one (status reads, the store constructs unvalidated).
-    # validate_by_alias: a registry field's alias is its GraphQL path (see __pydantic_init_subclass__),
-    # so a PR node validates into its record in one pass; everywhere else records are built by name.
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", defer_build=True, validate_by_name=True, validate_by_alias=True
-    )
+    # A registry field's alias is its GraphQL path (see __pydantic_init_subclass__): the parser validates
+    # a PR node into its record with `by_alias=True`; everywhere else, only field names are accepted.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, validate_by_alias=False)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -77,7 +75,7 @@ class Record(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         for info in cls.model_fields.values():
             source = next((m for m in info.metadata if isinstance(m, GraphQL)), None)
-            if source is None:
+            if source is None or info.validation_alias is not None:  # a subclass's copy is done already
                 continue
             first, *rest = source.path or (source.selection,)
             info.validation_alias = AliasPath(str(first), *rest)
@@ -101,7 +99,7 @@ class GraphQL:
 
     selection: str
     path: tuple[str | int, ...] = ()
-    # GitHub's BigInt scalar arrives as a decimal string; the parser turns it into an int.
+    # GitHub's BigInt scalar arrives as a decimal string; reading it makes it an int.
     big_int: bool = False
 
 
