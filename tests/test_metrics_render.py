@@ -308,3 +308,25 @@ def test_chart_says_which_week_is_in_progress():
 def test_chart_refuses_by_author_rows():
     with pytest.raises(ValueError, match="one row per week"):
         metrics_chart(AUTHOR_ROWS, title="t")
+
+
+@pytest.mark.parametrize("key", [None, "author", "repository"])
+def test_the_width_a_table_needs_is_what_rich_measures(key):
+    """metrics_table decides which columns fit from the cell texts; rich must agree on every table."""
+    from ghsync.cli.metrics_render import _SECTIONS, _metrics_grid, natural_width
+    from ghsync.metrics import METRICS
+
+    names = ["alice", "a-rather-long-login-name-of-39-characte", None, "日本語のユーザー", "🎉bot[bot]", "x"]
+    rows = [
+        row(f"2026-03-{day:02d}", cycle=[None, 0.5, 1234.25][day % 3], pr_size_p50=[None, 7.0, 98765.0][day % 3])
+        for day in range(1, 13)
+    ]
+    rows = [
+        r.model_copy(update={**({key: names[i % len(names)]} if key else {}), "complete": i != 11})
+        for i, r in enumerate(rows)
+    ]
+    for section, caption in _SECTIONS:
+        metrics = [m.name for m in METRICS if m.section == section]
+        for shown in (metrics, metrics[:1], metrics[::2]):
+            table = _metrics_grid(rows, key, shown, title="t", caption=caption, hidden=[])
+            assert natural_width(rows, key, shown) == Console(width=10_000).measure(table).maximum
