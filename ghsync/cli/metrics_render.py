@@ -185,21 +185,30 @@ def natural_width(rows: Sequence[WeeklyMetrics], key: Key | None, metrics: Seque
     """The width `_metrics_grid` lays these columns out in with room to spare, as rich measures it, from
     the cell texts: measuring the table with rich took longer than computing the metrics (0.3 s a try
     for 240 rows, up to four tries)."""
-    columns = ["week", *([key] if key else []), *metrics]
+    columns = _columns(key, metrics)
     total = len(columns) - 1  # one rule between columns; no edges, no padding
     for column in columns:
-        header = _HEADERS[column].splitlines()
-        least = max(len(line) for line in header)
+        least, most = _width_limits(column)
         texts = [
             _week_text(row) if column == "week" else printable(_cell(column, getattr(row, column))) for row in rows
         ]
-        natural = max(cell_len(line) for text in (*header, *texts) for line in text.splitlines() or [""])
-        if column in ("author", "repository", "team"):
-            natural = min(16, max(natural, min(16, max(least, 8))))
-        else:
-            natural = max(natural, 10 if column == "week" else least)
-        total += natural
+        lines = (*_HEADERS[column].splitlines(), *texts)
+        natural = max(least, max(cell_len(line) for text in lines for line in text.splitlines() or [""]))
+        total += natural if most is None else min(natural, most)
     return total
+
+
+def _columns(key: Key | None, metrics: Sequence[str]) -> list[str]:
+    return ["week", *([key] if key else []), *metrics]
+
+
+def _width_limits(column: str) -> tuple[int, int | None]:
+    """(least, most) width of a column. A header is never cut: its longest line is the least. Names
+    (logins, repositories, teams) fold onto a second line beyond 16 rather than being cut."""
+    least = max(len(line) for line in _HEADERS[column].splitlines())
+    if column in ("author", "repository", "team"):
+        return min(16, max(least, 8)), 16
+    return (10 if column == "week" else least), None
 
 
 def _week_text(row: WeeklyMetrics) -> str:
@@ -228,18 +237,15 @@ def _metrics_grid(
         padding=0,
         header_style="bold",
     )
-    columns = ["week", *([key] if key else []), *metrics]
+    columns = _columns(key, metrics)
     for column in columns:
-        header = _HEADERS[column]
-        # A header is never cut: its longest line is the column's least width.
-        least = max(len(line) for line in header.splitlines())
+        least, most = _width_limits(column)
         if column in ("author", "repository", "team"):
-            # Names are never cut: a long one folds onto a second line.
-            table.add_column(header, overflow="fold", max_width=16, min_width=min(16, max(least, 8)))
+            table.add_column(_HEADERS[column], overflow="fold", max_width=most, min_width=least)
         elif column == "week":
-            table.add_column(header, no_wrap=True, min_width=10)
+            table.add_column(_HEADERS[column], no_wrap=True, min_width=least)
         else:
-            table.add_column(header, justify="right", no_wrap=True, min_width=least)
+            table.add_column(_HEADERS[column], justify="right", no_wrap=True, min_width=least)
     for row in rows:
         # Text, never markup: a login or a repository name is whatever GitHub sent.
         cells = [Text(printable(_cell(column, getattr(row, column)))) for column in columns[1:]]
