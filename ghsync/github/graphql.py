@@ -436,9 +436,6 @@ class PartialPullRequest:
         extended = {"reviews": (*self.record.reviews, *reviews), "labels": (*self.record.labels, *labels)}
         self.record = self.record.model_copy(update=extended)
 
-    def to_record(self) -> PullRequestRecord:
-        return self.record
-
 
 def parse_pull_request(node: Any, where: str) -> PartialPullRequest:
     """One PR node read into its record by the record's own strict validation (its reviews and labels

@@ -416,7 +416,7 @@ class GitHubPullRequestSource:
             apply_follow_ups(incomplete, body, batch)
         self._fetch_ahead(request, parsed)
         return Page(
-            records=tuple(p.to_record() for p in partials),
+            records=tuple(p.record for p in partials),
             has_next_page=parsed.has_next_page,
             end_cursor=parsed.end_cursor,
             total_count=parsed.total_count,
