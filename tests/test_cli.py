@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row, sync_report
+from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row, sync_report, tracked
 
 from ghsync.models import STATUS_FIELDS
 from ghsync.store import open_store
@@ -18,6 +18,33 @@ def test_track_syncs_and_reports_on_stderr(fake, db_path):
     assert result.stdout == ""
     assert "synced 300 PRs" in result.stderr
     assert TOKEN not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("track", REPO, "--days", "all"),
+        ("sync",),
+        ("status",),
+        ("metrics",),
+        ("digest", "--dry-run"),
+        ("untrack", REPO, "--yes"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_a_command_closes_its_database_when_done(command, fake, db_path):
+    # sqlite3 keeps each connection in a reference cycle, so an unclosed one would live (with its
+    # WAL unmerged) until a garbage collection that the exiting `main()` skips: each command closes it.
+    import gc
+
+    tracked(fake, db_path)
+    gc.disable()
+    try:
+        result = invoke(*command, *cli_flags(fake, db_path))
+        assert result.exit_code == 0, result.stderr
+        assert not db_path.with_name(db_path.name + "-wal").exists()
+    finally:
+        gc.enable()
 
 
 def test_settings_come_from_the_environment_alone(fake, db_path):

@@ -14,6 +14,7 @@ from ghsync.config import load_settings
 from ghsync.digest.build import digest_week
 from ghsync.errors import UsageError
 from ghsync.service.digest import digest_scope, send_digest
+from ghsync.store import open_store
 from ghsync.timefmt import iso
 
 REPO = "acme/rockets"
@@ -267,9 +268,10 @@ def test_a_config_teams_digest_counts_only_its_members_prs(db_path, tmp_path, mo
     result = invoke("digest", "--team", "platform", "--dry-run", env=env_for(db_path))
     assert result.exit_code == 0, result.stderr
     assert "platform" in result.stdout
-    scope = digest_scope(load_settings(db=db_path), (), None, "platform", now=now)
-    assert scope.key == "team:platform"
-    assert sorted(pr.number for _, pr in scope.pull_requests()) == [1, 2]
+    with open_store(db_path) as store:
+        scope = digest_scope(load_settings(db=db_path), store, (), None, "platform", now=now)
+        assert scope.key == "team:platform"
+        assert sorted(pr.number for _, pr in scope.pull_requests()) == [1, 2]
 
 
 def test_repositories_owner_and_team_exclude_each_other(db_path):
@@ -325,8 +327,9 @@ def test_prs_by_bots_are_left_out_of_the_scope(db_path):
         )
     ]
     store_pull_requests(db_path, REPO, records, synced_at=z(PINNED))
-    scope = digest_scope(load_settings(db=db_path), (), None, None, now=PINNED)
-    assert [pr.author for _, pr in scope.pull_requests()] == ["alice", "robert"]
+    with open_store(db_path) as store:
+        scope = digest_scope(load_settings(db=db_path), store, (), None, None, now=PINNED)
+        assert [pr.author for _, pr in scope.pull_requests()] == ["alice", "robert"]
 
 
 def test_owner_scope_pools_every_tracked_repository_of_that_owner(db_path):
@@ -341,8 +344,8 @@ def test_owner_scope_pools_every_tracked_repository_of_that_owner(db_path):
 
 def test_an_owner_without_tracked_repositories_is_bad_usage(db_path):
     store_week(db_path, now=PINNED)
-    with pytest.raises(UsageError, match="no tracked repository belongs to nobody"):
-        digest_scope(load_settings(db=db_path), (), "nobody", None, now=PINNED)
+    with open_store(db_path) as store, pytest.raises(UsageError, match="no tracked repository belongs to nobody"):
+        digest_scope(load_settings(db=db_path), store, (), "nobody", None, now=PINNED)
 
 
 def test_a_window_that_starts_after_the_week_before_is_a_coverage_line(db_path):

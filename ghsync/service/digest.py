@@ -51,6 +51,7 @@ def _coverage_start(store: SqliteStore, repository: Repository, now: datetime) -
 
 def digest_scope(
     settings: Settings,
+    store: SqliteStore,
     repositories: Sequence[str],
     owner: str | None,
     team: str | None,
@@ -67,7 +68,6 @@ def digest_scope(
     given = sum(1 for part in (bool(repositories), owner is not None, team is not None) if part)
     if given > 1:
         raise UsageError("give repositories, --owner or --team, not several")
-    store = _open_store(settings)
     tracked = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
     chosen_team: Team | None = None
     if team is not None:
@@ -225,50 +225,51 @@ def send_digest(
             "no channel to send the digest to: pass --to ADDRESS (with GHSYNC_SMTP_HOST set) or --slack-webhook URL, "
             "or set GHSYNC_NOTIFY_TO / GHSYNC_SLACK_WEBHOOK"
         )
-    scope = digest_scope(settings, repositories, owner, team, now=now)
-    try:
-        digest = build_digest(
-            scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks, people=scope.people
-        )
-    except ValueError as error:
-        raise StoreError(f"cannot build the digest: {error}") from None
-    result = DigestResult(scope.key, digest, digest_text(digest))
-    if dry_run:
-        return result
+    # One connection for choosing the scope, reading its PRs (lazily) and recording the delivery.
+    with _open_store(settings) as store:
+        scope = digest_scope(settings, store, repositories, owner, team, now=now)
+        try:
+            digest = build_digest(
+                scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks, people=scope.people
+            )
+        except ValueError as error:
+            raise StoreError(f"cannot build the digest: {error}") from None
+        result = DigestResult(scope.key, digest, digest_text(digest))
+        if dry_run:
+            return result
 
-    smtp = settings.smtp()
-    secrets = [
-        smtp.password.get_secret_value() if smtp.password is not None else "",
-        channels.webhook.get_secret_value() if channels.webhook is not None else "",
-    ]
-    webhook = channels.webhook
+        smtp = settings.smtp()
+        secrets = [
+            smtp.password.get_secret_value() if smtp.password is not None else "",
+            channels.webhook.get_secret_value() if channels.webhook is not None else "",
+        ]
+        webhook = channels.webhook
 
-    def send_email_digest() -> str:
-        from ghsync.notify.smtp import local_hostname, send_email
+        def send_email_digest() -> str:
+            from ghsync.notify.smtp import local_hostname, send_email
 
-        sender = smtp.from_addr or f"ghsync@{local_hostname()}"
-        send_email(smtp, digest_email(digest, recipients=channels.recipients, sender=sender))
-        return "to " + ", ".join(channels.recipients)
+            sender = smtp.from_addr or f"ghsync@{local_hostname()}"
+            send_email(smtp, digest_email(digest, recipients=channels.recipients, sender=sender))
+            return "to " + ", ".join(channels.recipients)
 
-    def send_slack_digest() -> str:
-        from ghsync.notify.slack import post_webhook
+        def send_slack_digest() -> str:
+            from ghsync.notify.slack import post_webhook
 
-        assert webhook is not None
-        post_webhook(webhook, digest_blocks(digest), timeout=settings.slack_timeout)
-        return ""
+            assert webhook is not None
+            post_webhook(webhook, digest_blocks(digest), timeout=settings.slack_timeout)
+            return ""
 
-    plan: list[tuple[DigestChannel, Callable[[], str]]] = []
-    if channels.recipients:
-        plan.append((DigestChannel.EMAIL, send_email_digest))
-    if webhook is not None:
-        plan.append((DigestChannel.SLACK, send_slack_digest))
+        plan: list[tuple[DigestChannel, Callable[[], str]]] = []
+        if channels.recipients:
+            plan.append((DigestChannel.EMAIL, send_email_digest))
+        if webhook is not None:
+            plan.append((DigestChannel.SLACK, send_slack_digest))
 
-    store = _open_store(settings)
-    week = digest.week.isoformat()
-    # Checked, sent and recorded under the scope's lock: an overlapping run waits for nothing and exits 75.
-    with digest_lock(settings.db, scope.key):
-        outcomes = _deliver(store, scope.key, week, plan, force=force, now=now, secrets=secrets)
-    return DigestResult(scope.key, digest, result.text, tuple(outcomes))
+        week = digest.week.isoformat()
+        # Checked, sent and recorded under the scope's lock: an overlapping run waits for nothing and exits 75.
+        with digest_lock(settings.db, scope.key):
+            outcomes = _deliver(store, scope.key, week, plan, force=force, now=now, secrets=secrets)
+        return DigestResult(scope.key, digest, result.text, tuple(outcomes))
 
 
 def _deliver(

@@ -27,22 +27,23 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[Rep
     store = _open_store(settings) if slug is not None else _existing_store(settings)
     if store is None:
         return []
-    login = parse_owner(slug) if slug is not None else None
-    if login is not None:
-        # An owner: every repository it has, untracked ones included (their last_error says why).
-        repositories = [r for r in store.list_repositories() if r.owner.lower() == login.lower()]
-        if not repositories:
-            raise NotTracked(f"no repository of {login} is tracked in this database: run `ghsync track {login}`")
-    elif slug is not None:
-        repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
-    else:
-        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
-    return [
-        RepositoryStatus(
-            repository=repository,
-            # A `syncing` row with no live process was interrupted (killed); `ghsync sync` resumes it.
-            process_alive=is_locked(settings.db, repository.full_name),
-            prs_stored=store.stored_pull_request_count(repository.id),
-        )
-        for repository in repositories
-    ]
+    with store:
+        login = parse_owner(slug) if slug is not None else None
+        if login is not None:
+            # An owner: every repository it has, untracked ones included (their last_error says why).
+            repositories = [r for r in store.list_repositories() if r.owner.lower() == login.lower()]
+            if not repositories:
+                raise NotTracked(f"no repository of {login} is tracked in this database: run `ghsync track {login}`")
+        elif slug is not None:
+            repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
+        else:
+            repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+        return [
+            RepositoryStatus(
+                repository=repository,
+                # A `syncing` row with no live process was interrupted (killed); `ghsync sync` resumes it.
+                process_alive=is_locked(settings.db, repository.full_name),
+                prs_stored=store.stored_pull_request_count(repository.id),
+            )
+            for repository in repositories
+        ]

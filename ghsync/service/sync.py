@@ -161,10 +161,9 @@ def track_repository(
     _require_tokens(settings)
     if recipients and not settings.smtp().enabled:
         hooks.on_warning(f"--notify {', '.join(recipients)} is kept, but {EMAIL_NOT_CONFIGURED}")
-    store = _open_store(settings, create=True)
     # Everything happens under the repository's lock: a running sync's window and job must not
     # change under it, and a second `track` (even of a new repository) hears that one is running.
-    with repository_lock(settings.db, full_name):
+    with _open_store(settings, create=True) as store, repository_lock(settings.db, full_name):
         existing = store.find_repository(full_name)
         if existing is None:
             source = _open_source(settings, hooks, store)
@@ -306,33 +305,34 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
     store = _open_store(settings) if names else _existing_store(settings)
     if store is None:
         return SyncRun()  # nothing tracked, and no database created by asking
-    if names:
-        repositories = [store.get_repository(name) for name in names]
-        owners: list[Owner] = []
-    else:
-        repositories = store.list_repositories()
-        owners = store.list_owners()
-    repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
-    if not repositories and not owners:
-        # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
-        return SyncRun()
-    source = _open_source(settings, hooks, store)
-    run = SyncRun()
-    candidates: list[_Candidate] = []
-    owner_ids = {owner.id for owner in owners}
-    for owner in owners:
-        try:
-            login, listed = source.list_owner(owner.login, include_forks=owner.filters.include_forks)
-        except GhsyncError as error:
-            run.outcomes.append(SyncOutcome(owner.login, None, error))
-            owner_ids.discard(owner.id)  # its repositories are still synced, unchecked
-            continue
-        found, untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=False)
-        candidates += found
-        run.untracked += untracked
-    by_hand = [r for r in repositories if r.owner_id not in owner_ids]
-    candidates += _check_heads(source, by_hand)
-    return _run(settings, store, source, candidates, hooks, run)
+    with store:
+        if names:
+            repositories = [store.get_repository(name) for name in names]
+            owners: list[Owner] = []
+        else:
+            repositories = store.list_repositories()
+            owners = store.list_owners()
+        repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
+        if not repositories and not owners:
+            # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
+            return SyncRun()
+        source = _open_source(settings, hooks, store)
+        run = SyncRun()
+        candidates: list[_Candidate] = []
+        owner_ids = {owner.id for owner in owners}
+        for owner in owners:
+            try:
+                login, listed = source.list_owner(owner.login, include_forks=owner.filters.include_forks)
+            except GhsyncError as error:
+                run.outcomes.append(SyncOutcome(owner.login, None, error))
+                owner_ids.discard(owner.id)  # its repositories are still synced, unchecked
+                continue
+            found, untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=False)
+            candidates += found
+            run.untracked += untracked
+        by_hand = [r for r in repositories if r.owner_id not in owner_ids]
+        candidates += _check_heads(source, by_hand)
+        return _run(settings, store, source, candidates, hooks, run)
 
 
 def _check_heads(source: PullRequestSource, repositories: list[Repository]) -> list[_Candidate]:
@@ -517,31 +517,31 @@ def track_owner(
     source = _open_source(settings, hooks)
     # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
     login, listed = source.list_owner(login, include_forks=include_forks)
-    store = _open_store(settings, create=True)
-    _share_prices(settings, store, source, hooks)
-    remembered = store.find_owner(login)
-    if days is None and remembered is not None:
-        days_back = remembered.days_back
-    owner = store.save_owner(login, days_back=days_back, filters=filters, now=iso(hooks.clock()))
-    run = SyncRun()
-    candidates, run.untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=True)
-    if not candidates:
-        run.message = (
-            f"{login}: no repositories to track after filters ({len(listed)} listed); "
-            "it is remembered: `ghsync sync` tracks new ones that match"
-        )
-        return run
-    return _run(settings, store, source, candidates, hooks, run)
+    with _open_store(settings, create=True) as store:
+        _share_prices(settings, store, source, hooks)
+        remembered = store.find_owner(login)
+        if days is None and remembered is not None:
+            days_back = remembered.days_back
+        owner = store.save_owner(login, days_back=days_back, filters=filters, now=iso(hooks.clock()))
+        run = SyncRun()
+        candidates, run.untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=True)
+        if not candidates:
+            run.message = (
+                f"{login}: no repositories to track after filters ({len(listed)} listed); "
+                "it is remembered: `ghsync sync` tracks new ones that match"
+            )
+            return run
+        return _run(settings, store, source, candidates, hooks, run)
 
 
 def untrack_owner(settings: Settings, login: str) -> tuple[str, int]:
     """Forget an owner: its repositories keep their data and are untracked; new ones are no longer picked up."""
-    store = _open_store(settings)
-    owner = store.find_owner(login)
-    if owner is None:
-        raise NotTracked(f"owner {login} is not tracked in this database: run `ghsync track {login}`")
-    repositories = store.remove_owner(owner, f"owner {owner.login} untracked")
-    return owner.login, sum(1 for r in repositories if r.sync_status != SyncStatus.UNTRACKED)
+    with _open_store(settings) as store:
+        owner = store.find_owner(login)
+        if owner is None:
+            raise NotTracked(f"owner {login} is not tracked in this database: run `ghsync track {login}`")
+        repositories = store.remove_owner(owner, f"owner {owner.login} untracked")
+        return owner.login, sum(1 for r in repositories if r.sync_status != SyncStatus.UNTRACKED)
 
 
 def _sync_one(
@@ -626,11 +626,11 @@ def _notify(
 
 
 def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
-    store = _open_store(settings)
-    repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
-    with repository_lock(settings.db, repository.full_name):
-        store.untrack(repository, purge=purge)  # also unlinks it from its owner: a re-listing leaves it alone
-    return repository.full_name
+    with _open_store(settings) as store:
+        repository = store.get_repository(parse_repository_slug(slug, settings.github_host()))
+        with repository_lock(settings.db, repository.full_name):
+            store.untrack(repository, purge=purge)  # also unlinks it from its owner: a re-listing leaves it alone
+        return repository.full_name
 
 
 def rate_limit_report(settings: Settings) -> list[AccountRateLimit]:

@@ -68,53 +68,53 @@ def weekly_metrics(
 
     from ghsync.metrics import compute_weekly_metrics, covered_rows, week_start, weekly_metrics_window
 
-    store = _open_store(settings)
-    teams = {t.name: t for t in _all_teams(settings, store)}
-    chosen = None
-    if team is not None:
-        chosen = teams.get(team)
-        if chosen is None:
-            known = ", ".join(sorted(teams)) or "none"
-            raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
-    repositories = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
-    if since is None and weeks is None:
-        weeks = 12
-    first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
-    # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
-    # PRs updated since the window began are enough (a day early: stored times may carry an offset).
-    updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
-    rows = compute_weekly_metrics(
-        _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
-        group=_grouping(by, teams.values()),
-        people=_people(settings, include_bots=include_bots),
-        today=today,
-    )
-    window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
-    covered = [r for r in repositories if r.coverage_start is not None]
-    latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
-    coverage = latest.coverage_start if latest is not None else None
-    kept, left_out = covered_rows(window, coverage)
-    hint = None
-    if latest is not None and coverage is not None and latest.days_back is not None:
-        # A window narrower than the weeks asked: every asked week before coverage was left out,
-        # whether or not the partial data had anything in it.
-        last_day = until if until is not None else today
-        asked = range((week_start(last_day) - week_start(first_day)).days // 7 + 1)
-        mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
-        left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
-    if left_out and latest is not None and latest.days_back is not None:
-        days = (today - first_day).days + 1
-        hint = f"ghsync track {latest.full_name} --days {days}"
-    return MetricsResult(
-        full_name=_scope_title(repositories, chosen),
-        rows=kept,
-        repositories=tuple(r.full_name for r in repositories),
-        coverage_start=coverage,
-        coverage_repository=latest.full_name if latest is not None else None,
-        weeks_left_out=left_out,
-        widen_hint=hint,
-        not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
-    )
+    with _open_store(settings) as store:
+        teams = {t.name: t for t in _all_teams(settings, store)}
+        chosen = None
+        if team is not None:
+            chosen = teams.get(team)
+            if chosen is None:
+                known = ", ".join(sorted(teams)) or "none"
+                raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
+        repositories = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
+        if since is None and weeks is None:
+            weeks = 12
+        first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
+        # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
+        # PRs updated since the window began are enough (a day early: stored times may carry an offset).
+        updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
+        rows = compute_weekly_metrics(
+            _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
+            group=_grouping(by, teams.values()),
+            people=_people(settings, include_bots=include_bots),
+            today=today,
+        )
+        window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
+        covered = [r for r in repositories if r.coverage_start is not None]
+        latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
+        coverage = latest.coverage_start if latest is not None else None
+        kept, left_out = covered_rows(window, coverage)
+        hint = None
+        if latest is not None and coverage is not None and latest.days_back is not None:
+            # A window narrower than the weeks asked: every asked week before coverage was left out,
+            # whether or not the partial data had anything in it.
+            last_day = until if until is not None else today
+            asked = range((week_start(last_day) - week_start(first_day)).days // 7 + 1)
+            mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
+            left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
+        if left_out and latest is not None and latest.days_back is not None:
+            days = (today - first_day).days + 1
+            hint = f"ghsync track {latest.full_name} --days {days}"
+        return MetricsResult(
+            full_name=_scope_title(repositories, chosen),
+            rows=kept,
+            repositories=tuple(r.full_name for r in repositories),
+            coverage_start=coverage,
+            coverage_repository=latest.full_name if latest is not None else None,
+            weeks_left_out=left_out,
+            widen_hint=hint,
+            not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
+        )
 
 
 def _instant(text: str) -> float:
@@ -182,8 +182,10 @@ def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
 
 def list_teams(settings: Settings) -> list[Team]:
     """Every team: from the config file and imported into the database."""
-    store = _open_store(settings) if settings.db.exists() else None
-    return _all_teams(settings, store)
+    if not settings.db.exists():
+        return _all_teams(settings, None)
+    with _open_store(settings) as store:
+        return _all_teams(settings, store)
 
 
 def import_team(
@@ -207,6 +209,6 @@ def import_team(
     before = source.spent().points
     members = team_members(source, organization, slug)  # type: ignore[arg-type]
     team = Team(name=name, source=f"github {organization}/{slug}", members=members, imported_at=iso(hooks.clock()))
-    store = _open_store(settings, create=True)
-    store.save_team(team, organization=organization, slug=slug)
-    return TeamImportResult(team, source.spent().points - before)
+    with _open_store(settings, create=True) as store:
+        store.save_team(team, organization=organization, slug=slug)
+        return TeamImportResult(team, source.spent().points - before)

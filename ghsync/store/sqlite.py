@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlite_utils
 
@@ -336,6 +336,15 @@ class SqliteStore:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    # A `with` block closes the connection when the command is done with it, rather than whenever
+    # the garbage collector reaches it: sqlite3's statement cache holds the connection in a reference
+    # cycle, so only a collection would close it (and checkpoint the WAL into the file).
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # --- repositories -----------------------------------------------------------------------
 
