@@ -196,6 +196,28 @@ def test_unwritable_location_gives_a_clear_error(tmp_path):
         open_store(blocker / "sub" / "ghsync.db")
 
 
+def test_sqlite_utils_plugins_do_not_run_on_ghsyncs_connection(tmp_path):
+    # A plugin installed beside ghsync would otherwise run its code on the connection (and finding
+    # plugins reads every installed package's metadata at each start).
+    from sqlite_utils import hookimpl
+    from sqlite_utils.plugins import pm
+
+    prepared = []
+
+    class Plugin:
+        @hookimpl
+        def prepare_connection(self, conn):
+            prepared.append(conn)
+
+    plugin = Plugin()
+    pm.register(plugin, name="test-plugin")
+    try:
+        open_store(tmp_path / "ghsync.db").close()
+    finally:
+        pm.unregister(plugin)
+    assert prepared == []
+
+
 def test_page_is_stored_with_progress_and_cursor(store):
     job = new_job(store)
     job = save(store, job, [make_pr(1), make_pr(2)], cursor="after-2")
