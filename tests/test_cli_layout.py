@@ -104,3 +104,30 @@ def test_main_spares_the_exiting_interpreter_its_last_collection():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_a_sync_without_a_terminal_writes_its_log_lines_without_loading_rich(fake, tmp_path):
+    # Cron runs `sync` piped: its lines are plain text, and rich (~25 ms to import) is for the bar and tables.
+    import os
+    import subprocess
+    import sys
+
+    from ghsync_testing import REPO, TOKEN
+
+    probe = (
+        "import atexit, sys\n"
+        f"sys.argv = ['ghsync', 'track', {REPO!r}, '--days', 'all']\n"
+        "atexit.register(lambda: print('rich' in sys.modules))\n"
+        "from ghsync.cli import main\n"
+        "main()\n"
+    )
+    env = {
+        **os.environ,
+        "GHSYNC_DB": str(tmp_path / "ghsync.db"),
+        "GHSYNC_CONFIG": str(tmp_path / "none.toml"),
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": fake.url,
+    }
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert f"{REPO}: complete 100%" in done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"

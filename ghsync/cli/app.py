@@ -115,9 +115,7 @@ def warn(message: str) -> None:
 def _progress() -> "render.SyncProgressDisplay":
     from ghsync.cli import render
 
-    return render.SyncProgressDisplay(
-        render.stderr_console(), interactive=render.is_interactive(), quiet=shared().quiet
-    )
+    return render.SyncProgressDisplay(interactive=render.is_interactive(), quiet=shared().quiet)
 
 
 def _hooks(display: "render.SyncProgressDisplay", *, wait: bool) -> "SyncHooks":
@@ -309,7 +307,7 @@ def demo(
     from ghsync.cli import render
     from ghsync.demo import run_demo
 
-    with render.SyncProgressDisplay(render.stderr_console(), interactive=render.is_interactive()) as display:
+    with render.SyncProgressDisplay(interactive=render.is_interactive()) as display:
         outcome = run_demo(prs=prs, db=shared().db, hooks=_hooks(display, wait=True))
     say(render.report_line(outcome.report))
     console = render.stdout_console()

@@ -8,17 +8,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from ghsync.cli.text import printable
 from ghsync.models import Repository, RepositoryStatus, SyncStatus, Team
 from ghsync.timefmt import duration, parse_iso_or_none
 
+# rich is imported where it draws (~25 ms): a sync without a terminal only writes log lines.
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
     from rich.progress import Progress
+    from rich.table import Table
 
     from ghsync.models import AccountRateLimit, RunPlan, SyncReport
 
@@ -43,10 +41,14 @@ def command_name() -> str:
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
 def stdout_console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
@@ -87,7 +89,10 @@ def progress_words(row: Repository) -> str:
 class SyncProgressDisplay:
     """Shows a sync's stored progress fields: a rich bar on a terminal, timestamped lines otherwise."""
 
-    def __init__(self, console: Console, *, interactive: bool, quiet: bool = False, log_every: float = 2.0):
+    def __init__(
+        self, console: Console | None = None, *, interactive: bool, quiet: bool = False, log_every: float = 2.0
+    ):
+        # None: a console on stderr for the bar; log lines then go to stderr as plain text (no rich at all).
         self.console = console
         self.interactive = interactive and not quiet
         self.quiet = quiet
@@ -111,6 +116,7 @@ class SyncProgressDisplay:
                 TimeRemainingColumn,
             )
 
+            self.console = self.console or stderr_console()
             self._progress = Progress(
                 # markup=False: the description is a repository name read from the database.
                 TextColumn("{task.description}", style="bold", markup=False),
@@ -219,7 +225,10 @@ class SyncProgressDisplay:
 
     def _log(self, line: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.console.print(f"{stamp} {printable(line)}", markup=False, highlight=False, soft_wrap=True)
+        if self.console is None:
+            print(f"{stamp} {printable(line)}", file=sys.stderr, flush=True)
+        else:
+            self.console.print(f"{stamp} {printable(line)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def short_time(text: str | None, now: float) -> str:
@@ -276,6 +285,8 @@ _COLUMN_ORDER = ("Repository", "Status", "Progress", "%", "PRs", "Window", "Star
 
 def _status_grid(cells: list[dict[str, str]], columns: list[str]) -> Table:
     from rich import box
+    from rich.table import Table
+    from rich.text import Text
 
     # Title and headers as Text, styled as rich styles a str: a str goes through markup and emoji codes,
     # whose table rich imports at first use (~2.5 ms of every `status`).
@@ -290,6 +301,8 @@ def _status_grid(cells: list[dict[str, str]], columns: list[str]) -> Table:
 
 
 def _natural_width(renderable: RenderableType) -> int:
+    from rich.console import Console
+
     console = Console(width=10_000)
     return console.measure(renderable).maximum
 
@@ -318,6 +331,8 @@ def status_table(rows: list[RepositoryStatus], *, now: float, width: int = 120) 
     """A table with as many columns as `width` holds (least useful dropped first), every last error on
     its own wrapped line below; one block per repository when even the key columns do not fit."""
     from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
 
     if not rows:
         return "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
@@ -380,6 +395,9 @@ def _report_text(report: SyncReport) -> str:
 
 def rate_limit_table(rows: list[AccountRateLimit], *, now: float) -> Table:
     """One row per account and bucket; the account is the login GitHub sent, shown as text."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="GitHub rate limits", title_justify="left")
     for header in ("Account", "Bucket", "Remaining", "Limit", "Resets"):
         table.add_column(header)
@@ -429,6 +447,9 @@ def coverage_note(weeks: int, coverage_start: str | None, repository: str | None
 
 def teams_table(teams: Sequence[Team]) -> Table:
     """Each team: its name, where it comes from, its members and its repositories."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Teams", box=None, header_style="bold", pad_edge=False)
     for column in ("Team", "Source", "Members", "Repositories"):
         table.add_column(column, overflow="fold")
@@ -464,6 +485,7 @@ def owner_summary(rows: list[RepositoryStatus], *, now: float, width: int = 120)
     """One line per owner (counts per status, PRs stored, the lowest budget seen), then a table of the
     repositories that are syncing, interrupted, rate-limited or in error."""
     from rich.console import Group
+    from rich.text import Text
 
     by_owner: dict[str, list[RepositoryStatus]] = {}
     for row in rows:
