@@ -365,3 +365,19 @@ def test_a_database_from_before_digests_gains_the_digests_table_keeping_its_rows
         "detail": str,
     }
     assert store.digest_deliveries() == [] and store.get_repository("o/r").sync_status == "complete"
+
+
+def test_metrics_read_prs_and_reviews_without_sorting_them_in_memory(store, db):
+    # The refresh after every complete sync reads all of a repository's PRs: a temporary sort of them
+    # (and of their reviews) was the peak of a 50,000-PR sync's memory.
+    seen = []
+    db.conn.set_trace_callback(seen.append)
+    try:
+        list(store.metric_pull_requests([1, 2]))
+    finally:
+        db.conn.set_trace_callback(None)
+    reads = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT") and "pull_requests" in sql]
+    assert len(reads) == 2
+    for sql in reads:
+        plan = " / ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+        assert "TEMP B-TREE" not in plan, plan

@@ -825,31 +825,38 @@ class SqliteStore:
             " AND p.updated_at >= ?" if updated_since is not None else ""
         )
         parameters = [*repository_ids, *([updated_since] if updated_since is not None else [])]
+        # Both streams in the order of the (repository_id, number) index, which the join walks as it is:
+        # ordered by the PRs' ids instead, SQLite sorted every PR and review of the scope in memory
+        # first (11 MB at the end of a 50,000-PR sync, its peak).
+        names = dict(
+            self.db.conn.execute(
+                f"SELECT id, full_name FROM repositories WHERE id IN ({_marks(repository_ids)})", list(repository_ids)
+            ).fetchall()
+        )
         reviews = self.db.conn.execute(
             f"SELECT r.pull_request_id, r.author, r.author_type, {_EPOCH.format('r.submitted_at')} FROM reviews r "
             f"JOIN pull_requests p ON p.id = r.pull_request_id WHERE {scope} "
-            "AND r.state != 'PENDING' AND r.submitted_at IS NOT NULL ORDER BY r.pull_request_id, r.id",
+            "AND r.state != 'PENDING' AND r.submitted_at IS NOT NULL ORDER BY p.repository_id, p.number, r.id",
             parameters,
         )
         prs = self.db.conn.execute(
-            f"SELECT p.id, repo.full_name, p.number, p.author, p.author_type, p.state, {_EPOCH.format('p.created_at')}, "
-            f"{_EPOCH.format('p.closed_at')}, {_EPOCH.format('p.merged_at')}, p.additions, p.deletions, "
-            f"{_EPOCH.format('p.first_commit_at')} FROM pull_requests p "
-            f"JOIN repositories repo ON repo.id = p.repository_id WHERE {scope} ORDER BY p.id",
+            f"SELECT p.id, p.repository_id, p.number, p.author, p.author_type, p.state, "
+            f"{_EPOCH.format('p.created_at')}, {_EPOCH.format('p.closed_at')}, {_EPOCH.format('p.merged_at')}, "
+            f"p.additions, p.deletions, {_EPOCH.format('p.first_commit_at')} FROM pull_requests p "
+            f"WHERE {scope} ORDER BY p.repository_id, p.number",
             parameters,
         )
         pending = reviews.fetchone()
         make_review = MetricReview._make
         make = MetricPullRequest._make
         for row in prs:
+            # Every review's PR is in `prs` (the same scope), in the same order: its reviews come next.
             pr_id = row[0]
-            while pending is not None and pending[0] < pr_id:
-                pending = reviews.fetchone()
             own = []
             while pending is not None and pending[0] == pr_id:
                 own.append(make_review(pending[1:]))
                 pending = reviews.fetchone()
-            yield make((*row[1:], tuple(own)))
+            yield make((names[row[1]], *row[2:], tuple(own)))
 
     # --- teams imported from GitHub -------------------------------------------------------------
 
