@@ -230,6 +230,59 @@ while True:
 """
 
 
+# The same reference on the transport ghsync must use (PyGithub's requester, as every GitHub call): it
+# tells the page loop's own overhead apart from what importing PyGithub costs at start-up.
+BARE_PYGITHUB_CLIENT = """
+import os, sys
+from github import Auth, Github
+from ghsync.github.graphql import cheapest_page_size, pull_request_page_query
+from ghsync.models import PageRequest
+owner, name = sys.argv[1].split("/")
+requester = Github(auth=Auth.Token(os.environ["GITHUB_TOKEN"]), base_url=os.environ["GITHUB_API_URL"],
+                   retry=None, seconds_between_requests=None, seconds_between_writes=None).requester
+after, count = None, "all"
+while True:
+    query, variables = pull_request_page_query(PageRequest(owner, name, after=after, count=count),
+                                               cheapest_page_size(extra_connections=1))
+    _, page = requester.graphql_query(query, variables)
+    connection = page["data"]["repository"]["pullRequests"]
+    if not connection["pageInfo"]["hasNextPage"]:
+        break
+    after, count = connection["pageInfo"]["endCursor"], None
+"""
+# Single runs of a 1-2 s command vary by 10-15 % on a shared machine: the ratio to the bare clients is
+# taken from this many interleaved rounds (ghsync, then each bare client), as medians.
+WALL_PAIRS = 5
+
+
+def compile_bytecode() -> None:
+    """Byte-compile ghsync's modules first, as installing a package does: with PYTHONDONTWRITEBYTECODE
+    set (some machines do), every child would otherwise compile them from source at each start."""
+    import compileall
+
+    import ghsync
+
+    compileall.compile_dir(str(Path(ghsync.__file__).parent), quiet=1)
+
+
+def wall_pairs(fake: InstrumentedFake, runner: Runner, workdir: Path, repo: str, rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of a 1,000-PR `track --days all` and of the bare clients, interleaved round by round."""
+    plans = {
+        "ghsync": (["track", repo, "--days", "all"], None),
+        "bare client (requests)": ([repo], [sys.executable, "-c", BARE_CLIENT]),
+        "bare client (PyGithub)": ([repo], [sys.executable, "-c", BARE_PYGITHUB_CLIENT]),
+    }
+    walls: dict[str, list[float]] = {label: [] for label in plans}
+    for round_number in range(rounds):
+        for label, (args, command) in plans.items():
+            fake.refill()
+            child = runner.run(args, db=workdir / f"pair-{round_number}.db", command=command)
+            if child.exit_code != 0:
+                raise RuntimeError(f"{label} exited {child.exit_code} in round {round_number + 1}")
+            walls[label].append(child.wall_s)
+    return walls
+
+
 def _maxrss_mb(ru_maxrss: int) -> float:
     # Linux reports kilobytes, macOS bytes.
     return ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru_maxrss / 1024
@@ -625,11 +678,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scenarios: list[Scenario] = []
     resume: dict[str, Any] = {}
     owner_info: dict[str, Any] = {}
+    pairs: dict[str, list[float]] = {}
     try:
         with InstrumentedFake(repositories.values(), latency=latency) as fake:
             runner = Runner(workdir, fake.url)
             print(f"ghsync command: {runner.command_text}", flush=True)
-            runner.run(["--version"])  # compile bytecode caches once, outside every measurement
+            compile_bytecode()
             if args.owners or args.owners_only:
                 owner_runs, owner_info = owner_scenarios(
                     fake, runner, workdir, seed=args.seed, now=now, latency=latency
@@ -670,6 +724,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             command=[sys.executable, "-c", BARE_CLIENT],
                         )
                     )
+                if 1000 in repositories:
+                    print(f"wall pairs: {WALL_PAIRS} interleaved rounds on {repo_name(1000)}", flush=True)
+                    pairs = wall_pairs(fake, runner, workdir, repo_name(1000), WALL_PAIRS)
                 base_db = workdir / f"full-{base}.db"
                 base_repo = repositories[base]
 
@@ -829,6 +886,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scenarios": scenarios,
         "resume": resume,
         "owners": owner_info,
+        "wall_pairs": pairs,
     }
 
 
@@ -847,7 +905,7 @@ def run_metrics_only(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with InstrumentedFake([], latency=latency) as fake:
             runner = Runner(workdir, fake.url)
-            runner.run(["--version"])
+            compile_bytecode()
             scenarios = metrics_scenarios(fake, runner, workdir, repositories)
     finally:
         if args.keep:
@@ -893,15 +951,17 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         )
 
     one_k = next((s for s in scenarios if s.name.startswith("initial full sync") and s.repo_size == 1000), None)
-    bare = next((s for s in scenarios if s.name.startswith("bare GraphQL client")), None)
-    if one_k is not None and bare is not None:
-        ratio = one_k.wall_s / bare.wall_s
-        add(
-            "wall, 1,000-PR initial sync vs a bare client",
-            f"{one_k.wall_s:.2f} s / {bare.wall_s:.2f} s = {ratio:.2f}x",
-            f"<= {BARE_RATIO:g}x",
-            "PASS" if ratio <= BARE_RATIO else "MISS",
-        )
+    pairs = result.get("wall_pairs") or {}
+    if pairs:
+        ours = statistics.median(pairs["ghsync"])
+        for label in ("bare client (requests)", "bare client (PyGithub)"):
+            theirs = statistics.median(pairs[label])
+            add(
+                f"wall, 1,000-PR initial sync vs a {label} (medians of {len(pairs[label])} interleaved rounds)",
+                f"{ours:.2f} s / {theirs:.2f} s = {ours / theirs:.2f}x",
+                f"<= {BARE_RATIO:g}x",
+                "PASS" if ours / theirs <= BARE_RATIO else "MISS",
+            )
     if one_k is not None:
         note = "" if latency_ms == 20 else f" (at {latency_ms:g} ms, target is defined at 20 ms)"
         add(
