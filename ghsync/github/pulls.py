@@ -25,9 +25,7 @@ from ghsync.github.graphql import (
     cheapest_page_size,
     extra_connections,
     follow_up_query,
-    graphql_cost,
     page_alias_requests,
-    page_requests,
     parse_pull_request_page,
     parse_pull_request_pages,
     pull_request_page_query,
@@ -115,19 +113,9 @@ class GitHubPullRequestSource:
         # Records left to read after the last page fetched, by repository (from the page's count).
         self._left: dict[str, tuple[int, bool]] = {}
         self.requests = 0
-        self._last_cost = 0
-        # Whether this API host charges a count-only connection (`commits { totalCount }`): None until seen.
-        self.count_only_free: bool | None = None
-        self._probing = False
         # The next page of a full-history pass, fetched while the engine writes the current one.
         self._ahead: tuple[PageRequest, Future[ParsedPage]] | None = None
         self._worker: ThreadPoolExecutor | None = None
-        self._remember_price: Callable[[bool], None] = lambda free: None
-
-    def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None:
-        """What is known of this host's price (None: nothing yet), and where to keep what a page teaches."""
-        self.count_only_free = count_only_free
-        self._remember_price = remember
 
     # --- many repositories at once ------------------------------------------------------------
 
@@ -136,9 +124,6 @@ class GitHubPullRequestSource:
         ones are fetched together, several repositories per 1-point request."""
         for request, expected in planned:
             self._planned[request.full_name.lower()] = (request, expected)
-        # A run over several repositories may spend a page finding out the host's price (see _probe_size);
-        # a single repository's sync keeps its page plan as it always was.
-        self._probing = self._probing or len(planned) >= 2
 
     def list_owner(self, login: str, *, include_forks: bool) -> tuple[str, list[ListedRepository]]:
         """Every repository an owner owns (100 per request, one point each): its login as GitHub spells it."""
@@ -203,7 +188,6 @@ class GitHubPullRequestSource:
         state, cost = rate_limit_of(answer.body)
         self.pool.record(key, state or answer.rate_limit)
         self._points += cost
-        self._last_cost = cost
         self.requests += 1
         return answer.body
 
@@ -230,9 +214,9 @@ class GitHubPullRequestSource:
                 break
             if name in names or other in self._held:
                 continue
-            best = cheapest_page_size(extra_connections=extra_connections(other), count_only_free=self.count_only_free)
+            best = cheapest_page_size(extra_connections=extra_connections(other))
             size = max(1, min(expected, best))
-            cost = page_alias_requests(other, size, self.count_only_free)
+            cost = page_alias_requests(other, size)
             if used + cost <= ONE_POINT_REQUESTS:
                 chosen.append((other, size))
                 used += cost
@@ -260,7 +244,7 @@ class GitHubPullRequestSource:
         """One 1-point request: `first` (a page asked for), the follow-ups of held pages, and planned pages
         of other repositories filling what is left; every page it brings is held until asked for. False
         (and no request) when `first` would go alone: it is then fetched as a plain page."""
-        used = page_alias_requests(*first, self.count_only_free) if first else 0
+        used = page_alias_requests(*first) if first else 0
         groups, used = self._follow_ups(None if first else need, used)
         companions, used = self._companions({need, *self._held}, used)
         if first and not groups and not companions:
@@ -280,9 +264,7 @@ class GitHubPullRequestSource:
         """The page from a shared request, complete (its follow-ups riding along with other pages); None
         when sharing does not pay (a large page) or a shared request failed: then it is fetched alone."""
         if request not in self._held:
-            best = cheapest_page_size(
-                extra_connections=extra_connections(request), count_only_free=self.count_only_free
-            )
+            best = cheapest_page_size(extra_connections=extra_connections(request))
             expected = self._expected(request)
             if expected is None or self.sizer.limit is not None or expected >= best:
                 return None
@@ -301,52 +283,21 @@ class GitHubPullRequestSource:
                 break  # fetch_page's own follow-up loop completes it
         return self._held.pop(request)
 
-    def _probe_size(self, request: PageRequest) -> int | None:
-        """While this host's price of a count-only connection is unknown, a page large enough to tell:
-        1 point if GitHub does not charge `commits { totalCount }`, 2 if it does. Only when the PRs left
-        make it free: even at 2 points, the probe and the pages after it cost no more than the plan without
-        it (so finding out never costs a point; a repository where it would waits for the next one)."""
-        if not self._probing or self.count_only_free is not None or self.sizer.limit is not None:
-            return None
-        extra = extra_connections(request)
-        size = cheapest_page_size(extra_connections=extra, count_only_free=True)
-        charged = graphql_cost(page_requests(size, extra_connections=extra))
-        free = graphql_cost(page_requests(size, extra_connections=extra, count_only_free=True))
-        left = self._expected(request)
-        if charged == free or left is None or left < size:
-            return None
-        plain = cheapest_page_size(extra_connections=extra)
-
-        def pages(records: int) -> int:
-            return -(-records // plain) if records > 0 else 0
-
-        return size if charged + pages(left - size) <= pages(left) else None
-
-    def _learn_price(self, request: PageRequest, size: int) -> None:
-        extra = extra_connections(request)
-        free = graphql_cost(page_requests(size, extra_connections=extra, count_only_free=True))
-        self.count_only_free = self._last_cost <= free
-        self._remember_price(self.count_only_free)
-
-    def _page(self, request: PageRequest, *, learn: bool = True) -> ParsedPage:
+    def _page(self, request: PageRequest) -> ParsedPage:
         """One page, retried on transient faults; a timeout (or a 502 twice in a row) halves the size."""
-        best = cheapest_page_size(extra_connections=extra_connections(request), count_only_free=self.count_only_free)
-        probe = self._probe_size(request) if learn else None
+        best = cheapest_page_size(extra_connections=extra_connections(request))
         attempt = 0
         last_status: int | None = None
         while True:
             attempt += 1
-            size = probe or self.sizer.size(best)
+            size = self.sizer.size(best)
             try:
                 parsed = parse_pull_request_page(self._query(*pull_request_page_query(request, size)))
-                if probe:
-                    self._learn_price(request, size)
             except TransientGitHubError as error:
                 if attempt >= MAX_ATTEMPTS:
                     raise
                 # A lone 502/503 is load: same size again. A timeout, or the same page failing twice, is size.
                 if error.timed_out or (error.status in (502, 503) and last_status == error.status):
-                    probe = None
                     self.sizer.timed_out(size)
                     last_status = None
                 else:
@@ -369,7 +320,7 @@ class GitHubPullRequestSource:
         following = PageRequest(owner=request.owner, name=request.name, after=parsed.end_cursor)
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghsync-page-ahead")
-        self._ahead = (following, self._worker.submit(self._page, following, learn=False))
+        self._ahead = (following, self._worker.submit(self._page, following))
 
     def _fetched_ahead(self, request: PageRequest) -> ParsedPage | None:
         """The page fetched ahead, if it is the one asked for (else its point is spent for nothing, which the

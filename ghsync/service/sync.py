@@ -52,17 +52,6 @@ class PullRequestSource(Source[PullRequestRecord], Protocol):
 
     def repository_heads(self, full_names: Sequence[str]) -> dict[str, RepositoryHead] | None: ...
 
-    def use_price(self, count_only_free: bool | None, remember: Callable[[bool], None]) -> None: ...
-
-
-def _share_prices(settings: Settings, store: SqliteStore, source: PullRequestSource, hooks: SyncHooks) -> None:
-    """What earlier runs learned of this API host's prices, and where this run keeps what it learns."""
-
-    def remember(count_only_free: bool) -> None:
-        store.remember_api_price(settings.api_url, count_only_free=count_only_free, now=iso(hooks.clock()))
-
-    source.use_price(store.api_price(settings.api_url), remember)
-
 
 @dataclass(frozen=True)
 class SyncHooks:
@@ -98,7 +87,7 @@ class SyncOutcome(NamedTuple):
     error: GhsyncError | None = None
 
 
-def _open_source(settings: Settings, hooks: SyncHooks, store: SqliteStore | None = None) -> PullRequestSource:
+def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
     from ghsync.github.pulls import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
 
     source = open_source(
@@ -112,8 +101,6 @@ def _open_source(settings: Settings, hooks: SyncHooks, store: SqliteStore | None
         allow_insecure_http=settings.allow_insecure_http,
     )
     _check_threshold(settings, source.budget())
-    if store is not None:
-        _share_prices(settings, store, source, hooks)
     return source
 
 
@@ -166,7 +153,7 @@ def track_repository(
     with _open_store(settings, create=True) as store, repository_lock(settings.db, full_name):
         existing = store.find_repository(full_name)
         if existing is None:
-            source = _open_source(settings, hooks, store)
+            source = _open_source(settings, hooks)
             before = source.spent()
             # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
             node_id, database_id = source.check_repository(full_name)
@@ -230,7 +217,7 @@ def _change_window(
                 f"{name}: window narrowed to {_window_words(days_back)}; the {kept:,} stored PRs are kept "
                 "(metrics read every stored PR) and nothing was fetched",
             )
-        return TrackResult(name, _sync_one(settings, store, _open_source(settings, hooks, store), repository, hooks))
+        return TrackResult(name, _sync_one(settings, store, _open_source(settings, hooks), repository, hooks))
 
     start = window_start(days_back, hooks.clock())
     if settled and coverage is not None and coverage.covers(start):
@@ -240,7 +227,7 @@ def _change_window(
             None,
             f"{name}: window widened to {_window_words(days_back)}; its PRs are already stored, nothing to fetch",
         )
-    source = _open_source(settings, hooks, store)
+    source = _open_source(settings, hooks)
     if settled and coverage is not None and coverage.cursor is not None:
         repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
         store.start_job(
@@ -316,7 +303,7 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
         if not repositories and not owners:
             # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
             return SyncRun()
-        source = _open_source(settings, hooks, store)
+        source = _open_source(settings, hooks)
         run = SyncRun()
         candidates: list[_Candidate] = []
         owner_ids = {owner.id for owner in owners}
@@ -518,7 +505,6 @@ def track_owner(
     # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
     login, listed = source.list_owner(login, include_forks=include_forks)
     with _open_store(settings, create=True) as store:
-        _share_prices(settings, store, source, hooks)
         remembered = store.find_owner(login)
         if days is None and remembered is not None:
             days_back = remembered.days_back

@@ -468,20 +468,6 @@ class SqliteStore:
                 [(now, budget.remaining, budget.reset_iso(), repository_id) for repository_id in repository_ids],
             )
 
-    def api_price(self, api_url: str) -> bool | None:
-        """Whether this API host was seen not to charge count-only connections; None: not known yet."""
-        row = self.db.execute("SELECT count_only_free FROM api_prices WHERE api_url = ?", [api_url]).fetchone()
-        return None if row is None else bool(row[0])
-
-    def remember_api_price(self, api_url: str, *, count_only_free: bool, now: str) -> None:
-        with transaction(self.db):
-            self.db.execute(
-                "INSERT INTO api_prices (api_url, count_only_free, learned_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (api_url) DO UPDATE SET count_only_free = excluded.count_only_free, "
-                "learned_at = excluded.learned_at",
-                [api_url, int(count_only_free), now],
-            )
-
     def remove_owner(self, owner: Owner, reason: str) -> list[Repository]:
         """Forget an owner: its repositories keep their data, become untracked, and are no longer its."""
         repositories = self.owner_repositories(owner)
