@@ -28,7 +28,9 @@ _R = TypeVar("_R", PullRequestRecord, ReviewRecord)
 # Nested pages: a connection's `first` does not change the cost of a page (only nested connections
 # below it would), so ask for the maximum and rarely need a follow-up.
 NESTED_PAGE_SIZE = 100
-# Connections under each PR: commits(first: 1), labels, reviews.
+# Connections GitHub charges per PR: commits(first: 1), labels, reviews. The page reads the first commit
+# (`commits(first: 1) { totalCount nodes .. }`, for coding time), so none of them is count-only: a page
+# costs the same whether or not a host charges connections selected only for their totalCount.
 CONNECTIONS_PER_PULL_REQUEST = 3
 MAX_PAGE_SIZE = 100
 # Aliased continuations per follow-up query that still cost one point (at most 2 connections each).
@@ -59,26 +61,17 @@ def graphql_cost(requests: int) -> int:
     return max(1, (requests + 50) // 100)
 
 
-def connections_per_pull_request(count_only_free: bool | None) -> int:
-    """Connections GitHub charges per PR: reviews, labels and commits. Since the page reads the first
-    commit (`commits(first: 1) { totalCount nodes .. }`, for coding time), none of them is count-only, so
-    what a host charges for count-only connections does not change a page's price."""
-    return CONNECTIONS_PER_PULL_REQUEST
-
-
-def page_requests(page_size: int, *, extra_connections: int, count_only_free: bool | None = None) -> int:
+def page_requests(page_size: int, *, extra_connections: int) -> int:
     """Requests a PR page needs: the page itself, one per nested connection per PR, plus extras."""
-    return 1 + page_size * connections_per_pull_request(count_only_free) + extra_connections
+    return 1 + page_size * CONNECTIONS_PER_PULL_REQUEST + extra_connections
 
 
-@cache  # asked for every page; the answer depends only on these three numbers
-def cheapest_page_size(
-    *, extra_connections: int, limit: int = MAX_PAGE_SIZE, count_only_free: bool | None = None
-) -> int:
+@cache  # asked for every page; the answer depends only on these two numbers
+def cheapest_page_size(*, extra_connections: int, limit: int = MAX_PAGE_SIZE) -> int:
     """The page size with the most PRs per point (the larger one on a tie), at most `limit`."""
     best_size, best_ratio = 1, 0.0
     for size in range(1, max(1, limit) + 1):
-        requests = page_requests(size, extra_connections=extra_connections, count_only_free=count_only_free)
+        requests = page_requests(size, extra_connections=extra_connections)
         ratio = size / graphql_cost(requests)
         if ratio >= best_ratio:
             best_size, best_ratio = size, ratio
@@ -127,9 +120,9 @@ def pull_request_page_query(request: PageRequest, page_size: int) -> tuple[str, 
     return query, variables
 
 
-def page_alias_requests(request: PageRequest, page_size: int, count_only_free: bool | None = None) -> int:
+def page_alias_requests(request: PageRequest, page_size: int) -> int:
     """Requests one repository's page costs inside an aliased query (its connections plus its window count)."""
-    return page_requests(page_size, extra_connections=extra_connections(request), count_only_free=count_only_free)
+    return page_requests(page_size, extra_connections=extra_connections(request))
 
 
 def pull_request_pages_query(
