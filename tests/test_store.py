@@ -65,6 +65,7 @@ def test_blank_database_gets_every_migration(tmp_path):
     applied = [row["name"] for row in db["_ghsync_migrations"].rows]
     assert applied == [m.__name__ for m in MIGRATIONS]
     assert {"repositories", "pull_requests", "reviews", "syncs", "weekly_metrics"} <= set(db.table_names())
+    assert "api_prices" not in db.table_names()
 
 
 def test_database_from_first_release_is_upgraded_keeping_its_rows(tmp_path):
@@ -365,6 +366,27 @@ def test_a_database_from_before_digests_gains_the_digests_table_keeping_its_rows
         "detail": str,
     }
     assert store.digest_deliveries() == [] and store.get_repository("o/r").sync_status == "complete"
+
+
+def test_a_database_at_m008_upgrades_losing_the_unused_api_prices_table_and_keeping_its_rows(tmp_path):
+    import sqlite_utils
+
+    from ghsync.store.migrations import MIGRATIONS, apply_migrations
+
+    path = tmp_path / "m008.db"
+    old = sqlite_utils.Database(path)
+    apply_migrations(old, [m for m in MIGRATIONS if m.__name__ < "m009"])
+    assert "api_prices" in old.table_names()
+    old["api_prices"].insert({"api_url": "https://api.github.com", "count_only_free": 0, "learned_at": "x"})
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "complete", "created_at": "x"}
+    )
+    old.close()
+    store = open_store(path)
+    assert "api_prices" not in store.db.table_names()
+    applied = [row["name"] for row in store.db["_ghsync_migrations"].rows]
+    assert applied == [m.__name__ for m in MIGRATIONS] and applied[-1] == "m009_drop_api_prices"
+    assert store.get_repository("o/r").sync_status == "complete"
 
 
 def test_metrics_read_prs_and_reviews_without_sorting_them_in_memory(store, db):

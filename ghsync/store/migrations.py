@@ -282,6 +282,11 @@ def m008_digests(db: sqlite_utils.Database) -> None:
     db.table("digests").create_index(["scope", "week", "channel"])
 
 
+def m009_drop_api_prices(db: sqlite_utils.Database) -> None:
+    """Drop api_prices: since the page reads the first commit, no query has a count-only connection to price."""
+    db.execute("DROP TABLE IF EXISTS api_prices")
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: tuple[Migration, ...] = (
     m001_create_tables,
@@ -292,6 +297,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m006_team_metrics,
     m007_owners,
     m008_digests,
+    m009_drop_api_prices,
 )
 
 
