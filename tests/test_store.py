@@ -3,6 +3,7 @@
 import os
 import sqlite3
 import stat
+from datetime import datetime
 
 import pytest
 
@@ -403,3 +404,18 @@ def test_metrics_read_prs_and_reviews_without_sorting_them_in_memory(store, db):
     for sql in reads:
         plan = " / ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
         assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-03-04T05:06:07Z", "2026-03-02T00:00:00Z", "1970-01-01T00:00:00Z", "2026-03-04T05:06:07+02:00", None],
+)
+def test_metrics_epoch_seconds_are_the_same_before_and_after_sqlite_3_38(db, text):
+    # unixepoch() where SQLite has it, strftime('%s') before: both must give the same whole seconds.
+    from ghsync.store.sqlite import _EPOCH, _EPOCH_BEFORE_3_38
+
+    expected = None if text is None else int(datetime.fromisoformat(text).timestamp())
+    assert db.execute(f"SELECT {_EPOCH.format('?')}, {_EPOCH_BEFORE_3_38.format('?')}", [text, text]).fetchone() == (
+        expected,
+        expected,
+    )

