@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from ghsync.errors import NotifyError
 from ghsync.models import SyncReport
-from ghsync.notify.message import render_sync_email, should_notify
+from ghsync.notify.message import render_run_email, render_sync_email, should_notify
 from ghsync.notify.settings import SmtpSettings, parse_recipients
 from ghsync.notify.smtp import notify_sync_result, send_email, send_test_email
 from tests.smtp_server import credential_forms, unused_port
@@ -523,3 +523,29 @@ def test_settings_default_sender_uses_the_local_host_name():
 def test_settings_reject_a_port_in_the_host_name():
     with pytest.raises(ValidationError, match="give the port separately"):
         SmtpSettings(host="smtp.example.com:587")
+
+
+def test_a_run_over_several_repositories_is_one_message_with_a_line_each():
+    from ghsync.models import Outcome, SyncKind
+    from tests.ghsync_testing import sync_report
+
+    reports = [
+        sync_report(full_name="acme/api", prs_synced=7, prs_total=7),
+        sync_report(full_name="acme/web", kind=SyncKind.INCREMENTAL, prs_synced=2, prs_total=12),
+        sync_report(full_name="acme/<b>x</b>", outcome=Outcome.ERROR, error="GitHub answered 502"),
+    ]
+    message = render_run_email(reports, recipients=["lead@example.com"], sender="ghsync@example.com")
+    assert message["Subject"] == "ghsync: 3 repositories — 1 synced, 1 updated, 1 failed"
+    plain = " ".join(message.get_body(preferencelist=("plain",)).get_content().split())
+    assert "acme/api: complete (initial sync): 7 PRs synced, 7 in the database" in plain
+    assert "acme/web: complete (incremental sync): 2 PRs synced, 12 in the database" in plain
+    assert "Error: GitHub answered 502" in plain and "ghsync status" in plain
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "acme/&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+
+
+def test_a_run_email_needs_two_reports():
+    from tests.ghsync_testing import sync_report
+
+    with pytest.raises(ValueError, match="two reports or more"):
+        render_run_email([sync_report()], recipients=["lead@example.com"], sender="")

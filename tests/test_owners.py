@@ -413,3 +413,37 @@ def test_a_single_repository_reads_49_pr_pages(db_path):
     with FakeGitHub(rocket_owner()) as fake:
         assert ghsync(fake, db_path, "track", "rocket/boosters", "--days", "all").exit_code == 0
         assert set(page_sizes(fake)) == {49}
+
+
+def test_tracking_an_owner_sends_one_email_for_all_its_repositories(org, db_path):
+    # Default recipients and 8 repositories synced in one run: one message with a line each, not 8 messages.
+    from smtp_server import SmtpTestServer
+
+    with SmtpTestServer(security="none") as smtp:
+        env = {**smtp.env(), "GHSYNC_NOTIFY_TO": "platform@example.com"}
+        result = invoke("track", "acme", "--days", "all", *cli_flags(org, db_path), env=env)
+        assert result.exit_code == 0, result.stderr
+    (message,) = smtp.messages
+    assert list(smtp.envelopes[0].rcpt_tos) == ["platform@example.com"]
+    assert message["Subject"] == f"ghsync: {len(ORDINARY)} repositories — {len(ORDINARY)} synced"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    for full_name in ORDINARY:
+        assert f"{full_name}:" in body
+    statuses = {row["email_status"] for row in database(db_path).query("SELECT email_status FROM syncs")}
+    assert statuses == {"sent to platform@example.com"}
+
+
+def test_a_rate_limit_stop_mid_owner_reports_every_outcome_in_one_email(org, db_path):
+    from smtp_server import SmtpTestServer
+
+    GraphQLRequests(org).at(3, lambda: org.set_remaining("graphql", 50))
+    with SmtpTestServer(security="none") as smtp:
+        env = {**smtp.env(), "GHSYNC_NOTIFY_TO": "platform@example.com", "GHSYNC_NOTIFY_ON": "rate_limited"}
+        result = invoke("--min-remaining", 100, "track", "acme", "--days", "all", *cli_flags(org, db_path), env=env)
+        assert result.exit_code == 75
+    (message,) = smtp.messages
+    statuses = tracked(db_path)
+    synced = sum(1 for status in statuses.values() if status == "complete")
+    paused = sum(1 for status in statuses.values() if status == "rate_limited")
+    assert synced and paused
+    assert message["Subject"] == f"ghsync: {synced + paused} repositories — {synced} synced, {paused} rate-limited"

@@ -12,7 +12,7 @@ from ghsync.models import Outcome, SyncKind, SyncReport
 from ghsync.notify.settings import CONTROL_CHARS
 from ghsync.timefmt import duration, parse_iso_or_none, plural
 
-__all__ = ["NOTIFY_ON_CHOICES", "one_line", "render_sync_email", "should_notify"]
+__all__ = ["NOTIFY_ON_CHOICES", "one_line", "render_run_email", "render_sync_email", "should_notify"]
 
 #: The words `should_notify` understands in `notify_on` (besides the always-on initial completion).
 NOTIFY_ON_CHOICES: frozenset[str] = frozenset({"update", "rate_limited", "error"})
@@ -63,15 +63,66 @@ def render_sync_email(
     intro = _intro(report)
     rows = _rows(report)
     command = _metrics_command(report.full_name, db_path)
+    return _message(subject, recipients, sender, intro, rows, command, see="See the metrics:")
 
+
+def render_run_email(
+    reports: Sequence[SyncReport],
+    *,
+    recipients: Sequence[str],
+    sender: str,
+    db_path: str | None = None,
+) -> EmailMessage:
+    """One notification for a run over several repositories (an owner's, or `ghsync sync`): a line per
+    repository that has something to tell, instead of one email each. Pure, like `render_sync_email`."""
+    if len(reports) < 2:
+        raise ValueError("render_run_email is for two reports or more; one gets render_sync_email")
+    if not recipients:
+        raise ValueError("render_run_email needs at least one recipient")
+    words = [_run_word(report) for report in reports]
+    order = ["synced", "updated", "rate-limited", "failed", *sorted(set(words))]
+    tally = ", ".join(f"{words.count(word)} {word}" for word in dict.fromkeys(order) if word in words)
+    subject = f"ghsync: {len(reports)} repositories — {tally}"
+    intro = f"ghsync finished a run over {len(reports)} repositories: {tally}."
+    rows = [(one_line(report.full_name), _run_line(report)) for report in reports]
+    command = "ghsync status" + (f" --db {shlex.quote(str(db_path))}" if db_path is not None else "")
+    return _message(subject, recipients, sender, intro, rows, command, see="See every repository:")
+
+
+def _run_word(report: SyncReport) -> str:
+    if report.outcome == Outcome.COMPLETE:
+        return "updated" if report.kind == SyncKind.INCREMENTAL else "synced"
+    return {Outcome.RATE_LIMITED: "rate-limited", Outcome.ERROR: "failed"}.get(report.outcome, str(report.outcome))
+
+
+def _run_line(report: SyncReport) -> str:
+    line = (
+        f"{_outcome_label(report)}: {plural(report.prs_synced, 'PR')} synced, "
+        f"{_n(report.prs_total)} in the database, {duration(report.duration_seconds)}"
+    )
+    if report.error:
+        line += f"\n{'Reason' if report.outcome == Outcome.RATE_LIMITED else 'Error'}: {report.error}"
+    return line
+
+
+def _message(
+    subject: str,
+    recipients: Sequence[str],
+    sender: str,
+    intro: str,
+    rows: list[tuple[str, str]],
+    command: str,
+    *,
+    see: str,
+) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     # RFC 3834: an automatic message; tells vacation responders not to answer it.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_plain_body(intro, rows, command), cte="quoted-printable")
-    message.add_alternative(_html_body(subject, intro, rows, command), subtype="html", cte="quoted-printable")
+    message.set_content(_plain_body(intro, rows, command, see=see), cte="quoted-printable")
+    message.add_alternative(_html_body(subject, intro, rows, command, see=see), subtype="html", cte="quoted-printable")
     return message
 
 
@@ -189,18 +240,18 @@ def _metrics_command(full_name: str, db_path: str | None) -> str:
     return command
 
 
-def _plain_body(intro: str, rows: list[tuple[str, str]], command: str) -> str:
+def _plain_body(intro: str, rows: list[tuple[str, str]], command: str, *, see: str) -> str:
     width = max(len(label) for label, _ in rows) + 2
     lines = [intro, ""]
     for label, value in rows:
         value_lines = value.splitlines() or [""]
         lines.append(f"{label + ':':<{width}}{value_lines[0]}")
         lines.extend(" " * width + more for more in value_lines[1:])
-    lines += ["", "See the metrics:", f"  {command}", "", "-- ", "Sent by ghsync."]
+    lines += ["", see, f"  {command}", "", "-- ", "Sent by ghsync."]
     return "\n".join(lines) + "\n"
 
 
-def _html_body(subject: str, intro: str, rows: list[tuple[str, str]], command: str) -> str:
+def _html_body(subject: str, intro: str, rows: list[tuple[str, str]], command: str, *, see: str) -> str:
     e = html.escape
     cells = "\n".join(
         '    <tr><th style="text-align:left;font-weight:normal;color:#57606a;'
@@ -219,7 +270,7 @@ def _html_body(subject: str, intro: str, rows: list[tuple[str, str]], command: s
         '  <table style="border-collapse:collapse">\n'
         f"{cells}\n"
         "  </table>\n"
-        "  <p>See the metrics:<br>\n"
+        f"  <p>{e(see)}<br>\n"
         '  <code style="background:#f6f8fa;padding:2px 4px">'
         f"{e(command)}</code></p>\n"
         '  <p style="color:#57606a;font-size:12px">Sent by ghsync.</p>\n'

@@ -14,11 +14,11 @@ from typing import Any
 
 from ghsync.errors import NotifyError
 from ghsync.models import SyncReport
-from ghsync.notify.message import one_line, render_sync_email
+from ghsync.notify.message import one_line, render_run_email, render_sync_email
 from ghsync.notify.settings import CONTROL_CHARS, SmtpSettings, parse_recipients
 from ghsync.timefmt import plural
 
-__all__ = ["SmtpFactory", "local_hostname", "notify_sync_result", "send_email", "send_test_email"]
+__all__ = ["SmtpFactory", "local_hostname", "notify_run_result", "notify_sync_result", "send_email", "send_test_email"]
 
 
 def local_hostname() -> str:
@@ -287,6 +287,38 @@ def notify_sync_result(
     warning `email not sent: <reason>` for the caller to print; the sync's outcome and exit
     code are untouched either way.
     """
+
+    def build(to: list[str]) -> EmailMessage:
+        return render_sync_email(report, recipients=to, sender=settings.from_addr or "", db_path=db_path)
+
+    return _deliver(settings, recipients, build, send)
+
+
+def notify_run_result(
+    settings: SmtpSettings,
+    reports: Sequence[SyncReport],
+    *,
+    recipients: Sequence[str] | None,
+    db_path: str | None = None,
+    send: Callable[[SmtpSettings, EmailMessage], None] = send_email,
+) -> str | None:
+    """Email the outcomes of a run over several repositories in one message, as `notify_sync_result`
+    does for one (a single report gets that message); never raises."""
+    if len(reports) == 1:
+        return notify_sync_result(settings, reports[0], recipients=recipients, db_path=db_path, send=send)
+
+    def build(to: list[str]) -> EmailMessage:
+        return render_run_email(reports, recipients=to, sender=settings.from_addr or "", db_path=db_path)
+
+    return _deliver(settings, recipients, build, send)
+
+
+def _deliver(
+    settings: SmtpSettings,
+    recipients: Sequence[str] | None,
+    build: Callable[[list[str]], EmailMessage],
+    send: Callable[[SmtpSettings, EmailMessage], None],
+) -> str | None:
     try:
         if not settings.enabled:
             return None
@@ -296,8 +328,7 @@ def notify_sync_result(
             return f"email not sent: {error}"
         if not to:
             return None
-        message = render_sync_email(report, recipients=to, sender=settings.from_addr or "", db_path=db_path)
-        send(settings, message)
+        send(settings, build(list(to)))
     except NotifyError as error:
         return _scrub(f"email not sent: {error}", settings)
     except Exception as error:  # noqa: BLE001 - email must never break a sync

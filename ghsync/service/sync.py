@@ -464,16 +464,21 @@ def _run(
     source.expect(planned)
     if len(to_sync) > 1:
         hooks.on_run(RunPlan({c.repository.full_name: c.prs_total or 0 for c in to_sync}))
-    for candidate in to_sync:
-        repository = candidate.repository
-        try:
-            with repository_lock(settings.db, repository.full_name):
-                # Re-read under the lock: another process may have finished or advanced this job meanwhile.
-                current = store.repository(repository.id)
-                report = _sync_one(settings, store, source, current, hooks, planned_at=planned_at)
-                run.outcomes.append(SyncOutcome(repository.full_name, report))
-        except GhsyncError as error:
-            run.outcomes.append(SyncOutcome(repository.full_name, None, error))
+    emails: list[tuple[Repository, SyncReport]] = []
+    try:
+        for candidate in to_sync:
+            repository = candidate.repository
+            try:
+                with repository_lock(settings.db, repository.full_name):
+                    # Re-read under the lock: another process may have finished or advanced this job meanwhile.
+                    current = store.repository(repository.id)
+                    report = _sync_one(settings, store, source, current, hooks, planned_at=planned_at, emails=emails)
+                    run.outcomes.append(SyncOutcome(repository.full_name, report))
+            except GhsyncError as error:
+                run.outcomes.append(SyncOutcome(repository.full_name, None, error))
+    finally:
+        # Also when the run is stopped (Ctrl-C, SIGTERM): what finished before is reported.
+        _notify_run(settings, store, emails, hooks)
     return run
 
 
@@ -539,8 +544,12 @@ def _sync_one(
     *,
     spent_before: Spend = NOTHING_SPENT,
     planned_at: float | None = None,
+    emails: list[tuple[Repository, SyncReport]] | None = None,
 ) -> SyncReport:
-    """Run the engine on one repository (its lock held), then refresh metrics and email as policy says."""
+    """Run the engine on one repository (its lock held), then refresh metrics and email as policy says.
+
+    `emails`: a run over several repositories collects the outcomes here and mails them together
+    (`_notify_run`) rather than once per repository."""
     engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)
     try:
         report = sync_repository(
@@ -558,13 +567,19 @@ def _sync_one(
             error_report = job_report(
                 store, failed.current_sync_id, outcome=Outcome.ERROR, finished=hooks.clock(), error=str(error)
             )
-            _notify(settings, store, failed, error_report, hooks)
+            if emails is None:
+                _notify(settings, store, failed, error_report, hooks)
+            else:
+                emails.append((failed, error_report))
         raise
     if report.outcome == Outcome.COMPLETE:
         # Every complete sync: the stored weeks carry `complete` (the week in progress moves on) and
         # the bots filter of the current settings, so they are recomputed even when no PR changed.
         refresh_weekly_metrics(store, repository.id, people=_people(settings, include_bots=False), today=_today(hooks))
-    _notify(settings, store, store.repository(repository.id), report, hooks)
+    if emails is None:
+        _notify(settings, store, store.repository(repository.id), report, hooks)
+    else:
+        emails.append((store.repository(repository.id), report))
     return report
 
 
@@ -590,25 +605,38 @@ def _notify(
     settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
 ) -> None:
     """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
-    from ghsync.notify.message import should_notify
-    from ghsync.notify.smtp import notify_sync_result
+    _notify_run(settings, store, [(repository, report)], hooks)
 
-    if not should_notify(report.outcome, report.kind, settings.notify_events()):
-        return
+
+def _notify_run(
+    settings: Settings, store: SqliteStore, outcomes: Sequence[tuple[Repository, SyncReport]], hooks: SyncHooks
+) -> None:
+    """Email the outcomes policy says to, one message per set of recipients: an owner's 300 repositories
+    synced in one run make one email, not 300. Each job records whether its outcome went out."""
+    from ghsync.notify.message import should_notify
+    from ghsync.notify.smtp import notify_run_result
+
+    events = settings.notify_events()
     smtp = settings.smtp()
-    recipients = list(repository.notify_to) or list(smtp.default_recipients)
-    if not recipients:
-        return
-    if not smtp.enabled:
-        # Someone asked for mail: the job says why none came (the warning was given at `track`).
-        if repository.current_sync_id is not None:
-            store.record_email_status(repository.current_sync_id, f"not sent: {EMAIL_NOT_CONFIGURED}")
-        return
-    warning = notify_sync_result(smtp, report, recipients=recipients, db_path=str(settings.db))
-    if repository.current_sync_id is not None:
-        store.record_email_status(repository.current_sync_id, warning or f"sent to {', '.join(recipients)}")
-    if warning:
-        hooks.on_warning(f"{report.full_name}: {warning}")
+    by_recipients: dict[tuple[str, ...], list[tuple[Repository, SyncReport]]] = {}
+    for repository, report in outcomes:
+        recipients = tuple(repository.notify_to) or tuple(smtp.default_recipients)
+        if recipients and should_notify(report.outcome, report.kind, events):
+            by_recipients.setdefault(recipients, []).append((repository, report))
+    for recipients, group in by_recipients.items():
+        jobs = [r.current_sync_id for r, _ in group if r.current_sync_id is not None]
+        if not smtp.enabled:
+            # Someone asked for mail: the job says why none came (the warning was given at `track`).
+            for job in jobs:
+                store.record_email_status(job, f"not sent: {EMAIL_NOT_CONFIGURED}")
+            continue
+        reports = [report for _, report in group]
+        warning = notify_run_result(smtp, reports, recipients=list(recipients), db_path=str(settings.db))
+        for job in jobs:
+            store.record_email_status(job, warning or f"sent to {', '.join(recipients)}")
+        if warning:
+            about = reports[0].full_name if len(reports) == 1 else f"{len(reports)} repositories"
+            hooks.on_warning(f"{about}: {warning}")
 
 
 def untrack_repository(settings: Settings, slug: str, *, purge: bool) -> str:
