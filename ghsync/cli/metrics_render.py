@@ -14,6 +14,7 @@ from typing import Any, Literal
 from rich.box import Box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -175,7 +176,7 @@ def metrics_table(
                 metrics.remove(name)
                 hidden.append(name)
         heading = title if index == 0 else None
-        tables.append(_metrics_grid(rows, key, metrics, title=heading, caption=caption, hidden=hidden))
+        tables.append(_metrics_grid(rows, key, metrics, title=heading, caption=caption, hidden=hidden, width=width))
         if not rows:
             break
     return Group(*tables)
@@ -223,36 +224,89 @@ def _metrics_grid(
     title: str | None,
     caption: str,
     hidden: Sequence[str],
+    width: int | None = None,
 ) -> Table:
     if hidden:
         names = ", ".join(_one_line(_HEADERS[name]) for name in hidden)
         caption += f"\nnot shown at this width: {names} (wider terminal, or --format csv/json)"
-    table = Table(
-        title=Text(printable(title)) if title else None,
-        caption=caption,
-        caption_justify="left",
-        box=_TABLE_BOX,
-        show_edge=False,
-        pad_edge=False,
-        padding=0,
-        header_style="bold",
-    )
     columns = _columns(key, metrics)
-    for column in columns:
+    texts = [
+        [_week_text(row), *(printable(_cell(column, getattr(row, column))) for column in columns[1:])] for row in rows
+    ]
+    # Beyond its first row, a table whose cells all fit their columns, in a terminal (or pipe) wide enough
+    # for it, is written as plain lines (see _PlainRowsTable): rich lays out about 2,000 rows a second, and
+    # `--by author` over a year can have 20,000.
+    fixed = _plain_widths(columns, texts)
+    if fixed is None or len(rows) < 2 or width is None or sum(fixed) + len(fixed) - 1 > width:
+        fixed = None
+    options: dict[str, Any] = {
+        "title": Text(printable(title)) if title else None,
+        "caption": caption,
+        "caption_justify": "left",
+        "box": _TABLE_BOX,
+        "show_edge": False,
+        "pad_edge": False,
+        "padding": 0,
+        "header_style": "bold",
+    }
+    table = Table(**options) if fixed is None else _PlainRowsTable(texts[1:], columns, **options)
+    for index, column in enumerate(columns):
         least, most = _width_limits(column)
+        # Given its width, rich lays a column out from the header and first row as it would from every row.
+        exact = None if fixed is None else fixed[index]
         if column in ("author", "repository", "team"):
-            table.add_column(_HEADERS[column], overflow="fold", max_width=most, min_width=least)
+            table.add_column(_HEADERS[column], overflow="fold", max_width=most, min_width=least, width=exact)
         elif column == "week":
-            table.add_column(_HEADERS[column], no_wrap=True, min_width=least)
+            table.add_column(_HEADERS[column], no_wrap=True, min_width=least, width=exact)
         else:
-            table.add_column(_HEADERS[column], justify="right", no_wrap=True, min_width=least)
-    for row in rows:
+            table.add_column(_HEADERS[column], justify="right", no_wrap=True, min_width=least, width=exact)
+    for cells in texts if fixed is None else texts[:1]:
         # Text, never markup: a login or a repository name is whatever GitHub sent.
-        cells = [Text(printable(_cell(column, getattr(row, column)))) for column in columns[1:]]
-        table.add_row(Text(_week_text(row)), *cells)
+        table.add_row(*(Text(cell) for cell in cells))
     if not rows:
         table.caption = "no pull-request activity in this window"
     return table
+
+
+def _plain_widths(columns: Sequence[str], texts: Sequence[Sequence[str]]) -> list[int] | None:
+    """Each column's width as rich lays it out when nothing has to fold (header and cells at their natural
+    width, at least the column's least); None when a cell is wider than its column may be."""
+    widths = []
+    for index, column in enumerate(columns):
+        least, most = _width_limits(column)
+        widest = max(
+            (cell_len(line) for cells in texts for line in cells[index].splitlines()),
+            default=0,
+        )
+        if most is not None and widest > most:
+            return None
+        header = max(cell_len(line) for line in _HEADERS[column].splitlines())
+        widths.append(max(least, header, widest))
+    return widths
+
+
+class _PlainRowsTable(Table):
+    """A Table that rich lays out from its header and first row, its other rows written as plain lines
+    in the same columns: no cell folds (see _plain_widths), so each line is the cells padded to their
+    column (names and weeks to the left, numbers to the right), one space apart, as rich writes them."""
+
+    def __init__(self, rows: Sequence[Sequence[str]], columns: Sequence[str], **kwargs: Any):
+        super().__init__(**kwargs)
+        self._plain_rows = rows
+        self._right = [column not in ("week", "author", "repository", "team") for column in columns]
+
+    def _render(self, console: Console, options: ConsoleOptions, widths: list[int]) -> RenderResult:
+        yield from super()._render(console, options, widths)
+        for cells in self._plain_rows:
+            lines = [cell.splitlines() or [""] for cell in cells]
+            for number in range(max(len(cell_lines) for cell_lines in lines)):
+                parts = []
+                for cell_lines, width, right in zip(lines, widths, self._right, strict=True):
+                    text = cell_lines[number] if number < len(cell_lines) else ""
+                    pad = " " * (width - cell_len(text))
+                    parts.append(pad + text if right else text + pad)
+                yield Segment(" ".join(parts))
+                yield Segment.line()
 
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
