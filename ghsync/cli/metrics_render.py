@@ -37,6 +37,8 @@ METRIC_COLUMNS: tuple[str, ...] = ("week", "complete", *(metric.name for metric 
 
 # The key a breakdown adds (a WeeklyMetrics field), right after `complete`.
 Key = Literal["repository", "author", "team"]
+# Columns of names (left-aligned, folded beyond 16): the keys. The week is left-aligned too; numbers right.
+_NAME_COLUMNS = frozenset({"author", "repository", "team"})
 
 NONE_CELL = "—"
 # Shown in the table's Author column for PRs without an author login: deleted ("ghost") accounts,
@@ -207,7 +209,7 @@ def _width_limits(column: str) -> tuple[int, int | None]:
     """(least, most) width of a column. A header is never cut: its longest line is the least. Names
     (logins, repositories, teams) fold onto a second line beyond 16 rather than being cut."""
     least = max(len(line) for line in _HEADERS[column].splitlines())
-    if column in ("author", "repository", "team"):
+    if column in _NAME_COLUMNS:
         return min(16, max(least, 8)), 16
     return (10 if column == "week" else least), None
 
@@ -254,7 +256,7 @@ def _metrics_grid(
         least, most = _width_limits(column)
         # Given its width, rich lays a column out from the header and first row as it would from every row.
         exact = None if fixed is None else fixed[index]
-        if column in ("author", "repository", "team"):
+        if column in _NAME_COLUMNS:
             table.add_column(_HEADERS[column], overflow="fold", max_width=most, min_width=least, width=exact)
         elif column == "week":
             table.add_column(_HEADERS[column], no_wrap=True, min_width=least, width=exact)
@@ -288,12 +290,15 @@ def _plain_widths(columns: Sequence[str], texts: Sequence[Sequence[str]]) -> lis
 class _PlainRowsTable(Table):
     """A Table that rich lays out from its header and first row, its other rows written as plain lines
     in the same columns: no cell folds (see _plain_widths), so each line is the cells padded to their
-    column (names and weeks to the left, numbers to the right), one space apart, as rich writes them."""
+    column (names and weeks to the left, numbers to the right), one space apart, as rich writes them.
+
+    It extends rich's own (private) row drawing, `Table._render`; a test compares its output with rich's
+    byte for byte, so a rich release that draws differently fails it rather than misaligning tables."""
 
     def __init__(self, rows: Sequence[Sequence[str]], columns: Sequence[str], **kwargs: Any):
         super().__init__(**kwargs)
         self._plain_rows = rows
-        self._right = [column not in ("week", "author", "repository", "team") for column in columns]
+        self._right = [column != "week" and column not in _NAME_COLUMNS for column in columns]
 
     def _render(self, console: Console, options: ConsoleOptions, widths: list[int]) -> RenderResult:
         yield from super()._render(console, options, widths)
