@@ -144,13 +144,34 @@ def test_widening_the_window_moves_coverage_back_once_the_wider_sync_completes(t
 
 
 def test_several_repositories_are_covered_from_the_latest_of_their_coverage_starts(ten_weeks, db_path):
+    # acme/other keeps a PR from 40 weeks ago outside its 20-day window: its stored PRs are not its whole history.
+    other = repository("acme/other", [pull("acme/other", "carol", at(n)) for n in (40, 1)])
+    with FakeGitHub([ten_weeks, other]) as fake:
+        track(fake, db_path, "acme/rockets")
+        track(fake, db_path, "acme/other", days="20")
+    coverage = repository_row(db_path, "acme/other")["coverage_start"]
+    rows, stderr = metrics(db_path)
+    first_covered = next(n for n in range(10, -1, -1) if f"{week(n)}T00:00:00Z" >= coverage)
+    assert rows[0]["week"] == week(first_covered)  # acme/other's window starts mid-week: that week is partial
+    assert "left out" in stderr and "acme/other" in stderr
+
+
+def test_a_repository_synced_with_its_whole_history_leaves_no_week_out(ten_weeks, db_path):
+    # acme/other's only PR is from week 3, but with its whole history stored no PR of it can be missing
+    # from an earlier week: the pooled weeks start at acme/rockets' first, week 10.
     other = repository("acme/other", [pull("acme/other", "carol", at(3))])
     with FakeGitHub([ten_weeks, other]) as fake:
         track(fake, db_path, "acme/rockets")
         track(fake, db_path, "acme/other")
     rows, stderr = metrics(db_path)
-    assert rows[0]["week"] == week(2)  # acme/other is complete from week 3's Tuesday: week 3 is partial
-    assert "left out" in stderr and "acme/other" in stderr
+    assert rows[0]["week"] == week(10) and "left out" not in stderr
+
+
+def test_the_week_of_the_oldest_pr_is_shown_when_the_whole_history_is_stored(ten_weeks, db_path):
+    with FakeGitHub([ten_weeks]) as fake:
+        track(fake, db_path, "acme/rockets")
+    rows, stderr = metrics(db_path, "acme/rockets", "--weeks", "11")
+    assert row_of(rows, week(10))["prs_opened"] == 1 and "left out" not in stderr
 
 
 # --- 2. across repositories and for teams -------------------------------------------------------
@@ -451,7 +472,8 @@ def test_the_last_weeks_read_only_recent_prs_yet_equal_the_same_weeks_computed_f
 
 
 def test_weeks_asked_before_a_windows_coverage_are_reported_even_without_partial_data(db_path):
-    prs = [pull("acme/rockets", "alice", at(n)) for n in (2, 1)]
+    # The PR from 40 weeks ago is outside the window: the stored PRs are not the whole history.
+    prs = [pull("acme/rockets", "alice", at(n)) for n in (40, 2, 1)]
     with FakeGitHub([repository("acme/rockets", prs)]) as fake:
         track(fake, db_path, "acme/rockets", days="30")
     coverage = repository_row(db_path, "acme/rockets")["coverage_start"]
@@ -461,10 +483,19 @@ def test_weeks_asked_before_a_windows_coverage_are_reported_even_without_partial
     assert "ghsync track acme/rockets --days " in stderr
 
 
-def test_with_the_whole_history_only_the_oldest_prs_partial_week_is_left_out_and_no_widening_offered(db_path):
+def test_with_the_whole_history_no_week_is_left_out_and_no_widening_offered(db_path):
     prs = [pull("acme/rockets", "alice", at(n)) for n in (2, 1)]
     with FakeGitHub([repository("acme/rockets", prs)]) as fake:
         track(fake, db_path, "acme/rockets")
     rows, stderr = metrics(db_path, "acme/rockets", "--weeks", "12")
-    assert [r["week"] for r in rows] == [week(1), week(0)]
-    assert "1 earlier week left out" in stderr and "--days" not in stderr
+    assert [r["week"] for r in rows] == [week(2), week(1), week(0)]
+    assert "left out" not in stderr and "--days" not in stderr
+
+
+def test_a_window_that_brought_in_every_pr_counts_as_the_whole_history(db_path):
+    # Every PR was updated inside the 30 days: the pass ran out of PRs, so none can be missing.
+    prs = [pull("acme/rockets", "alice", at(n)) for n in (2, 1)]
+    with FakeGitHub([repository("acme/rockets", prs)]) as fake:
+        track(fake, db_path, "acme/rockets", days="30")
+    rows, stderr = metrics(db_path, "acme/rockets", "--weeks", "12")
+    assert [r["week"] for r in rows] == [week(2), week(1), week(0)] and "left out" not in stderr
