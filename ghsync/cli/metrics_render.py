@@ -191,14 +191,20 @@ def natural_width(rows: Sequence[WeeklyMetrics], key: Key | None, metrics: Seque
     columns = _columns(key, metrics)
     total = len(columns) - 1  # one rule between columns; no edges, no padding
     for column in columns:
-        least, most = _width_limits(column)
-        texts = [
-            _week_text(row) if column == "week" else printable(_cell(column, getattr(row, column))) for row in rows
-        ]
-        lines = (*_HEADERS[column].splitlines(), *texts)
-        natural = max(least, max(cell_len(line) for text in lines for line in text.splitlines() or [""]))
+        natural = _natural_width(column, [_cell_text(row, column) for row in rows])
+        most = _width_limits(column)[1]
         total += natural if most is None else min(natural, most)
     return total
+
+
+def _cell_text(row: WeeklyMetrics, column: str) -> str:
+    return _week_text(row) if column == "week" else printable(_cell(column, getattr(row, column)))
+
+
+def _natural_width(column: str, texts: Iterable[str]) -> int:
+    """A column's width with nothing folded: its header's and cells' longest line, at least its least."""
+    lines = (*_HEADERS[column].splitlines(), *texts)
+    return max(_width_limits(column)[0], max(cell_len(line) for text in lines for line in text.splitlines() or [""]))
 
 
 def _columns(key: Key | None, metrics: Sequence[str]) -> list[str]:
@@ -232,9 +238,7 @@ def _metrics_grid(
         names = ", ".join(_one_line(_HEADERS[name]) for name in hidden)
         caption += f"\nnot shown at this width: {names} (wider terminal, or --format csv/json)"
     columns = _columns(key, metrics)
-    texts = [
-        [_week_text(row), *(printable(_cell(column, getattr(row, column))) for column in columns[1:])] for row in rows
-    ]
+    texts = [[_cell_text(row, column) for column in columns] for row in rows]
     # Beyond its first row, a table whose cells all fit their columns, in a terminal (or pipe) wide enough
     # for it, is written as plain lines (see _PlainRowsTable): rich lays out about 2,000 rows a second, and
     # `--by author` over a year can have 20,000.
@@ -271,19 +275,15 @@ def _metrics_grid(
 
 
 def _plain_widths(columns: Sequence[str], texts: Sequence[Sequence[str]]) -> list[int] | None:
-    """Each column's width as rich lays it out when nothing has to fold (header and cells at their natural
-    width, at least the column's least); None when a cell is wider than its column may be."""
+    """Each column's width as rich lays it out when nothing has to fold; None when a cell is wider than its
+    column may be (a header and a column's least never are)."""
     widths = []
     for index, column in enumerate(columns):
-        least, most = _width_limits(column)
-        widest = max(
-            (cell_len(line) for cells in texts for line in cells[index].splitlines()),
-            default=0,
-        )
-        if most is not None and widest > most:
+        natural = _natural_width(column, (cells[index] for cells in texts))
+        most = _width_limits(column)[1]
+        if most is not None and natural > most:
             return None
-        header = max(cell_len(line) for line in _HEADERS[column].splitlines())
-        widths.append(max(least, header, widest))
+        widths.append(natural)
     return widths
 
 
