@@ -292,13 +292,19 @@ def store_pull_requests(db_path, full_name: str, records, *, synced_at: str | No
     (None: a sync that never finished)."""
     from ghsync.models import PageProgress, RateLimitBudget, Spend, SyncKind
     from ghsync.store import open_store
+    from ghsync.timefmt import iso, parse_iso
 
     store = open_store(db_path)
     started = synced_at or "2026-01-01T00:00:00Z"
     repository = store.add_repository(full_name, days_back=days_back, now=started)
-    job = store.start_job(repository, kind=SyncKind.INITIAL, since=None, started_at=started)
+    # A window's pass that reached the window's start (as the engine records it), else the whole history.
+    since = None if days_back is None else iso(parse_iso(started).timestamp() - days_back * 86400)
+    job = store.start_job(repository, kind=SyncKind.INITIAL, since=since, started_at=started)
     budget = RateLimitBudget.unlimited()
-    job = store.save_page(job, list(records), PageProgress(cursor=None, prs_total=0, spent=Spend(), budget=budget))
+    progress = PageProgress(
+        cursor=None, prs_total=0, spent=Spend(), budget=budget, window_boundary=None if since is None else ""
+    )
+    job = store.save_page(job, list(records), progress)
     if synced_at is not None:
         store.finish_job(job, finished_at=synced_at, spent=Spend(), budget=budget)
     store.close()

@@ -214,9 +214,18 @@ def test_data_starting_after_the_week_before_began_is_said_instead_of_comparing_
     assert "! acme/new: the stored data starts on 2026-11-18" in digest_text(digest)
 
 
-def test_a_repository_without_stored_prs_is_said_to_have_no_numbers():
-    empty = ScopeRepository("acme/empty", coverage_start=None, last_synced_at=NOW)
-    assert digest_of([], [empty]).notices == ("acme/empty: no pull requests are stored, so its numbers are missing.",)
+def test_a_repository_whose_first_sync_has_not_completed_is_said_to_be_incomplete_once():
+    empty = ScopeRepository("acme/empty", coverage_start=None, last_synced_at=None)
+    assert digest_of([], [empty]).notices == (
+        "acme/empty: its first sync has not completed, so its numbers are incomplete.",
+    )
+
+
+def test_a_repository_whose_whole_history_is_stored_bounds_no_week():
+    young = ScopeRepository(
+        "acme/young", coverage_start=at("2026-11-25T09:00:00Z"), last_synced_at=NOW, whole_history=True
+    )
+    assert digest_of(TWO_WEEKS, [young]).notices == ()
 
 
 def test_a_last_sync_more_than_a_day_old_is_called_stale_a_day_exactly_is_not():

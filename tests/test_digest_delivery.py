@@ -13,6 +13,7 @@ from smtp_server import SmtpTestServer, credential_forms
 from ghsync.config import load_settings
 from ghsync.digest.build import digest_week
 from ghsync.errors import UsageError
+from ghsync.models import RateLimitBudget, Spend, SyncKind
 from ghsync.service.digest import digest_scope, send_digest
 from ghsync.store import open_store
 from ghsync.timefmt import iso
@@ -269,7 +270,7 @@ def test_a_config_teams_digest_counts_only_its_members_prs(db_path, tmp_path, mo
     assert result.exit_code == 0, result.stderr
     assert "platform" in result.stdout
     with open_store(db_path) as store:
-        scope = digest_scope(load_settings(db=db_path), store, (), None, "platform", now=now)
+        scope = digest_scope(load_settings(db=db_path), store, (), None, "platform")
         assert scope.key == "team:platform"
         assert sorted(pr.number for _, pr in scope.pull_requests()) == [1, 2]
 
@@ -328,7 +329,7 @@ def test_prs_by_bots_are_left_out_of_the_scope(db_path):
     ]
     store_pull_requests(db_path, REPO, records, synced_at=z(PINNED))
     with open_store(db_path) as store:
-        scope = digest_scope(load_settings(db=db_path), store, (), None, None, now=PINNED)
+        scope = digest_scope(load_settings(db=db_path), store, (), None, None)
         assert [pr.author for _, pr in scope.pull_requests()] == ["alice", "robert"]
 
 
@@ -345,7 +346,7 @@ def test_owner_scope_pools_every_tracked_repository_of_that_owner(db_path):
 def test_an_owner_without_tracked_repositories_is_bad_usage(db_path):
     store_week(db_path, now=PINNED)
     with open_store(db_path) as store, pytest.raises(UsageError, match="no tracked repository belongs to nobody"):
-        digest_scope(load_settings(db=db_path), store, (), "nobody", None, now=PINNED)
+        digest_scope(load_settings(db=db_path), store, (), "nobody", None)
 
 
 def test_a_window_that_starts_after_the_week_before_is_a_coverage_line(db_path):
@@ -358,6 +359,30 @@ def test_a_window_that_starts_after_the_week_before_is_a_coverage_line(db_path):
             "the comparison is incomplete."
         ),
     )
+
+
+def test_a_window_tracked_long_ago_and_kept_up_to_date_is_no_coverage_line(db_path):
+    # --days 10 first synced 30 days ago: incremental syncs keep every PR since then, so the stored
+    # data covers both weeks although `now - 10 days` is after the week before began.
+    store_week(db_path, now=PINNED, days_back=10, synced_at=z(PINNED - timedelta(days=30)))
+    with open_store(db_path) as store:
+        repository = store.find_repository(REPO)
+        assert repository is not None
+        job = store.start_job(
+            repository, kind=SyncKind.INCREMENTAL, since=z(PINNED - timedelta(days=2)), started_at=z(PINNED)
+        )
+        store.finish_job(
+            job, finished_at=z(PINNED - timedelta(hours=1)), spent=Spend(), budget=RateLimitBudget.unlimited()
+        )
+    assert send_digest(load_settings(db=db_path), dry_run=True, now=PINNED).digest.notices == ()
+
+
+def test_a_whole_history_whose_first_pr_is_recent_is_no_coverage_line(db_path):
+    # Its oldest PR is from the digest's own week: nothing before it can be missing.
+    monday = last_monday(PINNED)
+    records = [pull_request(1, created_at=z(monday + timedelta(hours=1)), merged_at=z(monday + timedelta(hours=2)))]
+    store_pull_requests(db_path, REPO, records, synced_at=z(PINNED), days_back=None)
+    assert send_digest(load_settings(db=db_path), dry_run=True, now=PINNED).digest.notices == ()
 
 
 def test_an_old_last_sync_is_a_staleness_line(db_path):

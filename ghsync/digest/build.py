@@ -40,13 +40,15 @@ Value = int | float | None
 class ScopeRepository:
     """One repository of the scope as the digest needs it.
 
-    coverage_start: from when the stored data is complete (None: nothing stored);
-    last_synced_at: when its last sync completed (None: never).
+    coverage_start: from when the stored data is complete (None: no first sync has completed);
+    last_synced_at: when its last sync completed (None: never);
+    whole_history: every PR it ever had is stored, so no week lacks any (its coverage_start bounds nothing).
     """
 
     full_name: str
     coverage_start: datetime | None
     last_synced_at: datetime | None
+    whole_history: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,11 +194,13 @@ def _notices(repositories: Sequence[ScopeRepository], *, previous_week: date, no
     lines = []
     for repository in repositories:
         name = repository.full_name
-        if repository.coverage_start is None:
-            lines.append(f"{name}: no pull requests are stored, so its numbers are missing.")
-        elif repository.coverage_start > needed_from:
+        start = repository.coverage_start
+        if start is None and not repository.whole_history:
+            lines.append(f"{name}: its first sync has not completed, so its numbers are incomplete.")
+            continue  # which says that it was never synced to the end, too
+        if start is not None and start > needed_from and not repository.whole_history:
             lines.append(
-                f"{name}: the stored data starts on {_day(repository.coverage_start)}, after the start of the "
+                f"{name}: the stored data starts on {_day(start)}, after the start of the "
                 f"week of {previous_week.isoformat()}: the comparison is incomplete."
             )
         synced = repository.last_synced_at

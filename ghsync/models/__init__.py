@@ -293,6 +293,12 @@ class Repository:
     # The remembered owner (organisation or user) that tracks it; None when tracked by hand.
     owner_id: int | None = None
 
+    @property
+    def whole_history_stored(self) -> bool:
+        """Every PR it ever had is stored (a sync of the whole history, or a window that held them all): no
+        PR of it can be missing from any week, so it bounds no week of metrics or digests."""
+        return self.coverage is not None and self.coverage.whole_history
+
 
 @dataclass(frozen=True)
 class OwnerFilters:

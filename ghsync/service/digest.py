@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import SecretStr
@@ -41,22 +41,12 @@ class DigestScope:
     people: PeopleFilter | None = None
 
 
-def _coverage_start(store: SqliteStore, repository: Repository, now: datetime) -> datetime | None:
-    """From when the stored data is complete: the window's start (`now - days_back`), or for the whole
-    history the oldest stored PR; None when nothing is stored and there is no window."""
-    if repository.days_back is not None:
-        return now - timedelta(days=repository.days_back)
-    return parse_iso_or_none(store.first_created_at(repository.id))
-
-
 def digest_scope(
     settings: Settings,
     store: SqliteStore,
     repositories: Sequence[str],
     owner: str | None,
     team: str | None,
-    *,
-    now: datetime,
 ) -> DigestScope:
     """Resolve `digest`'s scope as `metrics` does: the named repositories, every tracked repository of
     `owner`, a team (its repositories and members), or (the default) every tracked repository; PRs by
@@ -114,10 +104,13 @@ def digest_scope(
         name=name,
         repository_ids=tuple(r.id for r in selected),
         repositories=tuple(
+            # The stored coverage, as `metrics` reads it: not `now - days_back`, which slides forward with
+            # every run although incremental syncs keep the older PRs complete.
             ScopeRepository(
                 full_name=r.full_name,
-                coverage_start=_coverage_start(store, r, now),
+                coverage_start=parse_iso_or_none(r.coverage_start),
                 last_synced_at=parse_iso_or_none(r.last_synced_at),
+                whole_history=r.whole_history_stored,
             )
             for r in selected
         ),
@@ -227,7 +220,7 @@ def send_digest(
         )
     # One connection for choosing the scope, reading its PRs (lazily) and recording the delivery.
     with _open_store(settings) as store:
-        scope = digest_scope(settings, store, repositories, owner, team, now=now)
+        scope = digest_scope(settings, store, repositories, owner, team)
         try:
             digest = build_digest(
                 scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks, people=scope.people

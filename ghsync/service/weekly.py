@@ -92,11 +92,7 @@ def weekly_metrics(
         window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
         # A repository whose whole history is stored bounds nothing: no PR of it can be missing from any
         # week, the week of its oldest PR included (its coverage_start, that PR's creation, is only shown).
-        covered = [
-            r
-            for r in repositories
-            if r.coverage_start is not None and not (r.coverage is not None and r.coverage.whole_history)
-        ]
+        covered = [r for r in repositories if r.coverage_start is not None and not r.whole_history_stored]
         latest = max(covered, key=lambda r: _instant(r.coverage_start or ""), default=None)
         coverage = latest.coverage_start if latest is not None else None
         kept, left_out = covered_rows(window, coverage)

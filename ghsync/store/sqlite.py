@@ -871,12 +871,6 @@ class SqliteStore:
             for row in self.db.table("teams").rows_where(order_by="name")
         ]
 
-    def first_created_at(self, repository_id: int) -> str | None:
-        """The creation time of the oldest stored PR of the repository (None: none stored)."""
-        sql = "SELECT min(created_at) FROM pull_requests WHERE repository_id = ?"
-        value = self.db.execute(sql, [repository_id]).fetchone()[0]
-        return str(value) if value is not None else None
-
     # --- digests ----------------------------------------------------------------------------
 
     def digest_sent(self, scope: str, week: str, channel: str) -> bool:
