@@ -891,6 +891,79 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------
+# another build, run against the same fake (--versus)
+
+VERSUS_ROUNDS = 3
+
+
+def run_versus(args: argparse.Namespace) -> int:
+    """Each size's `track --days all` by this ghsync and by another build (`--versus PATH`: that build's
+    console script, e.g. an older checkout's `.venv/bin/ghsync`), alternating round by round against the
+    same fake, and the medians side by side. Single runs drift by 10-50 % on a shared machine: only
+    interleaved rounds compare two builds fairly."""
+    other = args.versus.resolve()
+    if not (other.is_file() and os.access(other, os.X_OK)):
+        raise SystemExit(f"--versus: {other} is not an executable (give another build's console script)")
+    sizes = sorted(set(args.sizes))
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    print(f"machine: {machine_line()}")
+    print(f"this build: {ghsync_command()[1]}\nother build: {other}", flush=True)
+    repositories = [generate_repository(repo_name(size), size, seed=args.seed, now=now) for size in sizes]
+    workdir = Path(tempfile.mkdtemp(prefix="ghsync-versus-"))
+    builds = {"this build": None, "other build": [str(other)]}
+    runs: dict[tuple[int, str], list[tuple[Child, int]]] = {}
+    try:
+        with InstrumentedFake(repositories, latency=args.latency_ms / 1000.0) as fake:
+            runner = Runner(workdir, fake.url)
+            compile_bytecode()
+            for size in sizes:
+                for round_number in range(args.versus_rounds):
+                    for label, command in builds.items():
+                        fake.refill()
+                        db = workdir / f"versus-{size}-{round_number}-{label.split()[0]}.db"
+                        before = fake.snapshot()["graphql_points"]
+                        child = runner.run(["track", repo_name(size), "--days", "all"], db=db, command=command)
+                        if child.exit_code != 0:
+                            raise RuntimeError(f"{label} exited {child.exit_code}: {_last_lines(child.stderr_tail)}")
+                        points = int(fake.snapshot()["graphql_points"] - before)
+                        runs.setdefault((size, label), []).append((child, points))
+                        db.unlink(missing_ok=True)
+                        print(
+                            f"  {size:>7,} PRs  {label:<11}  round {round_number + 1}: wall {child.wall_s:6.2f} s  "
+                            f"CPU {child.cpu_s:6.2f} s (sys {child.sys_s:4.2f})  RSS {child.peak_rss_mb:5.1f} MB  "
+                            f"{points} pts",
+                            flush=True,
+                        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nmedians of {args.versus_rounds} interleaved rounds:")
+    header = ["PRs", "build", "points", "wall s", "CPU s", "of which sys s", "peak RSS MB"]
+    rows = []
+    for size in sizes:
+        for label in builds:
+            children = runs[(size, label)]
+            rows.append(
+                [
+                    f"{size:,}",
+                    label,
+                    f"{statistics.median(points for _, points in children):g}",
+                    f"{statistics.median(c.wall_s for c, _ in children):.2f}",
+                    f"{statistics.median(c.cpu_s for c, _ in children):.2f}",
+                    f"{statistics.median(c.sys_s for c, _ in children):.2f}",
+                    f"{statistics.median(c.peak_rss_mb for c, _ in children):.1f}",
+                ]
+            )
+    if args.markdown:
+        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        print("\n".join("| " + " | ".join(row) + " |" for row in rows))
+    else:
+        widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+        for row in [header, *rows]:
+            print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # targets and reports
 
 
@@ -1232,6 +1305,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PRs (in 20 repositories) for the `ghsync metrics` scenario (default 50000)",
     )
     p.add_argument("--metrics-only", action="store_true", help="run only the `ghsync metrics` scenario")
+    p.add_argument(
+        "--versus",
+        type=Path,
+        metavar="GHSYNC",
+        help="only compare each size's initial sync with another build's console script, interleaved",
+    )
+    p.add_argument(
+        "--versus-rounds",
+        type=int,
+        default=VERSUS_ROUNDS,
+        metavar="N",
+        help=f"rounds per build with --versus (default {VERSUS_ROUNDS})",
+    )
     args = p.parse_args(argv)
     if not args.sizes or any(size < 1 for size in args.sizes):
         p.error("--sizes needs positive integers")
@@ -1240,6 +1326,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.versus is not None:
+        return run_versus(args)
     started = time.perf_counter()
     result = run(args)
     targets = evaluate_targets(result)
