@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ghsync_testing import (
     REPO,
     TOKEN,
     FakeGitHub,
+    GraphQLRequests,
     cli_flags,
     expected_records,
     generate_repository,
@@ -56,6 +58,35 @@ def test_sigterm_stops_a_sync_like_ctrl_c_and_the_next_sync_resumes(tmp_path):
         assert "interrupted" in status.stdout, "a stopped sync must not look like a running one"
         assert invoke("sync", *cli_flags(fake, db)).exit_code == 0
         assert stored_records(db) == expected_records(repository)
+
+
+def test_a_stop_does_not_wait_for_the_page_being_fetched_ahead(tmp_path):
+    repository = generate_repository(REPO, 300, seed=3)
+    db = tmp_path / "ghsync.db"
+    release = threading.Event()
+    with FakeGitHub([repository]) as fake:
+        requests = GraphQLRequests(fake).at(2, lambda: release.wait(60))  # the second page hangs for a minute
+        try:
+            env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db)}
+            child = subprocess.Popen(
+                [sys.executable, "-m", "ghsync", "track", REPO, "--days", "all"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 60
+            while (_committed_prs(db) == 0 or len(requests.pages) < 2) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            child.send_signal(signal.SIGTERM)
+            _, stderr = child.communicate(timeout=90)
+            took = time.monotonic() - signalled
+        finally:
+            release.set()
+    assert child.returncode == 143, stderr
+    assert took < 10, f"the stop waited {took:.0f} s for a page nobody will write"
+    assert _committed_prs(db) == 49, "the first page stays committed"
 
 
 def test_a_full_disk_ends_the_sync_as_an_error_with_last_error_and_the_cursor_kept(fake, db_path, monkeypatch):

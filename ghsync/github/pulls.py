@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -115,7 +116,6 @@ class GitHubPullRequestSource:
         self.requests = 0
         # The next page of a full-history pass, fetched while the engine writes the current one.
         self._ahead: tuple[PageRequest, Future[ParsedPage]] | None = None
-        self._worker: ThreadPoolExecutor | None = None
 
     # --- many repositories at once ------------------------------------------------------------
 
@@ -318,9 +318,7 @@ class GitHubPullRequestSource:
         if budget.remaining is not None and budget.remaining - 1 < self.pool.threshold:
             return
         following = PageRequest(owner=request.owner, name=request.name, after=parsed.end_cursor)
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ghsync-page-ahead")
-        self._ahead = (following, self._worker.submit(self._page, following))
+        self._ahead = (following, _in_background(partial(self._page, following)))
 
     def _fetched_ahead(self, request: PageRequest) -> ParsedPage | None:
         """The page fetched ahead, if it is the one asked for (else its point is spent for nothing, which the
@@ -373,6 +371,24 @@ class GitHubPullRequestSource:
             total_count=parsed.total_count,
             head_updated_at=parsed.head_updated_at,
         )
+
+
+def _in_background(fetch: Callable[[], ParsedPage]) -> Future[ParsedPage]:
+    """Run a page fetch in a daemon thread. Not a ThreadPoolExecutor: Python joins its workers at exit, so
+    Ctrl-C, SIGTERM or an error would wait for the page in flight (up to the request timeout) before the
+    process could end; the fetch only reads from GitHub, so a stop may drop it."""
+    future: Future[ParsedPage] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fetch())
+        except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the page, as if asked then
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="ghsync-page-ahead", daemon=True).start()
+    return future
 
 
 def _clients(
