@@ -194,15 +194,16 @@ def _notices(repositories: Sequence[ScopeRepository], *, previous_week: date, no
     lines = []
     for repository in repositories:
         name = repository.full_name
-        start = repository.coverage_start
-        if start is None and not repository.whole_history:
-            lines.append(f"{name}: its first sync has not completed, so its numbers are incomplete.")
-            continue  # which says that it was never synced to the end, too
-        if start is not None and start > needed_from and not repository.whole_history:
-            lines.append(
-                f"{name}: the stored data starts on {_day(start)}, after the start of the "
-                f"week of {previous_week.isoformat()}: the comparison is incomplete."
-            )
+        if not repository.whole_history:  # a whole history stored bounds no week
+            start = repository.coverage_start
+            if start is None:
+                lines.append(f"{name}: its first sync has not completed, so its numbers are incomplete.")
+                continue  # which says that it was never synced to the end, too
+            if start > needed_from:
+                lines.append(
+                    f"{name}: the stored data starts on {_day(start)}, after the start of the "
+                    f"week of {previous_week.isoformat()}: the comparison is incomplete."
+                )
         synced = repository.last_synced_at
         if synced is None:
             lines.append(f"{name}: never synced to the end: the numbers may be incomplete.")
