@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ghsync_testing import (
@@ -34,21 +35,29 @@ def _committed_prs(db: Path) -> int:
     return row[0] if row else 0
 
 
+def _track_in_a_child(fake: FakeGitHub, db: Path) -> subprocess.Popen[str]:
+    """`ghsync track REPO --days all` in its own process (signals go to it, not to pytest)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ghsync", "track", REPO, "--days", "all"],
+        env={**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_sigterm_stops_a_sync_like_ctrl_c_and_the_next_sync_resumes(tmp_path):
     repository = generate_repository(REPO, 600, seed=3)
     db = tmp_path / "ghsync.db"
     with FakeGitHub([repository], latency=0.05) as fake:
-        env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db)}
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ghsync", "track", REPO, "--days", "all"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while _committed_prs(db) == 0 and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.01)
+        child = _track_in_a_child(fake, db)
+        _wait_for(lambda: _committed_prs(db) > 0 or child.poll() is not None)
         child.send_signal(signal.SIGTERM)
         _, stderr = child.communicate(timeout=60)
         assert child.returncode == 143, stderr
@@ -67,17 +76,8 @@ def test_a_stop_does_not_wait_for_the_page_being_fetched_ahead(tmp_path):
     with FakeGitHub([repository]) as fake:
         requests = GraphQLRequests(fake).at(2, lambda: release.wait(60))  # the second page hangs for a minute
         try:
-            env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url, "GHSYNC_DB": str(db)}
-            child = subprocess.Popen(
-                [sys.executable, "-m", "ghsync", "track", REPO, "--days", "all"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            deadline = time.monotonic() + 60
-            while (_committed_prs(db) == 0 or len(requests.pages) < 2) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            child = _track_in_a_child(fake, db)
+            _wait_for(lambda: _committed_prs(db) > 0 and len(requests.pages) >= 2)
             signalled = time.monotonic()
             child.send_signal(signal.SIGTERM)
             _, stderr = child.communicate(timeout=90)
