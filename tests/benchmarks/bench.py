@@ -904,13 +904,37 @@ def run_versus(args: argparse.Namespace) -> int:
     other = args.versus.resolve()
     if not (other.is_file() and os.access(other, os.X_OK)):
         raise SystemExit(f"--versus: {other} is not an executable (give another build's console script)")
-    sizes = sorted(set(args.sizes))
-    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     print(f"machine: {machine_line()}")
     print(f"this build: {ghsync_command()[1]}\nother build: {other}", flush=True)
+    builds = {"this build": None, "other build": [str(other)]}
+    runs = versus_runs(args, builds)
+    columns = ["PRs", "build", "points", "wall s", "CPU s", "of which sys s", "peak RSS MB"]
+    rows = []
+    for (size, label), children in runs.items():
+        rows.append(
+            [
+                f"{size:,}",
+                label,
+                f"{statistics.median(points for _, points in children):g}",
+                f"{statistics.median(c.wall_s for c, _ in children):.2f}",
+                f"{statistics.median(c.cpu_s for c, _ in children):.2f}",
+                f"{statistics.median(c.sys_s for c, _ in children):.2f}",
+                f"{statistics.median(c.peak_rss_mb for c, _ in children):.1f}",
+            ]
+        )
+    print(f"\nmedians of {args.versus_rounds} interleaved rounds:")
+    print(markdown_lines(columns, rows) if args.markdown else text_lines(columns, rows))
+    return 0
+
+
+def versus_runs(
+    args: argparse.Namespace, builds: dict[str, list[str] | None]
+) -> dict[tuple[int, str], list[tuple[Child, int]]]:
+    """Every round's child and points, by (size, build), the builds alternating within each round."""
+    sizes = sorted(set(args.sizes))
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     repositories = [generate_repository(repo_name(size), size, seed=args.seed, now=now) for size in sizes]
     workdir = Path(tempfile.mkdtemp(prefix="ghsync-versus-"))
-    builds = {"this build": None, "other build": [str(other)]}
     runs: dict[tuple[int, str], list[tuple[Child, int]]] = {}
     try:
         with InstrumentedFake(repositories, latency=args.latency_ms / 1000.0) as fake:
@@ -936,31 +960,7 @@ def run_versus(args: argparse.Namespace) -> int:
                         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nmedians of {args.versus_rounds} interleaved rounds:")
-    header = ["PRs", "build", "points", "wall s", "CPU s", "of which sys s", "peak RSS MB"]
-    rows = []
-    for size in sizes:
-        for label in builds:
-            children = runs[(size, label)]
-            rows.append(
-                [
-                    f"{size:,}",
-                    label,
-                    f"{statistics.median(points for _, points in children):g}",
-                    f"{statistics.median(c.wall_s for c, _ in children):.2f}",
-                    f"{statistics.median(c.cpu_s for c, _ in children):.2f}",
-                    f"{statistics.median(c.sys_s for c, _ in children):.2f}",
-                    f"{statistics.median(c.peak_rss_mb for c, _ in children):.1f}",
-                ]
-            )
-    if args.markdown:
-        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-        print("\n".join("| " + " | ".join(row) + " |" for row in rows))
-    else:
-        widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-        for row in [header, *rows]:
-            print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
-    return 0
+    return runs
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1210,19 +1210,28 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    lines = [
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
-    return "\n".join(lines)
+    return markdown_lines(list(COLUMNS), table_rows(result))
 
 
 def text_table(result: dict[str, Any]) -> str:
-    rows = [list(COLUMNS)] + table_rows(result)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return text_lines(list(COLUMNS), table_rows(result))
+
+
+def markdown_lines(columns: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table: the first column left-aligned, the figures right-aligned."""
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def text_lines(columns: list[str], rows: list[list[str]]) -> str:
+    table = [columns, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
     out = []
-    for index, row in enumerate(rows):
+    for index, row in enumerate(table):
         out.append("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
         if index == 0:
             out.append("  ".join("-" * w for w in widths))
@@ -1321,6 +1330,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.sizes or any(size < 1 for size in args.sizes):
         p.error("--sizes needs positive integers")
+    if args.versus_rounds < 1:
+        p.error("--versus-rounds needs a positive integer")
     return args
 
 
