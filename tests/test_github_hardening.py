@@ -8,6 +8,7 @@ import copy
 import sqlite3
 import ssl
 import threading
+import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -345,6 +346,35 @@ def test_an_answer_over_the_size_cap_is_refused_naming_the_limit(repository):
         fake.inject(200, body="[" + "1," * 20_000 + "1]", path="/rate_limit")
         with pytest.raises(GitHubError, match="limit"):
             client.rate_limits()
+
+
+def test_one_client_sends_one_request_at_a_time_whatever_the_threads(repository):
+    # A page fetched ahead runs in its own thread while the pool may re-read a bucket in the main one.
+    from ghsync.github.client import GitHubClient
+
+    counter = threading.Lock()
+    in_flight = most = 0
+
+    def slow(path, payload):
+        nonlocal in_flight, most
+        with counter:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.2)
+        with counter:
+            in_flight -= 1
+
+    with serve(repository) as fake:
+        fake.before_request = slow
+        client = GitHubClient(TOKEN, api_url=fake.url)
+        answers: list[dict] = []
+        threads = [threading.Thread(target=lambda: answers.append(client.rate_limits() or {})) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert most == 1
+    assert [sorted(answer) for answer in answers] == [["core", "graphql"]] * 3
 
 
 @pytest.mark.parametrize("status", [301, 302, 307])

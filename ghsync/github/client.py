@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,12 +241,16 @@ class GitHubClient:
         self._github.requester._Requester__connectionClass = guarded  # type: ignore[attr-defined]
         self.rest_calls = 0
         self.last_rate_limit: dict[str, RateLimitState] = {}
+        # PyGithub's connection keeps the request being sent in its own attributes: two threads sending
+        # through one client (a page fetched ahead, and the pool re-reading a bucket) would mix them up.
+        self._one_request_at_a_time = threading.Lock()
 
     # -- transport ------------------------------------------------------------------------------
 
     def graphql(self, query: str, variables: dict[str, Any]) -> GraphQLAnswer:
         try:
-            headers, body = self._github.requester.graphql_query(query, variables)
+            with self._one_request_at_a_time:
+                headers, body = self._github.requester.graphql_query(query, variables)
         except github.GithubException as error:
             raise self._translate(error, graphql=True) from None
         except _Redirected as error:
@@ -266,7 +271,8 @@ class GitHubClient:
         if path != "/rate_limit":  # the one free endpoint
             self.rest_calls += 1
         try:
-            headers, body = self._github.requester.requestJsonAndCheck("GET", path)
+            with self._one_request_at_a_time:
+                headers, body = self._github.requester.requestJsonAndCheck("GET", path)
         except github.GithubException as error:
             raise self._translate(error, graphql=False) from None
         except _TRANSPORT_ERRORS as error:

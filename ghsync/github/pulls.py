@@ -318,6 +318,8 @@ class GitHubPullRequestSource:
         if budget.remaining is not None and budget.remaining - 1 < self.pool.threshold:
             return
         following = PageRequest(owner=request.owner, name=request.name, after=parsed.end_cursor)
+        # One page ahead at most: fetch_page took the last one before asking for this page.
+        assert self._ahead is None, "a page is already being fetched ahead"
         self._ahead = (following, _in_background(partial(self._page, following)))
 
     def _fetched_ahead(self, request: PageRequest) -> ParsedPage | None:
