@@ -16,7 +16,6 @@ from ghsync_testing import (
     REPO,
     TOKEN,
     FakeGitHub,
-    GraphQLRequests,
     cli_flags,
     expected_records,
     generate_repository,
@@ -46,10 +45,14 @@ def _track_in_a_child(fake: FakeGitHub, db: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    """Whether `condition` came true within `seconds`."""
     deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.01)
+    return True
 
 
 def test_sigterm_stops_a_sync_like_ctrl_c_and_the_next_sync_resumes(tmp_path):
@@ -73,17 +76,29 @@ def test_a_stop_does_not_wait_for_the_page_being_fetched_ahead(tmp_path):
     repository = generate_repository(REPO, 300, seed=3)
     db = tmp_path / "ghsync.db"
     release = threading.Event()
+    pages_asked = 0
+
+    def second_page_hangs(path, payload):  # for a minute, or until the test ends
+        nonlocal pages_asked
+        if path == "/graphql" and "pullRequests(" in ((payload or {}).get("query") or ""):
+            pages_asked += 1
+            if pages_asked == 2:
+                release.wait(60)
+
     with FakeGitHub([repository]) as fake:
-        requests = GraphQLRequests(fake).at(2, lambda: release.wait(60))  # the second page hangs for a minute
+        fake.before_request = second_page_hangs
+        child = _track_in_a_child(fake, db)
         try:
-            child = _track_in_a_child(fake, db)
-            _wait_for(lambda: _committed_prs(db) > 0 and len(requests.pages) >= 2)
+            assert _wait_for(lambda: (_committed_prs(db) > 0 and pages_asked >= 2) or child.poll() is not None)
+            assert child.poll() is None, "the sync ended before its second page"
             signalled = time.monotonic()
             child.send_signal(signal.SIGTERM)
             _, stderr = child.communicate(timeout=90)
             took = time.monotonic() - signalled
         finally:
             release.set()
+            if child.poll() is None:
+                child.kill()
     assert child.returncode == 143, stderr
     assert took < 10, f"the stop waited {took:.0f} s for a page nobody will write"
     assert _committed_prs(db) == 49, "the first page stays committed"
