@@ -906,6 +906,7 @@ def run_versus(args: argparse.Namespace) -> int:
         raise SystemExit(f"--versus: {other} is not an executable (give another build's console script)")
     print(f"machine: {machine_line()}")
     print(f"this build: {ghsync_command()[1]}\nother build: {other}", flush=True)
+    compile_other_build(other)
     builds = {"this build": None, "other build": [str(other)]}
     runs = versus_runs(args, builds)
     columns = ["PRs", "build", "points", "wall s", "CPU s", "of which sys s", "peak RSS MB"]
@@ -927,6 +928,22 @@ def run_versus(args: argparse.Namespace) -> int:
     return 0
 
 
+def compile_other_build(script: Path) -> None:
+    """Byte-compile the other build's ghsync with its own interpreter (the script's #! line), as
+    compile_bytecode does this one's: else, with PYTHONDONTWRITEBYTECODE set, it would compile from
+    source at every start and look slower than it is."""
+    first_line = script.read_bytes().split(b"\n", 1)[0].decode(errors="replace")
+    interpreter = first_line[2:].strip() if first_line.startswith("#!") else ""
+    if not interpreter or not Path(interpreter).is_file():
+        print(f"other build: no interpreter on its #! line; compile it yourself ({first_line!r})", flush=True)
+        return
+    code = (
+        "import compileall, ghsync, pathlib; compileall.compile_dir(str(pathlib.Path(ghsync.__file__).parent), quiet=1)"
+    )
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    subprocess.run([interpreter, "-c", code], env=env, check=True)
+
+
 def versus_runs(
     args: argparse.Namespace, builds: dict[str, list[str] | None]
 ) -> dict[tuple[int, str], list[tuple[Child, int]]]:
@@ -942,7 +959,9 @@ def versus_runs(
             compile_bytecode()
             for size in sizes:
                 for round_number in range(args.versus_rounds):
-                    for label, command in builds.items():
+                    # Each build goes first in every other round: neither always runs on a warmer machine.
+                    order = list(builds.items())
+                    for label, command in order if round_number % 2 == 0 else reversed(order):
                         fake.refill()
                         db = workdir / f"versus-{size}-{round_number}-{label.split()[0]}.db"
                         before = fake.snapshot()["graphql_points"]
@@ -1332,6 +1351,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--sizes needs positive integers")
     if args.versus_rounds < 1:
         p.error("--versus-rounds needs a positive integer")
+    if args.versus is not None:
+        ignored = [
+            flag
+            for flag, given in (
+                ("--quick", args.quick),
+                ("--json", args.json),
+                ("--keep", args.keep),
+                ("--metrics-only", args.metrics_only),
+                ("--owners", args.owners),
+                ("--owners-only", args.owners_only),
+            )
+            if given
+        ]
+        if ignored:
+            p.error(f"--versus runs only the comparison: drop {', '.join(ignored)}")
     return args
 
 

@@ -7,8 +7,9 @@ its schema with and without each analyst index, and count the WAL frames each co
 A sync commits each page (49 PRs and their reviews) in one transaction, and SQLite writes every page of the
 file that the transaction changed to the WAL: an index whose entries land on scattered leaves costs a frame
 per leaf per commit. The replay inserts the stored rows in their original order (by id), 49 PRs a
-transaction, with checkpoints off, so the WAL's frame count at the end is every frame written. Not a pytest
-module (no `test_` prefix) and not part of bench.py: a diagnosis, run by hand.
+transaction, with checkpoints off, so the WAL's frame count at the end is every frame written (the schema's
+creation included; a real sync also rewrites its `repositories` and `syncs` rows each page, a few frames
+more). Not a pytest module (no `test_` prefix) and not part of bench.py: a diagnosis, run by hand.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ghsync-wal-frames-") as directory:
         for number, (label, without) in enumerate(variants):
             frames, cpu, commits = replay(source, Path(directory) / f"{number}.db", without=without)
+            if not commits:
+                print(f"{argv[0]} holds no pull requests: nothing to replay")
+                return 1
             print(f"{label:<45} {frames:>9,} frames  {frames / commits:6.1f} per commit  CPU {cpu:5.2f} s")
     return 0
 
