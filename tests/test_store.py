@@ -386,8 +386,34 @@ def test_a_database_at_m008_upgrades_losing_the_unused_api_prices_table_and_keep
     store = open_store(path)
     assert "api_prices" not in store.db.table_names()
     applied = [row["name"] for row in store.db["_ghsync_migrations"].rows]
-    assert applied == [m.__name__ for m in MIGRATIONS] and applied[-1] == "m009_drop_api_prices"
+    assert applied == [m.__name__ for m in MIGRATIONS] and "m009_drop_api_prices" in applied
     assert store.get_repository("o/r").sync_status == "complete"
+
+
+def test_a_whole_history_synced_before_m005_counts_as_the_whole_history_after_upgrading(tmp_path):
+    import sqlite_utils
+
+    from ghsync.store.migrations import MIGRATIONS, apply_migrations
+
+    path = tmp_path / "m004.db"
+    old = sqlite_utils.Database(path)
+    apply_migrations(old, [m for m in MIGRATIONS if m.__name__ < "m005"])
+    for name in ("o/whole", "o/windowed", "o/stopped"):
+        old["repositories"].insert(
+            {"full_name": name, "owner": "o", "name": name[2:], "sync_status": "complete", "created_at": "x"}
+        )
+    old["syncs"].insert_all([
+        {"repository_id": 1, "kind": "initial", "since": None, "outcome": "complete", "started_at": "s"},
+        {"repository_id": 1, "kind": "incremental", "since": "2026-02-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
+        {"repository_id": 2, "kind": "initial", "since": "2026-01-01T00:00:00Z", "outcome": "complete", "started_at": "s"},
+        {"repository_id": 3, "kind": "initial", "since": None, "outcome": "rate_limited", "started_at": "s"},
+    ])  # fmt: skip
+    old.close()
+    store = open_store(path)
+    # A window's cursor was never recorded before m005: that one stays unknown (a wider window re-syncs it).
+    assert [store.get_repository(n).whole_history_stored for n in ("o/whole", "o/windowed", "o/stopped")] == [
+        True, False, False,
+    ]  # fmt: skip
 
 
 def test_metrics_read_prs_and_reviews_without_sorting_them_in_memory(store, db):

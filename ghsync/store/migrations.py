@@ -287,7 +287,24 @@ def m009_drop_api_prices(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS api_prices")
 
 
+def m010_whole_history_synced_before_m005(db: sqlite_utils.Database) -> None:
+    """A repository whose last completed initial sync read the whole history (`since` NULL) before m005 has
+    every PR stored (no ghsync ever deleted a PR but with the repository), yet m005 left its coverage
+    unknown: metrics and digests bounded it by its oldest PR, and a wider window re-synced it from the top."""
+    db.execute(
+        """
+        UPDATE repositories SET coverage_whole_history = 1
+        WHERE coverage_whole_history IS NULL AND (
+            SELECT s.since IS NULL FROM syncs s
+            WHERE s.repository_id = repositories.id AND s.kind = 'initial' AND s.outcome = 'complete'
+            ORDER BY s.id DESC LIMIT 1)
+        """
+    )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_create_tables,
     m002_weekly_metrics,
@@ -298,6 +315,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m007_owners,
     m008_digests,
     m009_drop_api_prices,
+    m010_whole_history_synced_before_m005,
 )
 
 
