@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from ghsync.config import load_settings
 from ghsync.github.graphql import floor_points
 from ghsync.service.sync import SyncHooks, sync_tracked, track_repository
 from ghsync.store import SqliteStore
+from ghsync.timefmt import iso
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,22 @@ def test_widening_the_window_fetches_the_older_prs(settings, small_repository):
     narrow = len(stored_records(settings.db))
     track(settings, days="all")
     assert narrow < len(stored_records(settings.db)) == len(small_repository.pull_requests)
+
+
+def test_a_wider_windows_job_leaves_last_synced_at_to_the_sync_before_it(tmp_path):
+    # It starts where the stored window's pass stopped and reads only older PRs: what changed since the
+    # last sync is still unread, so `status` and the digest's staleness line must not call the data fresh.
+    now = time.time()
+    repository = generate_repository(REPO, 600, seed=3, span_days=120)  # 30 days: several pages
+    with FakeGitHub([repository]) as fake:
+        settings = load_settings(db=tmp_path / "w.db", tokens=[TOKEN], api_url=fake.url)
+        track(settings, days="30", hooks=SyncHooks(sleep=lambda seconds: None, clock=lambda: now))
+        assert repository_row(settings.db)["coverage_cursor"], "the 30 days' pass stopped past its first page"
+        later = SyncHooks(sleep=lambda seconds: None, clock=lambda: now + 3600)
+        widened = track(settings, days="all", hooks=later).report
+    assert widened is not None and widened.prs_synced > 0
+    row = repository_row(settings.db)
+    assert row["sync_finished_at"] == iso(now + 3600) and row["last_synced_at"] == iso(now)
 
 
 def test_incremental_sync_with_nothing_changed_costs_one_point(settings, fake):

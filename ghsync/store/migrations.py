@@ -302,6 +302,12 @@ def m010_whole_history_synced_before_m005(db: sqlite_utils.Database) -> None:
     )
 
 
+def m011_window_jobs(db: sqlite_utils.Database) -> None:
+    """Mark the jobs that start at a stored window's cursor (a wider window fetching only the older part):
+    they bring no recent change, so finishing one must not make the data look freshly synced."""
+    db.table("syncs").add_column("from_window_cursor", int)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -316,6 +322,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m008_digests,
     m009_drop_api_prices,
     m010_whole_history_synced_before_m005,
+    m011_window_jobs,
 )
 
 

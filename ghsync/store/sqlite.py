@@ -565,6 +565,7 @@ class SqliteStore:
                     "pass_since": since,
                     "phase": Phase.MAIN,
                     "cursor": cursor or None,
+                    "from_window_cursor": 1 if cursor else None,
                     "started_at": started_at,
                     "runs": 0,
                 }
@@ -697,11 +698,16 @@ class SqliteStore:
             completed = self._completed(job)
             repository = self.repository(job.repository_id)
             watermark = job.head_updated_at or repository.sync_watermark
+            boundary, from_window_cursor = self.db.execute(
+                "SELECT window_boundary, from_window_cursor FROM syncs WHERE id = ?", [job.id]
+            ).fetchone()
+            # A job that started at a stored window's cursor read only older PRs: the data is as fresh as
+            # the sync before it, whatever the clock says now.
+            synced_at = repository.last_synced_at if from_window_cursor else finished_at
             coverage: dict[str, Any] = {}
             if job.kind == SyncKind.INITIAL:
                 # The window's PRs are all stored now: the whole history when the pass ran out of PRs
                 # (or had no window), else every PR updated since the window's start.
-                boundary = self.db.execute("SELECT window_boundary FROM syncs WHERE id = ?", [job.id]).fetchone()[0]
                 whole = job.since is None or boundary is None
                 coverage = {
                     "coverage_whole_history": 1 if whole else 0,
@@ -725,7 +731,7 @@ class SqliteStore:
                     "sync_prs_total": completed,
                     "sync_prs_completed": completed,
                     "sync_finished_at": finished_at,
-                    "last_synced_at": finished_at,
+                    "last_synced_at": synced_at,
                     "last_error": None,
                     "sync_watermark": watermark,
                     **coverage,
