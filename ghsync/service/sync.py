@@ -549,38 +549,39 @@ def _sync_one(
     """Run the engine on one repository (its lock held), then refresh metrics and email as policy says.
 
     `emails`: a run over several repositories collects the outcomes here and mails them together
-    (`_notify_run`) rather than once per repository."""
+    (`_notify_run`) rather than once per repository; without it, this repository's outcome is mailed here."""
+    outcomes: list[tuple[Repository, SyncReport]] = [] if emails is None else emails
     engine_hooks = EngineHooks(clock=hooks.clock, on_progress=hooks.on_progress, on_wait=hooks.on_wait)
     try:
-        report = sync_repository(
-            store,
-            source,
-            repository,
-            threshold=settings.min_remaining,
-            hooks=engine_hooks,
-            spent_before=spent_before,
-            planned_at=planned_at,
-        )
-    except GhsyncError as error:
-        failed = store.repository(repository.id)
-        if failed.sync_status == SyncStatus.ERROR and failed.current_sync_id is not None:
-            error_report = job_report(
-                store, failed.current_sync_id, outcome=Outcome.ERROR, finished=hooks.clock(), error=str(error)
+        try:
+            report = sync_repository(
+                store,
+                source,
+                repository,
+                threshold=settings.min_remaining,
+                hooks=engine_hooks,
+                spent_before=spent_before,
+                planned_at=planned_at,
             )
-            if emails is None:
-                _notify(settings, store, failed, error_report, hooks)
-            else:
-                emails.append((failed, error_report))
-        raise
-    if report.outcome == Outcome.COMPLETE:
-        # Every complete sync: the stored weeks carry `complete` (the week in progress moves on) and
-        # the bots filter of the current settings, so they are recomputed even when no PR changed.
-        refresh_weekly_metrics(store, repository.id, people=_people(settings, include_bots=False), today=_today(hooks))
-    if emails is None:
-        _notify(settings, store, store.repository(repository.id), report, hooks)
-    else:
-        emails.append((store.repository(repository.id), report))
-    return report
+        except GhsyncError as error:
+            failed = store.repository(repository.id)
+            if failed.sync_status == SyncStatus.ERROR and failed.current_sync_id is not None:
+                error_report = job_report(
+                    store, failed.current_sync_id, outcome=Outcome.ERROR, finished=hooks.clock(), error=str(error)
+                )
+                outcomes.append((failed, error_report))
+            raise
+        if report.outcome == Outcome.COMPLETE:
+            # Every complete sync: the stored weeks carry `complete` (the week in progress moves on) and
+            # the bots filter of the current settings, so they are recomputed even when no PR changed.
+            refresh_weekly_metrics(
+                store, repository.id, people=_people(settings, include_bots=False), today=_today(hooks)
+            )
+        outcomes.append((store.repository(repository.id), report))
+        return report
+    finally:
+        if emails is None and outcomes:
+            _notify_run(settings, store, outcomes, hooks)
 
 
 def refresh_weekly_metrics(
@@ -599,13 +600,6 @@ def _today(hooks: SyncHooks) -> date:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(hooks.clock(), UTC).date()
-
-
-def _notify(
-    settings: Settings, store: SqliteStore, repository: Repository, report: SyncReport, hooks: SyncHooks
-) -> None:
-    """Email the outcome when policy says so; a failure is a warning recorded with the sync, never an error."""
-    _notify_run(settings, store, [(repository, report)], hooks)
 
 
 def _notify_run(
