@@ -514,6 +514,23 @@ def covered_rows(rows: Iterable[WeeklyMetrics], coverage_start: str | None) -> t
     return kept, len(dropped)
 
 
+def synced_rows(rows: Iterable[WeeklyMetrics], synced_through: str | None) -> tuple[list[WeeklyMetrics], int]:
+    """The rows, those of weeks that end after `synced_through` (the scope's oldest last sync) marked not
+    complete, and how many distinct complete weeks that marked: what happened after that instant is not
+    stored yet, so such a week's numbers can still grow. None: nothing to mark."""
+    if synced_through is None:
+        return list(rows), 0
+    bound = _epoch_seconds(synced_through, 0, "last_synced_at")
+    marked, weeks = [], set()
+    for row in rows:
+        ends = datetime.fromisoformat(row.week).replace(tzinfo=UTC).timestamp() + 7 * _SECONDS_PER_DAY
+        if row.complete and ends > bound:
+            row = row.model_copy(update={"complete": False})
+            weeks.add(row.week)
+        marked.append(row)
+    return marked, len(weeks)
+
+
 def weekly_metrics_window(
     rows: Iterable[WeeklyMetrics],
     *,

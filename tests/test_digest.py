@@ -14,7 +14,8 @@ from ghsync_testing import pull_request
 
 from ghsync.digest.build import ScopeRepository, build_digest, digest_week
 from ghsync.digest.render import digest_blocks, digest_email, digest_html, digest_subject, digest_text
-from ghsync.models import ReviewRecord
+from ghsync.metrics import PeopleFilter
+from ghsync.models import LeftOutRepository, ReviewRecord
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REPO = "acme/rockets"
@@ -178,6 +179,19 @@ def test_ages_under_two_days_are_in_hours():
     assert "1. acme/rockets#15 PR 15 — alice, waiting 12 h" in text
 
 
+def test_a_review_by_a_bot_is_not_the_first_review_a_pr_waits_for():
+    by_bot = ReviewRecord(
+        author="coderabbitai", author_type="Bot", state="COMMENTED", submitted_at="2026-11-21T09:00:00Z"
+    )
+    records = [
+        pull_request(1, created_at="2026-11-20T09:00:00Z", reviews=[by_bot]),
+        pull_request(2, created_at="2026-11-21T09:00:00Z", reviews=[("renovate[bot]", "2026-11-22T09:00:00Z")]),
+    ]
+    digest = build_digest(REPO, ((REPO, pr) for pr in records), [FRESH], now=NOW, people=PeopleFilter())
+    assert [pr.number for pr in digest.waiting] == [1, 2]
+    assert digest.change("reviews_submitted").previous == 0  # as the metrics count them: not at all
+
+
 def test_nobody_waiting_is_said_plainly():
     assert "No open pull request is waiting for a first review." in digest_text(digest_of(TWO_WEEKS))
 
@@ -205,11 +219,9 @@ def test_data_starting_after_the_week_before_began_is_said_instead_of_comparing_
     late = ScopeRepository("acme/new", coverage_start=at("2026-11-18T09:00:00Z"), last_synced_at=NOW)
     exact = ScopeRepository("acme/exact", coverage_start=at("2026-11-16T00:00:00Z"), last_synced_at=NOW)
     digest = digest_of(TWO_WEEKS, [late, exact])
-    assert digest.notices == (
-        (
-            "acme/new: the stored data starts on 2026-11-18, after the start of the week of 2026-11-16: "
-            "the comparison is incomplete."
-        ),
+    assert digest.notices[0] == (
+        "acme/new: the stored data starts on 2026-11-18, after the start of the week of 2026-11-16: "
+        "the comparison is incomplete."
     )
     assert "! acme/new: the stored data starts on 2026-11-18" in digest_text(digest)
 
@@ -228,18 +240,69 @@ def test_a_repository_whose_whole_history_is_stored_bounds_no_week():
     assert digest_of(TWO_WEEKS, [young]).notices == ()
 
 
-def test_a_last_sync_more_than_a_day_old_is_called_stale_a_day_exactly_is_not():
-    old = ScopeRepository("acme/old", coverage_start=FRESH.coverage_start, last_synced_at=at("2026-11-29T09:00:00Z"))
-    day = ScopeRepository("acme/day", coverage_start=FRESH.coverage_start, last_synced_at=at("2026-11-30T09:00:00Z"))
+def synced(name: str, when: str) -> ScopeRepository:
+    return ScopeRepository(name, coverage_start=FRESH.coverage_start, last_synced_at=at(when))
+
+
+def test_a_last_sync_before_the_week_ended_makes_that_week_incomplete_however_recent():
+    # Sunday 23:59:59 is before the week ended; Monday 00:00 is not (and is only 33 hours before NOW).
+    sunday, monday = synced("acme/sunday", "2026-11-29T23:59:59Z"), synced("acme/monday", "2026-11-30T00:00:00Z")
     never = ScopeRepository("acme/never", coverage_start=FRESH.coverage_start, last_synced_at=None)
-    assert digest_of([], [old, day, never]).notices == (
-        "acme/old: last synced 2026-11-29 09:00 UTC (2 days ago): the numbers may be stale.",
+    assert digest_of([], [sunday, monday, never]).notices == (
+        (
+            "acme/sunday: last synced 2026-11-29 23:59 UTC, before the week of 2026-11-23 ended: "
+            "its numbers for that week are incomplete."
+        ),
+        (
+            "acme/monday: last synced 2026-11-30 00:00 UTC (33 h ago): the pull requests waiting for a review "
+            "are as of then."
+        ),
         "acme/never: never synced to the end: the numbers may be incomplete.",
     )
 
 
+def test_a_sync_after_the_week_ended_and_within_a_day_needs_no_notice():
+    assert digest_of([], [synced("acme/day", "2026-11-30T09:00:00Z")]).notices == ()
+
+
+def test_the_chart_leaves_out_weeks_before_the_stored_data_starts_and_says_so():
+    # Data from Wed 2026-10-14: the weeks of 10-05 and 10-12 would show its missing PRs as quiet weeks.
+    late = ScopeRepository("acme/late", coverage_start=at("2026-10-14T00:00:00Z"), last_synced_at=NOW)
+    digest = digest_of(TWO_WEEKS, [late])
+    assert [week.week for week in digest.chart] == [date(2026, 10, 19) + timedelta(weeks=n) for n in range(6)]
+    assert digest.notices == (
+        "The chart leaves out 2 earlier weeks: the stored data of acme/late starts on 2026-10-14.",
+    )
+    assert "Merged PRs and median cycle time, last 6 weeks" in digest_text(digest)
+
+
+def test_a_whole_history_stored_keeps_every_chart_week():
+    whole = ScopeRepository(
+        "acme/all", coverage_start=at("2026-11-25T00:00:00Z"), last_synced_at=NOW, whole_history=True
+    )
+    assert len(digest_of(TWO_WEEKS, [whole]).chart) == 8
+
+
+def test_a_chart_with_no_covered_week_is_left_out_of_every_rendering():
+    new = ScopeRepository("acme/new", coverage_start=at("2026-11-25T00:00:00Z"), last_synced_at=NOW)
+    digest = digest_of(TWO_WEEKS, [new])
+    assert digest.chart == ()
+    assert "Merged PRs and median cycle time" not in digest_text(digest)
+    assert "Merged PRs and median cycle time" not in digest_html(digest)
+    assert "Merged PRs and median cycle time" not in json.dumps(digest_blocks(digest))
+
+
+def test_an_untracked_repository_a_team_names_is_said_to_be_left_out():
+    digest = build_digest(
+        "platform", iter(()), [FRESH], now=NOW, left_out=[LeftOutRepository("acme/old", "archived on GitHub")]
+    )
+    assert digest.notices == (
+        "acme/old is untracked (archived on GitHub), so it is left out: `ghsync track acme/old` counts it again",
+    )
+
+
 def test_stale_and_coverage_lines_reach_html_and_slack_too():
-    old = ScopeRepository("acme/old", coverage_start=FRESH.coverage_start, last_synced_at=at("2026-11-29T09:00:00Z"))
+    old = synced("acme/old", "2026-11-29T09:00:00Z")
     digest = digest_of([], [old])
     assert "acme/old: last synced 2026-11-29 09:00 UTC" in digest_html(digest)
     assert ":warning: acme/old: last synced 2026-11-29 09:00 UTC" in json.dumps(

@@ -358,13 +358,14 @@ def test_a_window_that_starts_after_the_week_before_is_a_coverage_line(db_path):
             "acme/rockets: the stored data starts on 2026-11-21, after the start of the week of 2026-11-16: "
             "the comparison is incomplete."
         ),
+        "The chart leaves out 7 earlier weeks: the stored data of acme/rockets starts on 2026-11-21.",
     )
 
 
 def test_a_window_tracked_long_ago_and_kept_up_to_date_is_no_coverage_line(db_path):
-    # --days 10 first synced 30 days ago: incremental syncs keep every PR since then, so the stored
-    # data covers both weeks although `now - 10 days` is after the week before began.
-    store_week(db_path, now=PINNED, days_back=10, synced_at=z(PINNED - timedelta(days=30)))
+    # --days 10 first synced 60 days ago: incremental syncs keep every PR since then, so the stored
+    # data covers both weeks (and the chart's eight) although `now - 10 days` is after the week before began.
+    store_week(db_path, now=PINNED, days_back=10, synced_at=z(PINNED - timedelta(days=60)))
     with open_store(db_path) as store:
         repository = store.find_repository(REPO)
         assert repository is not None
@@ -385,7 +386,10 @@ def test_a_whole_history_whose_first_pr_is_recent_is_no_coverage_line(db_path):
     assert send_digest(load_settings(db=db_path), dry_run=True, now=PINNED).digest.notices == ()
 
 
-def test_an_old_last_sync_is_a_staleness_line(db_path):
+def test_a_last_sync_before_the_week_ended_says_the_week_is_incomplete(db_path):
     store_week(db_path, now=PINNED, synced_at="2026-11-28T06:00:00Z")
     text = send_digest(load_settings(db=db_path), dry_run=True, now=PINNED).text
-    assert "! acme/rockets: last synced 2026-11-28 06:00 UTC (3 days ago): the numbers may be stale.\n" in text
+    assert (
+        "! acme/rockets: last synced 2026-11-28 06:00 UTC, before the week of 2026-11-23 ended: "
+        "its numbers for that week are incomplete.\n"
+    ) in text

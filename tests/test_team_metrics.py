@@ -127,6 +127,39 @@ def test_the_week_in_progress_is_complete_false_and_every_earlier_week_true(ten_
     assert "(so far)" in table
 
 
+def _last_synced(db_path, full_name: str, moment: datetime) -> None:
+    db = database(db_path)
+    db.execute("UPDATE repositories SET last_synced_at = ? WHERE full_name = ?", [iso(moment), full_name])
+    db.conn.commit()
+
+
+def test_weeks_that_ended_after_the_last_sync_are_not_complete_and_the_note_says_whose(ten_weeks, db_path):
+    with FakeGitHub([ten_weeks]) as fake:
+        track(fake, db_path, "acme/rockets")
+    # Last synced on the Wednesday three weeks ago: that week and the two after it can still grow.
+    _last_synced(db_path, "acme/rockets", at(3, 60))
+    rows, stderr = metrics(db_path, "acme/rockets")
+    assert [r["week"] for r in rows if not r["complete"]] == [week(3), week(2), week(1), week(0)]
+    assert row_of(rows, week(4))["complete"] is True
+    assert f"3 past weeks ended after acme/rockets was last synced ({iso(at(3, 60))})" in stderr
+
+
+def test_a_sync_at_the_monday_midnight_that_ends_a_week_completes_it(ten_weeks, db_path):
+    with FakeGitHub([ten_weeks]) as fake:
+        track(fake, db_path, "acme/rockets")
+    _last_synced(db_path, "acme/rockets", THIS_MONDAY)
+    rows, stderr = metrics(db_path, "acme/rockets")
+    assert [r["week"] for r in rows if not r["complete"]] == [week(0)]
+    assert "last synced" not in stderr
+
+
+def test_the_stalest_repository_of_several_bounds_the_complete_weeks(tracked_three):
+    _last_synced(tracked_three, "octo-org/web", at(1, 60))
+    rows, stderr = metrics(tracked_three, "--owner", "octo-org")
+    assert row_of(rows, week(1))["complete"] is False and row_of(rows, week(2))["complete"] is True
+    assert "1 past week ended after octo-org/web was last synced" in stderr
+
+
 def test_with_the_whole_history_coverage_starts_at_the_oldest_prs_creation(ten_weeks, db_path):
     with FakeGitHub([ten_weeks]) as fake:
         track(fake, db_path, "acme/rockets")
@@ -248,6 +281,27 @@ def test_a_config_team_without_repos_covers_every_tracked_repository(tracked_thr
     env = _config(tmp_path, '[teams.people]\nmembers = ["alice", "erin"]\n')
     rows, _ = metrics(tracked_three, "--team", "people", env=env)
     assert row_of(rows, week(1))["prs_merged"] == 2
+
+
+def test_an_untracked_repository_a_team_names_is_left_out_and_said_to_be(tracked_three, tmp_path):
+    env = _config(
+        tmp_path, '[teams.platform]\nmembers = ["alice", "bob", "carol"]\nrepos = ["octo-org/api", "octo-org/web"]\n'
+    )
+    assert invoke("untrack", "octo-org/web", "--db", tracked_three).exit_code == 0
+    rows, stderr = metrics(tracked_three, "--team", "platform", env=env)
+    assert row_of(rows, week(1))["prs_merged"] == 1  # api's only
+    assert "octo-org/web is untracked" in stderr and "`ghsync track octo-org/web` counts it again" in stderr
+    digest = invoke("digest", "--team", "platform", "--dry-run", "--db", tracked_three, env=env)
+    assert digest.exit_code == 0, digest.stderr
+    assert "! octo-org/web is untracked" in digest.stdout
+
+
+def test_a_team_whose_every_repository_is_untracked_is_a_usage_error_saying_so(tracked_three, tmp_path):
+    env = _config(tmp_path, '[teams.web]\nmembers = ["bob"]\nrepos = ["octo-org/web"]\n')
+    assert invoke("untrack", "octo-org/web", "--db", tracked_three).exit_code == 0
+    result = invoke("metrics", "--team", "web", "--db", tracked_three, env=env)
+    assert result.exit_code == 2
+    assert "every repository it names is untracked (octo-org/web)" in result.stderr
 
 
 def test_by_team_counts_a_pr_of_an_author_in_two_teams_in_both_rows(tracked_three, tmp_path):
@@ -453,6 +507,16 @@ def test_the_stored_weekly_table_is_refreshed_after_every_sync_with_the_new_colu
     assert stored[week(0)]["prs_merged"] == 1 and stored[week(0)]["complete"] == 0
     assert stored[week(1)]["complete"] == 1 and stored[week(1)]["merged_without_review"] == 2
     assert stored[week(1)]["cycle_time_p90_hours"] is not None
+
+
+def test_the_stored_weekly_table_holds_only_the_weeks_the_window_covers(ten_weeks, db_path):
+    with FakeGitHub([ten_weeks]) as fake:
+        track(fake, db_path, "acme/rockets", days="30")
+    coverage = repository_row(db_path, "acme/rockets")["coverage_start"]
+    stored = sorted(r["week"] for r in database(db_path)["weekly_metrics"].rows)
+    shown, _ = metrics(db_path, "acme/rockets")
+    assert stored == [r["week"] for r in shown]
+    assert all(f"{label}T00:00:00Z" >= coverage for label in stored)
 
 
 def test_a_sync_that_changes_nothing_still_refreshes_the_stored_weeks(ten_weeks, db_path):

@@ -400,6 +400,10 @@ def metrics(
         )
     for name in result.not_covered:
         warn(f"{name} has not completed a sync yet: its data may be partial")
+    if result.weeks_not_synced:
+        say(render.not_synced_note(result.weeks_not_synced, result.synced_through, result.synced_through_repository))
+    for repository in result.left_out:
+        say(repository.note)
     if shown == OutputFormat.JSON:
         typer.echo(metrics_render.metrics_to_json(result.rows, key=key), nl=False)  # type: ignore[arg-type]
     elif shown == OutputFormat.CSV:

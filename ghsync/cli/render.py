@@ -445,6 +445,15 @@ def coverage_note(weeks: int, coverage_start: str | None, repository: str | None
     return f"{weeks} earlier {plural} left out{since}{widen}"
 
 
+def not_synced_note(weeks: int, synced_through: str | None, repository: str | None) -> str:
+    """The stderr line when past weeks are not complete because a repository was last synced before they ended."""
+    plural = "week ended" if weeks == 1 else "weeks ended"
+    return (
+        f"{weeks} past {plural} after {repository} was last synced ({synced_through}): marked not complete "
+        f"(so far) until `ghsync sync` brings it up to date"
+    )
+
+
 def teams_table(teams: Sequence[Team]) -> Table:
     """Each team: its name, where it comes from, its members and its repositories."""
     from rich.table import Table

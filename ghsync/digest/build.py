@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ghsync.metrics import METRICS, Metric, PeopleFilter, compute_weekly_metrics, week_start
-from ghsync.models import PullRequestRecord, WeeklyMetrics
+from ghsync.models import LeftOutRepository, PullRequestRecord, WeeklyMetrics
 from ghsync.timefmt import parse_iso_or_none
 
 __all__ = [
@@ -30,7 +30,8 @@ __all__ = [
 DEFAULT_CHART_WEEKS = 8
 WAITING_LIMIT = 5
 TOP_CHANGES = 3
-# A last sync older than this is called out: the week's numbers may be missing its last days.
+# A last sync older than this is called out even after the week ended: the PRs waiting for a review
+# (open now) are as of that sync.
 STALE_AFTER = timedelta(days=1)
 
 Value = int | float | None
@@ -101,7 +102,7 @@ class Digest:
     previous_week: date
     changes: tuple[MetricChange, ...]  # in METRICS order
     top_changes: tuple[MetricChange, ...]  # up to three, largest relative change first
-    chart: tuple[ChartWeek, ...]  # oldest first, ending with `week`
+    chart: tuple[ChartWeek, ...]  # oldest first, ending with `week`; only weeks the stored data covers
     waiting: tuple[WaitingPullRequest, ...]  # waiting longest first
     notices: tuple[str, ...]  # coverage and staleness, one line each
 
@@ -124,13 +125,14 @@ def _empty_week(week: date) -> WeeklyMetrics:
     return WeeklyMetrics.model_validate({"week": week.isoformat(), **values})
 
 
-def _reviewed_by_someone_else(pr: PullRequestRecord) -> bool:
-    # As in metrics: pending or unsubmitted reviews do not count; a review is by someone else unless
-    # both logins are equal and known.
+def _reviewed_by_someone_else(pr: PullRequestRecord, people: PeopleFilter | None) -> bool:
+    # As in metrics: pending or unsubmitted reviews do not count, nor do bots' (a bot's review is not the
+    # first review a PR waits for); a review is by someone else unless both logins are equal and known.
     return any(
         review.submitted_at is not None
         and review.state != "PENDING"
         and not (review.author is not None and review.author == pr.author)
+        and not (people is not None and people.is_bot(review.author, review.author_type))
         for review in pr.reviews
     )
 
@@ -142,13 +144,14 @@ def _pull_request_url(full_name: str, pr: PullRequestRecord) -> str:
 class _WaitingCollector:
     """Watches the PR stream on its way to the metrics and keeps the PRs waiting for a first review."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, people: PeopleFilter | None) -> None:
         self.now = now
+        self.people = people
         self.found: list[tuple[datetime, str, int, WaitingPullRequest]] = []
 
     def watch(self, stream: Iterable[tuple[str, PullRequestRecord]]) -> Iterator[PullRequestRecord]:
         for full_name, pr in stream:
-            if pr.state == "OPEN" and not pr.is_draft and not _reviewed_by_someone_else(pr):
+            if pr.state == "OPEN" and not pr.is_draft and not _reviewed_by_someone_else(pr, self.people):
                 created = parse_iso_or_none(pr.created_at)
                 if created is not None and created <= self.now:
                     waiting = WaitingPullRequest(
@@ -186,12 +189,27 @@ def _ago(age: timedelta) -> str:
     return f"{hours} h ago" if hours < 48 else f"{hours // 24} days ago"
 
 
-def _notices(repositories: Sequence[ScopeRepository], *, previous_week: date, now: datetime) -> tuple[str, ...]:
-    """A line for each repository whose data does not cover both weeks or whose last sync is old."""
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def _coverage_bound(repositories: Sequence[ScopeRepository]) -> ScopeRepository | None:
+    """The repository whose stored data starts last (a whole history stored bounds nothing)."""
+    bounded = [r for r in repositories if not r.whole_history and r.coverage_start is not None]
+    return max(bounded, key=lambda r: r.coverage_start or datetime.min.replace(tzinfo=UTC), default=None)
+
+
+def _notices(
+    repositories: Sequence[ScopeRepository], *, week: date, now: datetime, left_out: Sequence[LeftOutRepository]
+) -> list[str]:
+    """A line for each repository whose data does not cover both weeks, whose last sync came before the
+    week ended or is old, and for each one a team names that is left out (untracked)."""
+    lines = [repository.note for repository in left_out]
     if not repositories:
-        return ("No repository is in this scope: every number below is zero.",)
-    needed_from = datetime.combine(previous_week, datetime.min.time(), tzinfo=UTC)
-    lines = []
+        return [*lines, "No repository is in this scope: every number below is zero."]
+    previous_week = week - timedelta(weeks=1)
+    needed_from = _midnight(previous_week)
+    week_ended = _midnight(week + timedelta(weeks=1))
     for repository in repositories:
         name = repository.full_name
         if not repository.whole_history:  # a whole history stored bounds no week
@@ -207,9 +225,17 @@ def _notices(repositories: Sequence[ScopeRepository], *, previous_week: date, no
         synced = repository.last_synced_at
         if synced is None:
             lines.append(f"{name}: never synced to the end: the numbers may be incomplete.")
+        elif synced < week_ended:
+            lines.append(
+                f"{name}: last synced {_when(synced)}, before the week of {week.isoformat()} ended: "
+                "its numbers for that week are incomplete."
+            )
         elif now - synced > STALE_AFTER:
-            lines.append(f"{name}: last synced {_when(synced)} ({_ago(now - synced)}): the numbers may be stale.")
-    return tuple(lines)
+            lines.append(
+                f"{name}: last synced {_when(synced)} ({_ago(now - synced)}): the pull requests waiting for a "
+                "review are as of then."
+            )
+    return lines
 
 
 def build_digest(
@@ -220,9 +246,12 @@ def build_digest(
     now: datetime,
     weeks: int = DEFAULT_CHART_WEEKS,
     people: PeopleFilter | None = None,
+    left_out: Sequence[LeftOutRepository] = (),
 ) -> Digest:
     """The digest of the scope's pull requests (each with its repository's full name) for the last
-    complete week before `now` (aware). `weeks`: how many weeks the chart shows, ending with that week.
+    complete week before `now` (aware). `weeks`: how many weeks the chart shows, ending with that week,
+    less those before the scope's stored data starts (as `metrics` leaves them out). `left_out`: the
+    untracked repositories a team names, said in the notices.
 
     The stream is read once. Raises ValueError when `weeks` < 1 or a PR's time is not ISO-8601.
     """
@@ -230,7 +259,7 @@ def build_digest(
         raise ValueError(f"the chart needs at least one week, not {weeks}")
     week = digest_week(now)
     previous_week = week - timedelta(weeks=1)
-    waiting = _WaitingCollector(now)
+    waiting = _WaitingCollector(now, people)
     # `people`: bots' reviews are left out of the metrics too (their PRs the scope already left out).
     rows = {row.week: row for row in compute_weekly_metrics(waiting.watch(pull_requests), people=people)}
 
@@ -240,6 +269,19 @@ def build_digest(
     current, previous = row_of(week), row_of(previous_week)
     changes = tuple(MetricChange(m, getattr(current, m.name), getattr(previous, m.name)) for m in METRICS)
     chart_weeks = [week - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+    notices = _notices(repositories, week=week, now=now, left_out=left_out)
+    bound = _coverage_bound(repositories)
+    if bound is not None and bound.coverage_start is not None:
+        # A week before the stored data starts would show its missing PRs as a quiet week.
+        start = bound.coverage_start
+        covered = [day for day in chart_weeks if _midnight(day) >= start]
+        if len(covered) < len(chart_weeks):
+            plural = "week" if len(chart_weeks) - len(covered) == 1 else "weeks"
+            notices.append(
+                f"The chart leaves out {len(chart_weeks) - len(covered)} earlier {plural}: the stored data of "
+                f"{bound.full_name} starts on {_day(start)}."
+            )
+        chart_weeks = covered
     chart = tuple(ChartWeek(day, row_of(day).prs_merged, row_of(day).cycle_time_p50_hours) for day in chart_weeks)
     return Digest(
         scope_name=scope_name,
@@ -249,5 +291,5 @@ def build_digest(
         top_changes=_top_changes(changes),
         chart=chart,
         waiting=waiting.longest(WAITING_LIMIT),
-        notices=_notices(repositories, previous_week=previous_week, now=now),
+        notices=tuple(notices),
     )

@@ -123,6 +123,12 @@ def _bar(value: float, maximum: float, width: int = _BAR_WIDTH) -> str:
     return "█" * full + (_EIGHTHS[partial] if partial else "")
 
 
+def chart_title(chart: Sequence[ChartWeek]) -> str:
+    """The chart's heading; its weeks are those the stored data covers (a notice says which are left out)."""
+    plural = "week" if len(chart) == 1 else f"{len(chart)} weeks"
+    return f"Merged PRs and median cycle time, last {plural}"
+
+
 def chart_lines(chart: Sequence[ChartWeek]) -> list[str]:
     """One line a week: the week, a bar and the count of merged PRs, a bar and the median cycle time."""
     max_merged = max((week.merged for week in chart), default=0)
@@ -178,8 +184,9 @@ def digest_text(digest: Digest) -> str:
         lines += [f"! {one_line(notice)}" for notice in digest.notices] + [""]
     lines += ["Biggest changes", *(f"  {line}" for line in _top_lines(digest)), ""]
     lines += ["All metrics", *(f"  {line}" for line in _metric_table_lines(digest.changes)), ""]
-    lines += [f"Merged PRs and median cycle time, last {len(digest.chart)} weeks"]
-    lines += [f"  {line}".rstrip() for line in chart_lines(digest.chart)] + [""]
+    if digest.chart:
+        lines += [chart_title(digest.chart)]
+        lines += [f"  {line}".rstrip() for line in chart_lines(digest.chart)] + [""]
     lines += ["Waiting longest for a first review"]
     if digest.waiting:
         for rank, pr in enumerate(digest.waiting, start=1):
@@ -270,6 +277,7 @@ def digest_html(digest: Digest) -> str:
         for notice in digest.notices
     )
     top = "".join(f"<li>{_e(line)}</li>" for line in _top_lines(digest))
+    chart = f"<h3>{_e(chart_title(digest.chart))}</h3>\n{_html_chart(digest.chart)}\n" if digest.chart else ""
     return (
         "<!DOCTYPE html>\n"
         f'<html><head><meta charset="utf-8"><title>{_e(digest_subject(digest))}</title></head>\n'
@@ -280,7 +288,7 @@ def digest_html(digest: Digest) -> str:
         f"{notices}"
         f"<h3>Biggest changes</h3>\n<ul>{top}</ul>\n"
         f"<h3>All metrics</h3>\n{_html_metrics(digest.changes)}\n"
-        f"<h3>Merged PRs and median cycle time, last {len(digest.chart)} weeks</h3>\n{_html_chart(digest.chart)}\n"
+        f"{chart}"
         f"<h3>Waiting longest for a first review</h3>\n{_html_waiting(digest.waiting)}\n"
         f'<p style="{_MUTED};font-size:12px">Sent by ghsync.</p>\n'
         "</body></html>\n"
@@ -346,11 +354,8 @@ def digest_blocks(digest: Digest) -> dict[str, Any]:
         blocks.append(_mrkdwn("\n".join(f":warning: {slack_escape(notice)}" for notice in digest.notices)))
     blocks.append(_mrkdwn("*Biggest changes*\n" + "\n".join(f"• {slack_escape(line)}" for line in _top_lines(digest))))
     blocks.append(_mrkdwn("*All metrics*\n" + _code(_metric_table_lines(digest.changes))))
-    blocks.append(
-        _mrkdwn(
-            f"*Merged PRs and median cycle time, last {len(digest.chart)} weeks*\n" + _code(chart_lines(digest.chart))
-        )
-    )
+    if digest.chart:
+        blocks.append(_mrkdwn(f"*{chart_title(digest.chart)}*\n" + _code(chart_lines(digest.chart))))
     if digest.waiting:
         waiting = "\n".join(_slack_waiting(pr, rank) for rank, pr in enumerate(digest.waiting, start=1))
     else:

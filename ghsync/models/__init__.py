@@ -301,6 +301,20 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class LeftOutRepository:
+    """A repository a team names that is untracked (archived, deleted, untracked by hand): its data stops at
+    its last sync, so the team's metrics and digests leave it out, and say so in this one line."""
+
+    full_name: str
+    reason: str | None  # as stored when it was untracked (repositories.last_error)
+
+    @property
+    def note(self) -> str:
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{self.full_name} is untracked{why}, so it is left out: `ghsync track {self.full_name}` counts it again"
+
+
+@dataclass(frozen=True)
 class OwnerFilters:
     """Which of an owner's repositories are tracked: archived and forks left out unless asked; globs on names."""
 

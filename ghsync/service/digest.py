@@ -13,7 +13,15 @@ from ghsync.config import Settings
 from ghsync.digest.build import DEFAULT_CHART_WEEKS, Digest, ScopeRepository
 from ghsync.errors import GhsyncError, StoreError, UsageError
 from ghsync.metrics import PeopleFilter
-from ghsync.models import DeliveryStatus, DigestDelivery, PullRequestRecord, Repository, SyncStatus, Team
+from ghsync.models import (
+    DeliveryStatus,
+    DigestDelivery,
+    LeftOutRepository,
+    PullRequestRecord,
+    Repository,
+    SyncStatus,
+    Team,
+)
 from ghsync.service.common import _all_teams, _members, _open_store, _people
 from ghsync.service.weekly import _scope
 from ghsync.store import SqliteStore
@@ -39,6 +47,8 @@ class DigestScope:
     # Who counts as a bot (None with bots included): their PRs are not in the stream, their reviews
     # are left out of the metrics.
     people: PeopleFilter | None = None
+    # The untracked repositories a team names: left out, and said so in the digest's notices.
+    left_out: tuple[LeftOutRepository, ...] = ()
 
 
 def digest_scope(
@@ -60,13 +70,15 @@ def digest_scope(
         raise UsageError("give repositories, --owner or --team, not several")
     tracked = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
     chosen_team: Team | None = None
+    left_out: tuple[LeftOutRepository, ...] = ()
     if team is not None:
         teams = {t.name: t for t in _all_teams(settings, store)}
         chosen_team = teams.get(team)
         if chosen_team is None:
             known = ", ".join(sorted(teams)) or "none"
             raise UsageError(f"unknown team {team} (teams: {known}); see `ghsync team list`")
-        selected = _scope(store, (), owner=None, team=chosen_team, host=settings.github_host())
+        selected, untracked = _scope(store, (), owner=None, team=chosen_team, host=settings.github_host())
+        left_out = tuple(LeftOutRepository(r.full_name, r.last_error) for r in untracked)
         key, name = f"team:{chosen_team.name}", chosen_team.name
     elif repositories:
         chosen: dict[int, Repository] = {}
@@ -116,6 +128,7 @@ def digest_scope(
         ),
         pull_requests=pull_requests,
         people=people,
+        left_out=left_out,
     )
 
 
@@ -223,7 +236,13 @@ def send_digest(
         scope = digest_scope(settings, store, repositories, owner, team)
         try:
             digest = build_digest(
-                scope.name, scope.pull_requests(), scope.repositories, now=now, weeks=weeks, people=scope.people
+                scope.name,
+                scope.pull_requests(),
+                scope.repositories,
+                now=now,
+                weeks=weeks,
+                people=scope.people,
+                left_out=scope.left_out,
             )
         except ValueError as error:
             raise StoreError(f"cannot build the digest: {error}") from None

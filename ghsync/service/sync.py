@@ -587,11 +587,14 @@ def _sync_one(
 def refresh_weekly_metrics(
     store: SqliteStore, repository_id: int, *, people: PeopleFilter | None = None, today: date | None = None
 ) -> int:
-    """Recompute the stored weekly metrics (`weekly_metrics`, for SQL users) from every stored PR;
-    returns the number of weeks."""
-    from ghsync.metrics import compute_weekly_metrics
+    """Recompute the stored weekly metrics (`weekly_metrics`, for SQL users) from every stored PR, only of
+    the weeks the stored data covers, as `metrics` shows them; returns the number of weeks."""
+    from ghsync.metrics import compute_weekly_metrics, covered_rows
 
     rows = compute_weekly_metrics(store.metric_pull_requests([repository_id]), people=people, today=today)
+    repository = store.repository(repository_id)
+    if not repository.whole_history_stored:
+        rows, _ = covered_rows(rows, repository.coverage_start)
     store.replace_weekly_metrics(repository_id, rows)
     return len(rows)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ghsync.config import Settings
 from ghsync.errors import UsageError
-from ghsync.models import Repository, SyncStatus, Team, WeeklyMetrics
+from ghsync.models import LeftOutRepository, Repository, SyncStatus, Team, WeeklyMetrics
 from ghsync.service.common import _all_teams, _members, _open_store, _people, default_config_path_text
 from ghsync.store import SqliteStore
 from ghsync.timefmt import iso
@@ -41,6 +41,13 @@ class MetricsResult:
     widen_hint: str | None = None
     # Repositories in scope whose first sync has not completed: their data may be partial.
     not_covered: tuple[str, ...] = ()
+    # The oldest last sync in scope, and whose it is: weeks ending after it are not complete yet.
+    synced_through: str | None = None
+    synced_through_repository: str | None = None
+    # Past weeks marked not complete because of it (the week in progress never is complete).
+    weeks_not_synced: int = 0
+    # Repositories a team names that are untracked, left out of the scope.
+    left_out: tuple[LeftOutRepository, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ def weekly_metrics(
     of weeks starting at or after the scope's coverage (the latest coverage_start in it)."""
     from datetime import UTC, datetime
 
-    from ghsync.metrics import compute_weekly_metrics, covered_rows, week_start, weekly_metrics_window
+    from ghsync.metrics import compute_weekly_metrics, covered_rows, synced_rows, week_start, weekly_metrics_window
 
     with _open_store(settings) as store:
         teams = {t.name: t for t in _all_teams(settings, store)}
@@ -76,7 +83,7 @@ def weekly_metrics(
             if chosen is None:
                 known = ", ".join(sorted(teams)) or "none"
                 raise UsageError(f"no team named {team!r} (teams: {known}); see `ghsync team list`")
-        repositories = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
+        repositories, untracked = _scope(store, slugs, owner=owner, team=chosen, host=settings.github_host())
         if since is None and weeks is None:
             weeks = 12
         first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
@@ -107,6 +114,12 @@ def weekly_metrics(
         if left_out and latest is not None and latest.days_back is not None:
             days = (today - first_day).days + 1
             hint = f"ghsync track {latest.full_name} --days {days}"
+        # What happened after a repository's last sync is not stored: a week that ended after the oldest
+        # last sync in scope can still grow, however long ago it was.
+        synced = [r for r in repositories if r.last_synced_at is not None]
+        stalest = min(synced, key=lambda r: _instant(r.last_synced_at or ""), default=None)
+        synced_through = stalest.last_synced_at if stalest is not None else None
+        kept, not_synced = synced_rows(kept, synced_through)
         return MetricsResult(
             full_name=_scope_title(repositories, chosen),
             rows=kept,
@@ -116,6 +129,10 @@ def weekly_metrics(
             weeks_left_out=left_out,
             widen_hint=hint,
             not_covered=tuple(r.full_name for r in repositories if r.coverage_start is None),
+            synced_through=synced_through,
+            synced_through_repository=stalest.full_name if stalest is not None else None,
+            weeks_not_synced=not_synced,
+            left_out=tuple(LeftOutRepository(r.full_name, r.last_error) for r in untracked),
         )
 
 
@@ -127,24 +144,44 @@ def _instant(text: str) -> float:
 
 def _scope(
     store: SqliteStore, slugs: Sequence[str], *, owner: str | None, team: Team | None, host: str
-) -> list[Repository]:
-    """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team."""
+) -> tuple[list[Repository], list[Repository]]:
+    """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team.
+
+    Also returns the untracked repositories a team names (archived, deleted, untracked by hand): they are
+    left out, since their data stops at their last sync, and the caller says so rather than drop them in
+    silence. Named on the command line, an untracked repository is in scope like any other."""
+    stored = store.list_repositories()
     if slugs:
         repositories = [store.get_repository(parse_repository_slug(slug, host)) for slug in slugs]
     else:
-        repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+        repositories = [r for r in stored if r.sync_status != SyncStatus.UNTRACKED]
     if owner is not None:
         repositories = [r for r in repositories if r.owner.lower() == owner.lower()]
+    left_out: list[Repository] = []
     if team is not None and team.repos is not None:
         wanted = {name.lower() for name in team.repos}
-        untracked = sorted(wanted - {r.full_name.lower() for r in store.list_repositories()})
-        if untracked:
-            raise UsageError(f"team {team.name}: {', '.join(untracked)} not tracked: run `ghsync track {untracked[0]}`")
+        unknown = sorted(wanted - {r.full_name.lower() for r in stored})
+        if unknown:
+            raise UsageError(f"team {team.name}: {', '.join(unknown)} not tracked: run `ghsync track {unknown[0]}`")
+        if not slugs:
+            left_out = [
+                r
+                for r in stored
+                if r.full_name.lower() in wanted
+                and r.sync_status == SyncStatus.UNTRACKED
+                and (owner is None or r.owner.lower() == owner.lower())
+            ]
         repositories = [r for r in repositories if r.full_name.lower() in wanted]
     if not repositories:
+        if team is not None and left_out:
+            names = ", ".join(r.full_name for r in left_out)
+            raise UsageError(
+                f"team {team.name}: every repository it names is untracked ({names}): "
+                f"run `ghsync track {left_out[0].full_name}` to track one again"
+            )
         scope = f" owned by {owner}" if owner else ""
         raise UsageError(f"no tracked repositories{scope} in this scope: run `ghsync track OWNER/REPO` first")
-    return repositories
+    return repositories, left_out
 
 
 def _scope_title(repositories: Sequence[Repository], team: Team | None) -> str:
