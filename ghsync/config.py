@@ -5,6 +5,7 @@
 import functools
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -254,7 +255,15 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
 
     Imported only when needed (see _loaded_directly): pydantic-settings brings asyncio, argparse and
     dotenv with it, a fifth of `ghsync status`'s start."""
-    from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+    from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+    class DocumentedVariablesOnly(EnvSettingsSource):
+        """The environment by the documented names only (GHSYNC_DB, GITHUB_API_URL …). populate_by_name, which
+        flags and the config file need, would also read a field's bare name: API_URL, DB or TOKENS, common
+        in containers and cron, could then send the token elsewhere."""
+
+        def _load_env_vars(self) -> Mapping[str, str | None]:
+            return {name: value for name, value in super()._load_env_vars().items() if name in _VARIABLES}
 
     class LoadedSettings(BaseSettings, Settings):
         model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
@@ -269,7 +278,7 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
             file_secret_settings: "PydanticBaseSettingsSource",
         ) -> tuple["PydanticBaseSettingsSource", ...]:
             toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
-            return (init_settings, env_settings, toml)
+            return (init_settings, DocumentedVariablesOnly(settings_cls), toml)
 
     # It is the Settings people see (its repr, its errors).
     LoadedSettings.__name__ = LoadedSettings.__qualname__ = "Settings"
@@ -278,6 +287,13 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
 
 # Fields whose environment value pydantic-settings decodes as JSON.
 _JSON_FIELDS = frozenset({"teams", "exclude_authors"})
+# Each field's environment variable, lower-cased as pydantic-settings compares them: the only names read.
+_VARIABLE_OF = {
+    name: str(field.validation_alias).lower()
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, str)
+}
+_VARIABLES = frozenset(_VARIABLE_OF.values())
 
 
 def _loaded_directly(given: dict[str, Any]) -> Settings | None:
@@ -290,18 +306,15 @@ def _loaded_directly(given: dict[str, Any]) -> Settings | None:
     except OSError:
         return None
     # As pydantic-settings (case-insensitive): variables by lower-cased name, the last of equal ones winning;
-    # a field is read from its alias, else (populate_by_name) from its own name.
+    # a field is read from its documented variable only (see DocumentedVariablesOnly).
     environment = {name.lower(): value for name, value in os.environ.items()}
     values: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names = (str(alias).lower(), name.lower()) if isinstance(alias, str) else (name.lower(),)
-        found = next((key for key in names if key in environment), None)
-        if found is None:
+    for name, variable in _VARIABLE_OF.items():
+        if variable not in environment:
             continue
         if name in _JSON_FIELDS:
             return None
-        values[name] = environment[found]
+        values[name] = environment[variable]
     try:
         return Settings(**{**values, **given})
     except ValidationError:
@@ -334,3 +347,12 @@ def load_settings(**overrides: Any) -> Settings:
         label = _FIELD_NAMES.get(where, where)
         # pydantic echoes the input in its own str(); build the message from parts to keep secrets out.
         raise ConfigError(f"invalid setting {label}: {first.get('msg', 'invalid value')}") from None
+    except ValueError as error:
+        from pydantic_settings import SettingsError
+
+        if not isinstance(error, SettingsError):
+            raise
+        # A JSON-valued variable (GHSYNC_TEAMS, GHSYNC_EXCLUDE_AUTHORS) that is not JSON: bad usage, not a crash.
+        named = next((name for name in _JSON_FIELDS if f'field "{name}"' in str(error)), None)
+        label = _VARIABLE_OF[named].upper() if named else "settings"
+        raise ConfigError(f"invalid setting {label}: not valid JSON") from None

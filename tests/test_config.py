@@ -237,3 +237,26 @@ def test_settings_are_built_directly_only_without_a_config_file_or_json_values(m
     (tmp_path / "config.toml").write_text('db = "file.db"\n')
     assert config._loaded_directly({}) is None
     assert load_settings().db == tmp_path / "env.db"  # the environment still wins over the file
+
+
+@pytest.mark.parametrize("with_config_file", [False, True])
+def test_only_the_documented_variables_are_read_not_a_settings_bare_name(monkeypatch, tmp_path, with_config_file):
+    # API_URL, DB, TOKENS … are common in containers and cron: read as settings, API_URL would send the token
+    # to whatever host it names.
+    if with_config_file:
+        (tmp_path / "config.toml").write_text("[teams.platform]\nmembers = ['alice']\n")
+    monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("GITHUB_TOKEN", "real")
+    for name, value in {"API_URL": "https://evil.example", "DB": str(tmp_path / "x.db"), "TOKENS": "stolen"}.items():
+        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name.lower(), value)
+    settings = load_settings()
+    assert settings.api_url == "https://api.github.com"
+    assert settings.db != tmp_path / "x.db"
+    assert settings.github_tokens() == ["real"]
+
+
+def test_a_json_variable_that_is_not_json_is_a_config_error_naming_it(monkeypatch):
+    monkeypatch.setenv("GHSYNC_TEAMS", "{bad")
+    with pytest.raises(ConfigError, match=r"^invalid setting GHSYNC_TEAMS: not valid JSON$"):
+        load_settings()
