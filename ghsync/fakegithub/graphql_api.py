@@ -694,7 +694,9 @@ class Root:
     def repository(self, info: Any, owner: str, name: str, followRenames: bool = True) -> RepositoryView | None:
         if info.context.dry_run:
             return None
-        state = info.context.fake._repo_state(f"{owner}/{name}")
+        # The schema: "Follow repository renames. If disabled, a repository referenced by its old name will
+        # return an error."
+        state = info.context.fake._repo_state(f"{owner}/{name}", follow_renames=followRenames)
         if state is None:
             raise GitHubGraphQLError("NOT_FOUND", f"Could not resolve to a Repository with the name '{owner}/{name}'.")
         return RepositoryView(state)

@@ -21,6 +21,7 @@ recorded datasets (which lack those values) can be served as recorded. See ``gra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import socket
@@ -222,6 +223,9 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._schema = graphql_api.build_fake_schema(relax_nullability)
         self._repos: dict[str, _RepoState] = {}
+        # Names repositories had before a rename or transfer (lower-cased) → their current name: GitHub keeps
+        # the old name working, REST with a 301 to the repository's id, GraphQL by following it.
+        self._renamed: dict[str, str] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._fault_rng = random.Random(fault_seed)
         self._injections: deque[_Injection] = deque()
@@ -326,8 +330,27 @@ class FakeGitHub:
         with self._lock:
             return [s.repo for s in self._repos.values()]
 
-    def _repo_state(self, full_name: str) -> _RepoState | None:
-        return self._repos.get(full_name.lower())
+    def rename_repository(self, full_name: str, new_full_name: str) -> None:
+        """Rename (or, with another owner, transfer) a repository: it answers to its new name, and its old
+        one still reaches it, as on GitHub (`followRenames` in GraphQL, a 301 in REST)."""
+        with self._lock:
+            state = self._repos.pop(full_name.lower())
+            owner, name = new_full_name.split("/")
+            state.repo = dataclasses.replace(state.repo, owner=owner, name=name)  # the caller's object unchanged
+            self._repos[new_full_name.lower()] = state
+            # Earlier names follow it to the new one; the new name is nobody's old name any more.
+            self._renamed = {
+                old: new_full_name if current.lower() == full_name.lower() else current
+                for old, current in self._renamed.items()
+                if old != new_full_name.lower()
+            }
+            self._renamed[full_name.lower()] = new_full_name
+
+    def _repo_state(self, full_name: str, *, follow_renames: bool = False) -> _RepoState | None:
+        state = self._repos.get(full_name.lower())
+        if state is None and follow_renames and full_name.lower() in self._renamed:
+            state = self._repos.get(self._renamed[full_name.lower()].lower())
+        return state
 
     def _all_repo_states(self) -> list[_RepoState]:
         return list(self._repos.values())
@@ -873,6 +896,16 @@ class FakeGitHub:
         if len(parts) == 3 and parts[0] == "repos":
             with self._lock:
                 state = self._repo_state(f"{parts[1]}/{parts[2]}")
+                moved = self._repo_state(f"{parts[1]}/{parts[2]}", follow_renames=True)
+                if state is None and moved is not None:
+                    # GitHub's answer to a renamed or transferred repository's old name.
+                    location = f"{api}/repositories/{moved.repo.database_id}"
+                    body = {
+                        "message": "Moved Permanently",
+                        "url": location,
+                        "documentation_url": "https://docs.github.com/v3/#http-redirects",
+                    }
+                    return _json(301, body, headers={"Location": location})
                 if state is None:
                     return _rest_error(404, "Not Found", "https://docs.github.com/rest/repos/repos#get-a-repository")
                 return _json(200, self._repo_json(state, api, login is not None))

@@ -227,6 +227,27 @@ def test_repository_lookup_is_case_insensitive(fake, session):
     assert r.json()["data"]["repository"] == {"nameWithOwner": "demo/widgets", "owner": {"login": "demo"}}
 
 
+def test_a_renamed_repositorys_old_name_reaches_it_in_graphql_unless_renames_are_not_followed(fake, session):
+    fake.rename_repository("demo/widgets", "demo/gadgets")
+    followed = gql(session, fake, '{ repository(owner: "demo", name: "widgets") { nameWithOwner } }')
+    assert followed.json() == {"data": {"repository": {"nameWithOwner": "demo/gadgets"}}}
+    refused = gql(session, fake, '{ repository(owner: "demo", name: "widgets", followRenames: false) { name } }')
+    assert refused.json()["errors"][0]["type"] == "NOT_FOUND" and refused.json()["data"] == {"repository": None}
+    current = gql(session, fake, '{ repository(owner: "demo", name: "gadgets", followRenames: false) { name } }')
+    assert current.json() == {"data": {"repository": {"name": "gadgets"}}}
+
+
+def test_a_renamed_repositorys_old_name_is_a_301_to_its_id_in_rest(fake, session):
+    fake.rename_repository("demo/widgets", "acme/widgets")  # a transfer: a new owner
+    moved = session.get(
+        fake.url + "/repos/demo/widgets", headers={"Authorization": "token t-alice"}, allow_redirects=False
+    )
+    database_id = session.get(fake.url + "/repos/acme/widgets", headers={"Authorization": "token t-alice"}).json()["id"]
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == f"{fake.url}/repositories/{database_id}"
+    assert moved.json()["message"] == "Moved Permanently"
+
+
 def test_validation_errors_come_back_as_http_200_errors(fake, session):
     r = gql(session, fake, "{ repository(owner: 1) { nope } }")
     assert r.status_code == 200
