@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, Protocol, TypeVar
 
-from ghsync.errors import GhsyncError, RateLimited
+from ghsync.errors import GhsyncError, RateLimited, RepositoryNotFound
 from ghsync.models import (
     Outcome,
     Page,
@@ -35,7 +35,20 @@ from ghsync.timefmt import epoch, iso
 # The next incremental sync re-reads this much before the watermark: GitHub's updatedAt ordering
 # can lag a moment behind a write, and re-reading a few records is cheap and idempotent.
 WATERMARK_OVERLAP = timedelta(minutes=2)
+# updatedAt has whole seconds: a PR edited again in the second a sync read it keeps its updatedAt, so an
+# equal stored copy proves nothing for a PR updated about when the last sync began. Such PRs are written
+# again; the margin also covers this machine's clock being ahead of GitHub's.
+SAME_SECOND_MARGIN = timedelta(minutes=1)
 NOTHING_SPENT = Spend()
+
+
+def rewrite_from(top_read_at: str | None) -> str | None:
+    """From when a stored copy with an equal updatedAt may still be stale: read in its update's second, which
+    only a PR updated after the last job that read the newest PRs began can have been (`top_read_at`, the
+    store's `top_read_started`; a wider window's job reads only older ones). None: never read."""
+    if top_read_at is None:
+        return None
+    return iso(epoch(top_read_at) - SAME_SECOND_MARGIN.total_seconds())
 
 
 class Versioned(Protocol):
@@ -63,6 +76,8 @@ class Source(Protocol[R]):
 
     def fetch_page(self, request: PageRequest, *, wanted: Wanted) -> Page[R]: ...
 
+    def holds(self, request: PageRequest) -> bool: ...
+
 
 class JobStore(Protocol[R_contra]):
     """Where jobs, their progress and their records are kept; each call is one transaction."""
@@ -79,6 +94,7 @@ class JobStore(Protocol[R_contra]):
         since: str | None,
         started_at: str,
         cursor: str | None = None,
+        rewrite_from: str | None = None,
     ) -> SyncJob: ...
 
     def resume_job(self, job: SyncJob) -> SyncJob: ...
@@ -100,6 +116,12 @@ class JobStore(Protocol[R_contra]):
     def job(self, job_id: int) -> SyncJob: ...
 
     def job_counts(self, job: SyncJob) -> tuple[int, int]: ...
+
+    def stored_pull_request_count(self, repository_id: int) -> int: ...
+
+    def stored_updated_since(self, repository_id: int, updated_at: str) -> int: ...
+
+    def top_read_started(self, repository_id: int) -> str | None: ...
 
 
 ProgressCallback = Callable[[Repository], None]
@@ -132,8 +154,10 @@ def plan_job(repository: Repository, *, now: float) -> tuple[SyncKind, str | Non
 
 
 def page_request(repository: Repository, job: SyncJob) -> PageRequest:
-    """The job's next page: from its cursor; the first page of the main pass also counts the pass."""
-    counting = job.cursor is None and job.phase == Phase.MAIN
+    """The job's next page: from its cursor; the first page of the main pass also counts the pass (a wider
+    window's job, which starts at a stored cursor, counts on its first page too)."""
+    first = job.cursor is None or (job.from_window_cursor and job.prs_total == 0)
+    counting = first and job.phase == Phase.MAIN
     return PageRequest(
         owner=repository.owner,
         name=repository.name,
@@ -150,6 +174,13 @@ def next_request(store: JobStore[R], repository: Repository, *, planned_at: floa
         return page_request(repository, job)
     _, since = plan_job(repository, now=planned_at)
     return PageRequest(owner=repository.owner, name=repository.name, count=since or "all")
+
+
+def first_request(full_name: str, days_back: int | None, *, planned_at: float) -> PageRequest:
+    """The page a repository not yet stored will ask for first, its initial sync planned at `planned_at`:
+    what `next_request` gives once it is stored with this window."""
+    owner, name = full_name.split("/")
+    return PageRequest(owner=owner, name=name, count=window_start(days_back, planned_at) or "all")
 
 
 def seconds_until(reset_at: int, now: float) -> float:
@@ -192,7 +223,10 @@ class _Run(Generic[R]):
                 chosen = [v for v in versions if job.pass_since is None or v.updated_at >= job.pass_since]
                 if job.kind == SyncKind.INCREMENTAL and chosen:
                     stored = store.stored_versions(job.repository_id, [v.key for v in chosen])
-                    chosen = [v for v in chosen if stored.get(v.key) != v.updated_at]
+                    since = job.rewrite_from
+                    chosen = [
+                        v for v in chosen if stored.get(v.key) != v.updated_at or (since and v.updated_at >= since)
+                    ]
                 memo[key] = frozenset(v.key for v in chosen)
             return memo[key]
 
@@ -240,7 +274,13 @@ def sync_repository(
     job = store.current_job(repository)
     if job is None:
         kind, since = plan_job(repository, now=hooks.clock() if planned_at is None else planned_at)
-        job = store.start_job(repository, kind=kind, since=since, started_at=iso(hooks.clock()))
+        job = store.start_job(
+            repository,
+            kind=kind,
+            since=since,
+            started_at=iso(hooks.clock()),
+            rewrite_from=rewrite_from(store.top_read_started(repository.id)) if kind == SyncKind.INCREMENTAL else None,
+        )
     else:
         spent_before = NOTHING_SPENT
     run = _Run(store, source, store.resume_job(job), hooks, spent_before)
@@ -251,13 +291,14 @@ def sync_repository(
         except GhsyncError as error:
             run.stop(Outcome.ERROR, RateLimitBudget.unlimited(), error)
             raise
-        if budget.below(threshold):
+        job = run.job
+        request = page_request(repository, job)
+        # A page fetched already (track's check of a new repository) is served whatever the budget now.
+        if budget.below(threshold) and not source.holds(request):
             if _waited(hooks, budget):
                 continue
             return run.stop(Outcome.RATE_LIMITED, budget)
 
-        job = run.job
-        request = page_request(repository, job)
         wanted = run.wanted()
         try:
             page = source.fetch_page(request, wanted=wanted)
@@ -272,6 +313,14 @@ def sync_repository(
             run.stop(Outcome.ERROR, budget, error)
             raise
 
+        identity = page.identity
+        never_synced = request.after is None and repository.last_synced_at is None
+        if never_synced and identity is not None and identity.full_name.lower() != repository.full_name.lower():
+            # Never synced under this name (track's check was put off by the rate limit or a fault): GitHub
+            # follows a renamed repository's old name, and its PRs must not be stored under that name.
+            renamed = RepositoryNotFound.renamed(repository.full_name, identity.full_name)
+            run.stop(Outcome.ERROR, budget, renamed)
+            raise renamed
         if job.cursor is None and page.head_updated_at is not None:
             job = run.job = store.set_head(job, page.head_updated_at)
         keys = wanted([Version(r.key, r.updated_at) for r in page.records])
@@ -279,6 +328,12 @@ def sync_repository(
         pass_ended = not page.has_next_page or len(in_pass) < len(page.records)
         # Only a counting page's total is the window's; later pages carry the whole repository's.
         total = page.total_count if request.count is not None and page.total_count is not None else job.prs_total
+        if request.count is not None and request.after is not None and page.records:
+            # A wider window's first page, deep in the order: the window's PRs above it, and those of this
+            # page, are stored already (read again as stored, they are not written: see save_page).
+            total = max(0, total - store.stored_updated_since(repository.id, page.records[-1].updated_at))
+        # What the job reads but will not write (unchanged since stored) is not part of what it has to do.
+        total = max(0, total - sum(1 for r in in_pass if r.key not in keys))
         reached_window_start = job.phase == Phase.MAIN and len(in_pass) < len(page.records)
         progress = PageProgress(
             # Kept at the end of a pass too: it is cleared in the same transaction that starts the
@@ -289,6 +344,8 @@ def sync_repository(
             budget=source.budget(),
             # Where a wider window's job will start: this page, asked again.
             window_boundary=(request.after or "") if reached_window_start else None,
+            node_id=page.identity.node_id if page.identity else None,
+            database_id=page.identity.database_id if page.identity else None,
         )
         try:
             job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)
@@ -344,4 +401,5 @@ def job_report(
         rate_limit_remaining=budget.remaining if budget else None,
         rate_limit_reset_at=budget.reset_iso() if budget else None,
         error=error,
+        prs_stored=store.stored_pull_request_count(repository.id),
     )

@@ -30,6 +30,14 @@ class AuthenticationError(GhsyncError):
 class RepositoryNotFound(GhsyncError):
     """The repository does not exist or the token cannot see it."""
 
+    @classmethod
+    def renamed(cls, asked: str, current: str) -> RepositoryNotFound:
+        """GitHub answered the name asked with a repository it now calls otherwise (renamed or transferred)."""
+        return cls(
+            f"repository {asked} was renamed or moved: GitHub calls it {current} now; "
+            f"track it under that name: ghsync track {current}"
+        )
+
 
 class GitHubError(GhsyncError):
     """GitHub answered with something ghsync cannot use (a permanent fault)."""
@@ -43,7 +51,11 @@ class TransientGitHubError(GitHubError):
     """A fault worth retrying: 502/504, connection reset, timeout, secondary rate limit.
 
     timed_out: the server gave up on the work (retry a smaller page); status: the HTTP status, if any.
+    Raised to the caller once the retries are spent: then it is a temporary failure (exit 75), not a broken
+    setup, and cron's next run goes on from the last committed page.
     """
+
+    exit_code = EXIT_TEMPFAIL
 
     def __init__(
         self, message: str, *, retry_after: float | None = None, timed_out: bool = False, status: int | None = None
@@ -75,12 +87,22 @@ class StoreError(GhsyncError):
     """The database file is unreadable, corrupt, locked, or from a newer ghsync."""
 
 
+class DatabaseBusy(StoreError):
+    """Another program held the database past the busy timeout: try again later."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
 class NotTracked(UsageError):
     """The repository is not tracked in this database."""
 
 
 class NotifyError(GhsyncError):
     """Sending email failed; never allowed to change a sync's outcome."""
+
+
+class PartlyDelivered(NotifyError):
+    """The server took the message for some recipients and refused the others: it is not to be sent again."""
 
 
 class OwnerNotFound(GhsyncError):

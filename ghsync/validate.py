@@ -54,6 +54,16 @@ def parse_repository_slug(value: str, host: str = "github.com") -> str:
     return f"{owner}/{name}"
 
 
+def is_repository_name(owner: str, name: str) -> bool:
+    """Whether GitHub could have named a repository so: what `parse_repository_slug` accepts, checked on
+    names that come from GitHub (an owner's listing) before they are stored or become lock file names."""
+    return bool(_OWNER.fullmatch(owner)) and bool(_NAME.fullmatch(name)) and name not in {".", ".."}
+
+
+def is_owner_login(login: str) -> bool:
+    return bool(_OWNER.fullmatch(login))
+
+
 def parse_owner(value: str) -> str | None:
     """`ORG` or `ORG/*` → the owner's login; None when `value` names a single repository."""
     text = value.strip().removesuffix("/*")

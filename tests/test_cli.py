@@ -77,6 +77,55 @@ def test_nonexistent_repository_is_one_line_error_and_writes_nothing(fake, db_pa
     assert db["repositories"].count == 0 and db["pull_requests"].count == 0
 
 
+def test_a_renamed_repositorys_old_name_is_refused_naming_the_new_one_and_writes_nothing(fake, db_path):
+    owner, name = REPO.split("/")
+    fake.rename_repository(REPO, f"{owner}/{name}-renamed")
+    result = invoke("track", REPO, *cli_flags(fake, db_path))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert f"GitHub calls it {owner}/{name}-renamed now" in result.stderr
+    assert f"ghsync track {owner}/{name}-renamed" in result.stderr
+    assert database(db_path)["repositories"].count == 0
+    assert fake.stats["rest_calls"] == 0
+
+
+def test_tracking_at_the_rate_limit_threshold_records_the_repository_and_exits_75_for_sync_to_resume(fake, db_path):
+    fake.set_remaining("graphql", 50)
+    stopped = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
+    assert stopped.exit_code == 75 and fake.stats["graphql_requests"] == 0
+    assert repository_row(db_path)["sync_status"] == "rate_limited"
+    fake.set_remaining("graphql", 5000)
+    assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
+    assert repository_row(db_path)["sync_status"] == "complete" and repository_row(db_path)["node_id"]
+
+
+def test_the_checked_first_page_is_stored_even_if_it_took_the_budget_to_the_threshold(fake, db_path):
+    fake.set_remaining("graphql", 100)  # the default --min-remaining: the check spends the 100th point
+    stopped = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
+    assert stopped.exit_code == 75 and fake.stats["graphql_points"] == 1
+    assert repository_row(db_path)["sync_prs_completed"] == 49  # the page paid for is kept
+    fake.set_remaining("graphql", 5000)
+    fake.reset_stats()
+    assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
+    resumed = fake.stats["graphql_points"]
+    fake.reset_stats()
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path.with_name("clean.db"))).exit_code == 0
+    assert resumed == fake.stats["graphql_points"] - 1  # from the second page on: the first was not paid twice
+
+
+def test_a_repository_renamed_before_its_put_off_check_is_refused_by_the_sync_that_makes_it(fake, db_path):
+    fake.set_remaining("graphql", 50)
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 75
+    owner, name = REPO.split("/")
+    fake.rename_repository(REPO, f"{owner}/{name}-renamed")
+    fake.set_remaining("graphql", 5000)
+    result = invoke("sync", *cli_flags(fake, db_path))
+    assert result.exit_code == 1 and f"GitHub calls it {owner}/{name}-renamed now" in result.stderr
+    assert database(db_path)["pull_requests"].count == 0
+    untracked = invoke("untrack", REPO, "--db", db_path)
+    assert untracked.exit_code == 0
+    assert invoke("track", f"{owner}/{name}-renamed", "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+
+
 def test_bad_token_is_one_line_error_and_writes_nothing(fake, db_path):
     from ghsync_testing import FakeGitHub
 
@@ -172,7 +221,7 @@ def test_github_answering_html_is_a_one_line_error(fake, db_path):
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert errors == [result.stderr.splitlines()[-1]] and "not JSON" in errors[0]
-    assert repository_row(db_path)["sync_status"] == "error" and database(db_path)["pull_requests"].count == 0
+    assert database(db_path)["repositories"].count == 0  # its first page is its check: nothing is tracked
 
 
 def test_unreachable_github_is_a_one_line_error(db_path, tmp_path):
@@ -282,6 +331,26 @@ def test_an_option_after_the_command_name_wins_over_the_same_option_before_it(fa
     invoke("track", REPO, *cli_flags(fake, db_path))
     result = invoke("--db", tmp_path / "other.db", "status", "--json", "--db", db_path)
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["full_name"] == REPO
+
+
+def test_quiet_commands_print_nothing_when_they_succeed(fake, db_path, tmp_path):
+    # cron mails whatever a job prints: with --quiet, success is silent in every command.
+    assert invoke("track", REPO, "--days", "10", "--quiet", *cli_flags(fake, db_path)).exit_code == 0
+    config = tmp_path / "teams.toml"
+    config.write_text(f'[teams.platform]\nrepos = ["{REPO}"]\n')
+    for args in (
+        ("metrics", "--quiet", "--format", "csv"),  # 10 days: earlier weeks left out, said without --quiet
+        ("metrics", "--quiet", "--json", "--team", "platform"),
+        ("untrack", REPO, "--quiet"),
+        ("metrics", REPO, "--quiet", "--json"),
+    ):
+        result = invoke(*args, "--db", db_path, env={"GHSYNC_CONFIG": str(config)})
+        assert (result.exit_code, result.stderr) == (0, ""), args
+
+
+def test_team_list_without_teams_says_how_to_add_one_brackets_and_all(db_path):
+    result = invoke("team", "list", "--db", db_path)
+    assert "add [teams.NAME] to the config file" in " ".join(result.stdout.split())
 
 
 def test_quiet_before_the_command_name_silences_the_report(fake, db_path):

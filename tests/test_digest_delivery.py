@@ -93,6 +93,22 @@ def test_recipients_default_to_GHSYNC_NOTIFY_TO(db_path):
     assert list(smtp.envelopes[0].rcpt_tos) == ["team@example.com"]
 
 
+def test_a_recipient_the_server_refuses_is_an_error_once_and_the_others_are_not_mailed_again(db_path):
+    store_week(db_path)
+    with SmtpTestServer(security="none", reject_recipients=["gone@example.com"]) as smtp:
+        env = env_for(db_path, smtp.env())
+        first = invoke("digest", "--to", "lead@example.com", "--to", "gone@example.com", env=env)
+        smtp.wait_for_messages(1)
+        again = invoke("digest", "--to", "lead@example.com", "--to", "gone@example.com", env=env)
+    assert first.exit_code == 1 and first.stderr.startswith(
+        "Error: email: digest sent, but recipient rejected: gone@example.com"
+    )
+    assert again.exit_code == 0 and "already sent" in again.stderr
+    assert [list(envelope.rcpt_tos) for envelope in smtp.envelopes] == [["lead@example.com"]]
+    (row,) = digests(db_path)
+    assert row["status"] == "sent" and "gone@example.com" in row["detail"]
+
+
 # -- Slack ------------------------------------------------------------------------------------------
 
 

@@ -57,6 +57,9 @@ class ListSource:
     def spent(self) -> Spend:
         return Spend(points=self.pages)
 
+    def holds(self, request: PageRequest) -> bool:
+        return False
+
     def fetch_page(self, request: PageRequest, *, wanted: Wanted) -> Page[Item]:
         self.requests.append(request)
         if self.fail_at_page is not None and self.pages + 1 == self.fail_at_page:
@@ -96,7 +99,15 @@ class MemoryStore:
         job = self.jobs.get(self.repo.current_sync_id or 0)
         return job if job is not None and self.repo.sync_status != SyncStatus.COMPLETE else None
 
-    def start_job(self, repository: Repository, *, kind: SyncKind, since: str | None, started_at: str) -> SyncJob:
+    def start_job(
+        self,
+        repository: Repository,
+        *,
+        kind: SyncKind,
+        since: str | None,
+        started_at: str,
+        rewrite_from: str | None = None,
+    ) -> SyncJob:
         job = SyncJob(
             id=len(self.jobs) + 1,
             repository_id=repository.id,
@@ -110,6 +121,7 @@ class MemoryStore:
             prs_total=0,
             spent=Spend(),
             runs=0,
+            rewrite_from=rewrite_from,
         )
         self.jobs[job.id] = job
         self.repo = replace(self.repo, current_sync_id=job.id, sync_status=SyncStatus.SYNCING)
@@ -149,6 +161,15 @@ class MemoryStore:
 
     def job(self, job_id: int) -> SyncJob:
         return self.jobs[job_id]
+
+    def stored_pull_request_count(self, repository_id: int) -> int:
+        return len(self.saved)
+
+    def top_read_started(self, repository_id: int) -> str | None:
+        return max((job.started_at for job in self.jobs.values()), default=None)
+
+    def stored_updated_since(self, repository_id: int, updated_at: str) -> int:
+        return sum(1 for record in self.saved.values() if record.updated_at >= updated_at)
 
     def job_counts(self, job: SyncJob) -> tuple[int, int]:
         return sum(1 for owner in self.written_by.values() if owner == job.id), 0

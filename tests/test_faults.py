@@ -87,10 +87,10 @@ def test_secondary_rate_limit_without_retry_after_waits_a_minute(repository, tmp
 
 
 @pytest.mark.parametrize("status", [502, 504, 403])
-def test_a_transient_fault_on_the_repository_check_is_retried(status, repository, tmp_path):
+def test_a_transient_fault_on_the_first_page_which_checks_the_repository_is_retried(status, repository, tmp_path):
     sleeps: list[float] = []
     with serve(repository) as fake:
-        fake.inject(status, path="/repos/")
+        fake.inject(status, path="/graphql")
         result = track(fake, tmp_path / "g.db", sleeps)
     assert result.report.outcome == "complete"
     assert stored_records(tmp_path / "g.db") == expected_records(repository)
@@ -107,6 +107,68 @@ def test_pages_that_time_out_are_halved_until_they_fit_and_the_data_is_identical
     # tried after 16 good pages, and after a failed try only after twice as many (2 more).
     assert 0 < timeouts <= 6, "the halved size is kept until growing back is worth a try"
     assert len(sleeps) == timeouts
+
+
+def test_a_fault_that_outlasts_every_retry_is_a_temporary_failure_exit_75(repository, tmp_path):
+    # Retry-After: 0 keeps the six attempts instant; cron's next run goes on from the last committed page.
+    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    with serve(repository) as fake:
+        GraphQLRequests(fake).at(
+            3, lambda: fake.inject(403, body=body, headers={"Retry-After": "0"}, times=10, path="/graphql")
+        )
+        result = invoke("track", REPO, "--days", "all", "--quiet", "--db", tmp_path / "g.db", *_flags(fake))
+    assert result.exit_code == 75
+    assert "secondary rate limit" in result.stderr and result.stderr.count("\n") == 1
+    assert current_job(tmp_path / "g.db")["cursor"] is not None
+
+
+def test_a_first_page_github_cannot_give_now_leaves_the_repository_tracked_for_sync(repository, tmp_path):
+    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    db = tmp_path / "g.db"
+    with serve(repository) as fake:
+        fake.inject(403, body=body, headers={"Retry-After": "0"}, times=6, path="/graphql")
+        result = invoke("track", REPO, "--days", "all", "--quiet", "--db", db, *_flags(fake))
+        assert result.exit_code == 75 and result.stderr.count("\n") == 1
+        assert repository_row(db)["sync_status"] == "pending"
+        assert invoke("sync", "--quiet", "--db", db, *_flags(fake)).exit_code == 0
+    assert stored_records(db) == expected_records(repository)
+
+
+def test_a_name_server_that_does_not_answer_is_retried_and_temporary(monkeypatch):
+    import socket
+
+    from ghsync.errors import TransientGitHubError
+    from ghsync.github.client import GitHubClient
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    with pytest.raises(TransientGitHubError, match="name resolution failed") as raised:
+        GitHubClient(TOKEN, api_url="https://api.github.example").rate_limits()
+    assert raised.value.exit_code == 75
+
+
+def test_a_database_locked_past_the_busy_timeout_is_a_temporary_failure_exit_75(repository, tmp_path, monkeypatch):
+    from ghsync.store import sqlite as store_module
+
+    db = tmp_path / "g.db"
+    with serve(repository) as fake:
+        assert invoke("track", REPO, "--days", "all", "--quiet", "--db", db, *_flags(fake)).exit_code == 0
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            result = invoke("sync", "--quiet", "--db", db, *_flags(fake))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert result.exit_code == 75
+    assert "is locked by another program" in result.stderr and result.stderr.count("\n") == 1
+
+
+def _flags(fake: FakeGitHub) -> tuple[str, ...]:
+    return ("--api-url", fake.url, "--token", TOKEN)
 
 
 # --- permanent faults ------------------------------------------------------------------------

@@ -185,11 +185,16 @@ def test_demo_hint_under_uv_run_says_uv_run_even_though_uv_put_ghsync_on_path(tm
     assert hint.startswith("Try: uv run ghsync status --db ")
 
 
-def test_a_first_sync_counts_the_repository_check_as_its_rest_call(fake, db_path):
-    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+def test_a_first_sync_checks_the_repository_with_its_first_page_and_no_rest_call(fake, db_path):
+    # No round trip of its own: the page that proves the repository is there is the first one stored.
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
     from ghsync_testing import current_job
 
-    assert current_job(db_path)["rest_calls"] == fake.stats["rest_calls"] == 1
+    job = current_job(db_path)
+    assert job["rest_calls"] == fake.stats["rest_calls"] == 0
+    assert job["graphql_points"] == fake.stats["graphql_points"] == fake.stats["graphql_requests"]
+    row = repository_row(db_path)
+    assert row["node_id"].startswith("R_") and row["database_id"] > 0
 
 
 def test_the_lock_message_names_the_repository_once(fake, db_path):

@@ -65,6 +65,9 @@ def test_pull_request_pages_are_parsed_into_complete_records(api_url, request):
     assert max(len(r.reviews) for r in first.records + second.records) == 150
     assert source.spent().points == 3
     assert source.budget().remaining is not None
+    # Every page names the repository that answered, with GitHub's ids (stored by the sync).
+    assert first.identity is not None and first.identity.full_name == REPO
+    assert first.identity.node_id and first.identity.node_id.startswith("R_") and first.identity.database_id
 
 
 def test_bad_token_is_an_authentication_error(api_url, request):

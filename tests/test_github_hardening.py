@@ -19,6 +19,7 @@ from ghsync_testing import (
     TOKEN,
     FakeGitHub,
     GraphQLRequests,
+    database,
     expected_records,
     generate_repository,
     invoke,
@@ -209,6 +210,15 @@ MALFORMED_PAGES = {
         "pullRequests.nodes[3].commits.nodes[0].commit.authoredDate: 'yesterday'",
     ),
     "fullDatabaseId not digits": (_set(node, "fullDatabaseId", "12e3"), "pullRequests.nodes[3].fullDatabaseId: '12e3'"),
+    # A login is never stored with a terminal escape or a space: it reaches tables, CSV and JSON.
+    "author login with an escape": (
+        _set(node, "author", {"__typename": "User", "login": "mallory\x1b]0;PWNED\x07"}),
+        "pullRequests.nodes[3].author.login",
+    ),
+    "merger login with a space": (
+        _set(node, "mergedBy", {"login": "eve bob"}),
+        "pullRequests.nodes[3].mergedBy.login: 'eve bob'",
+    ),
 }
 
 
@@ -378,20 +388,22 @@ def test_one_client_sends_one_request_at_a_time_whatever_the_threads(repository)
 
 
 @pytest.mark.parametrize("status", [301, 302, 307])
-def test_a_redirected_repository_check_is_not_found_and_not_followed(status, repository, tmp_path):
+def test_a_redirected_first_page_is_not_followed_and_nothing_is_stored(status, repository, tmp_path):
+    # The token would travel with the request to wherever the redirect points.
     db = tmp_path / "g.db"
     with serve(repository) as fake:
         elsewhere = fake.url.replace("127.0.0.1", "127.0.0.2")
         fake.inject(
             status,
-            body={"message": "Moved Permanently", "url": f"{elsewhere}/repositories/1"},
-            headers={"Location": f"{elsewhere}/repositories/1"},
-            path="/repos/",
+            body={"message": "Moved Permanently", "url": f"{elsewhere}/graphql"},
+            headers={"Location": f"{elsewhere}/graphql"},
+            path="/graphql",
         )
         result = invoke("track", REPO, "--days", "all", "--quiet", "--db", db, "--api-url", fake.url, "--token", TOKEN)
-        assert fake.stats["graphql_requests"] == 0
+        assert fake.stats["graphql_requests"] == 1
     assert result.exit_code == 1
-    assert "has moved or was renamed" in result.stderr and result.stderr.count("\n") == 1
+    assert "redirected the GraphQL query" in result.stderr and result.stderr.count("\n") == 1
+    assert database(db)["repositories"].count == 0
 
 
 class _Hello(BaseHTTPRequestHandler):

@@ -10,6 +10,7 @@ from ghsync_testing import (
     REPO,
     TOKEN,
     FakeGitHub,
+    GraphQLRequests,
     cli_flags,
     database,
     invoke,
@@ -62,8 +63,10 @@ def test_a_graphql_error_message_is_one_literal_line_after_error(fake, db_path):
 
 
 def test_the_stored_error_stays_exact_and_status_shows_it_literally(fake, db_path):
-    fake.inject(200, body={"errors": [{"type": "SOMETHING", "message": HOSTILE}]}, times=10, path="/graphql")
-    invoke("track", REPO, *cli_flags(fake, db_path))
+    # On the second page: the first is the repository's check, and a failed check stores nothing.
+    error = {"errors": [{"type": "SOMETHING", "message": HOSTILE}]}
+    GraphQLRequests(fake).at(2, lambda: fake.inject(200, body=error, times=10, path="/graphql"))
+    invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert repository_row(db_path)["last_error"].endswith(HOSTILE)
     result = invoke("status", "--db", db_path, env=WIDE)
     assert result.exit_code == 0, result.stderr
@@ -90,6 +93,18 @@ def test_an_author_login_is_shown_literally_by_metrics_by_author(fake, db_path):
     assert result.exit_code == 0, result.stderr
     assert "\x1b" not in result.stdout and "PWNED" not in result.stdout
     assert "[/]oops" in result.stdout
+
+
+def test_metrics_csv_and_json_carry_no_raw_control_character_of_a_login(fake, db_path):
+    # A CSV or JSON printed to a terminal (the README's example) must not retitle it: C1's 0x9b is a CSI too.
+    tracked(fake, db_path)
+    write(db_path, "UPDATE pull_requests SET author = ?", HOSTILE + "\x9b31m\x7f")
+    for output in ("csv", "json"):
+        result = invoke("metrics", REPO, "--by", "author", "--weeks", "5200", "--format", output, "--db", db_path)
+        assert result.exit_code == 0, result.stderr
+        assert not any(0x7F <= ord(c) <= 0x9F or (ord(c) < 0x20 and c != "\n") for c in result.stdout), output
+    rows = json.loads(invoke("metrics", REPO, "--by", "author", "--weeks", "5200", "--json", "--db", db_path).stdout)
+    assert HOSTILE + "\x9b31m\x7f" in {row["author"] for row in rows}  # JSON escapes, the value stays exact
 
 
 def test_an_account_login_is_shown_literally_by_rate_limit():

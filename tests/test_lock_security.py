@@ -84,3 +84,15 @@ def test_a_finished_sync_leaves_the_lock_free_for_the_next_one(fake, db_path):
     assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
     assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
     assert repository_row(db_path)["sync_status"] == "complete"
+
+
+def test_a_database_with_a_second_hard_link_is_refused_by_either_name(fake, db_path, tmp_path):
+    # Each name would get its own write-ahead log and its own lock folder: two syncs of one repository at once.
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+    other = tmp_path / "other.db"
+    os.link(db_path, other)
+    for name in (db_path, other):
+        result = invoke("sync", *cli_flags(fake, name))
+        assert result.exit_code == 1 and "has 2 hard links" in result.stderr and result.stderr.count("\n") == 1
+    other.unlink()
+    assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,18 +27,23 @@ from ghsync_testing import (
     stored_records,
 )
 
+from ghsync.store.lock import repository_lock
+
 SYNC_SCRIPT = Path(__file__).with_name("sync_subprocess.py")
 # PR counts of acme's ordinary repositories: small ones share requests, `big` needs several pages.
 SIZES = {"api": 7, "web": 12, "docs": 0, "cli": 3, "infra": 19, "big": 120, "tools": 5, "sandbox-1": 2}
 
 
 def acme_repositories() -> list:
-    repositories = [generate_repository(f"acme/{name}", count, seed=13) for name, count in SIZES.items()]
-    archived = generate_repository("acme/old", 4, seed=13)
+    # Last updated minutes before any sync: a PR updated in the minute before a sync began is read again by
+    # the next one (engine.rewrite_from), which tests of what "nothing changed" costs must not meet.
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    repositories = [generate_repository(f"acme/{name}", count, seed=13, now=now) for name, count in SIZES.items()]
+    archived = generate_repository("acme/old", 4, seed=13, now=now)
     archived.is_archived = True
-    fork = generate_repository("acme/forked", 6, seed=13)
+    fork = generate_repository("acme/forked", 6, seed=13, now=now)
     fork.is_fork = True
-    stranger = generate_repository("other/thing", 3, seed=13)
+    stranger = generate_repository("other/thing", 3, seed=13, now=now)
     return [*repositories, archived, fork, stranger]
 
 
@@ -100,6 +106,13 @@ def test_archived_repositories_and_forks_are_tracked_only_when_asked(org, db_pat
     assert_exact(org, db_path, ["acme/old", "acme/forked"])
 
 
+def test_a_tracked_fork_left_out_by_a_later_listing_says_it_may_be_a_fork(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--include-forks", "--days", "all").exit_code == 0
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    row = repository_row(db_path, "acme/forked")
+    assert row["sync_status"] == "untracked" and row["last_error"].endswith("or a fork)")
+
+
 def test_match_and_exclude_choose_repositories_by_name(org, db_path):
     result = ghsync(org, db_path, "track", "acme", "--days", "all", "--match", "*i*", "--exclude", "sandbox-*")
     assert result.exit_code == 0, result.stderr
@@ -119,6 +132,18 @@ def test_an_unknown_owner_is_one_line_and_exit_1_with_nothing_stored(org, db_pat
     assert result.exit_code == 1
     assert result.stderr.strip().count("\n") == 0 and "nobody-here" in result.stderr
     assert not db_path.exists()
+
+
+def test_a_listed_repository_name_github_could_not_have_given_is_refused_before_anything_is_stored(db_path):
+    hostile = generate_repository("evil/bad name\x1b]0;pwned\x07", 2, seed=13)
+    with FakeGitHub([generate_repository("evil/fine", 2, seed=13), hostile]) as fake:
+        result = ghsync(fake, db_path, "track", "evil", "--days", "all")
+    assert result.exit_code == 1 and "nameWithOwner" in result.stderr
+    assert "\x1b" not in result.stderr and result.stderr.count("\n") == 1
+    assert not (db_path.parent / f"{db_path.name}.locks").exists() or not any(
+        "bad" in p.name for p in (db_path.parent / f"{db_path.name}.locks").iterdir()
+    )
+    assert "evil/bad name\x1b]0;pwned\x07" not in tracked(db_path)
 
 
 def test_an_owner_with_no_repository_left_after_filters_exits_0_and_says_so(org, db_path):
@@ -157,6 +182,25 @@ def test_a_repository_that_became_archived_is_untracked_with_the_reason_and_keep
     assert "acme/api (archived on GitHub" in line
 
 
+def test_an_untracking_is_not_an_error_so_sync_quiet_says_nothing_of_it(org, db_path):
+    ghsync(org, db_path, "track", "acme", "--days", "all")
+    fake_repository(org, "acme/api").is_archived = True
+    result = ghsync(org, db_path, "sync", "--quiet")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert repository_row(db_path, "acme/api")["sync_status"] == "untracked"
+
+
+def test_a_renamed_repository_is_untracked_under_its_old_name_and_tracked_under_its_new_one(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    org.rename_repository("acme/api", "acme/api2")
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0, result.stderr
+    assert tracked(db_path)["acme/api"] == "untracked" and tracked(db_path)["acme/api2"] == "complete"
+    # GitHub's ids stay with the row that had them first: the old name's.
+    assert repository_row(db_path, "acme/api")["node_id"] and repository_row(db_path, "acme/api2")["node_id"] is None
+    assert_exact(org, db_path, ["acme/api2"])
+
+
 def test_a_deleted_repository_is_untracked_with_the_reason(org, db_path):
     ghsync(org, db_path, "track", "acme", "--days", "all")
     del org._repos["acme/web"]
@@ -186,6 +230,44 @@ def test_untrack_owner_keeps_the_data_and_stops_picking_up_new_repositories(org,
     assert nothing.exit_code == 0 and "No repositories tracked yet" in nothing.stderr
     assert "acme/newcomer" not in tracked(db_path)
     assert len(stored_records(db_path, "acme/big")) == SIZES["big"]
+
+
+def test_an_owners_new_window_leaves_a_repository_being_synced_alone_until_the_next_run(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "1").exit_code == 0
+    with repository_lock(db_path, "acme/big"):  # as a sync running in another process holds it
+        widened = ghsync(org, db_path, "track", "acme", "--days", "all")
+        assert repository_row(db_path, "acme/big")["days_back"] == 1  # its running job's window, untouched
+    assert "acme/big is being synced by another process: acme's window applies to it on the next run" in (
+        widened.stderr
+    )
+    assert ghsync(org, db_path, "sync").exit_code == 0
+    assert repository_row(db_path, "acme/big")["days_back"] is None
+    assert_exact(org, db_path, ["acme/big"])
+
+
+def test_untracking_an_owner_while_one_of_its_repositories_syncs_leaves_that_one_and_exits_75(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    with repository_lock(db_path, "acme/big"):
+        refused = ghsync(org, db_path, "untrack", "acme")
+    assert refused.exit_code == 75
+    assert "acme/big is being synced by process" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "run `ghsync untrack acme` again" in refused.stderr
+    states = tracked(db_path)
+    assert states.pop("acme/big") == "complete" and set(states.values()) == {"untracked"}  # the sync's own
+    assert ghsync(org, db_path, "status", "acme").exit_code == 0  # the owner is still remembered
+    assert ghsync(org, db_path, "untrack", "acme").exit_code == 0
+    assert set(tracked(db_path).values()) == {"untracked"}
+
+
+def test_a_repository_tracked_by_hand_then_adopted_by_its_owner_is_synced_once_in_that_run(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    org.add_repository(generate_repository("acme/newcomer", 9, seed=13))
+    assert ghsync(org, db_path, "track", "acme/newcomer", "--days", "all").exit_code == 0
+    org.touch_pull_request("acme/newcomer", page_sized_pull_request(org, "acme/newcomer"), title="changed")
+    assert ghsync(org, db_path, "sync").exit_code == 0
+    newcomer = repository_row(db_path, "acme/newcomer")
+    jobs = list(database(db_path)["syncs"].rows_where("repository_id = ?", [newcomer["id"]]))
+    assert [job["kind"] for job in jobs] == ["initial", "incremental"]
 
 
 def test_a_repository_untracked_by_hand_is_not_taken_back_by_the_owners_listing(org, db_path):
@@ -241,6 +323,40 @@ def test_small_repositories_share_one_point_requests(org, db_path):
     assert org.stats["graphql_points"] <= 1 + 3 + -(-small // 40) + 1
     shared = [entry for entry in org.request_log if entry["query"].count("repository(") > 1]
     assert shared and all(entry["cost"] == 1 for entry in shared)
+
+
+def test_companions_gone_mid_run_fail_only_themselves(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    changed = ("acme/api", "acme/cli", "acme/infra", "acme/tools", "acme/web")
+    for name in changed:
+        org.touch_pull_request(name, page_sized_pull_request(org, name), title=f"Changed in {name}")
+    # Deleted after the listing: GitHub then fails the shared request with two NOT_FOUND errors.
+    requests = GraphQLRequests(org).at(2, lambda: [org._repos.pop(name) for name in ("acme/tools", "acme/web")])
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 1
+    assert {name: tracked(db_path)[name] for name in changed} == {
+        "acme/api": "complete",
+        "acme/cli": "complete",
+        "acme/infra": "complete",
+        "acme/tools": "error",
+        "acme/web": "error",
+    }
+    assert_exact(org, db_path, ["acme/api", "acme/cli", "acme/infra"])
+    # The listing, the failed shared request, then each repository alone once.
+    assert len(requests.payloads) == 2 + len(changed)
+
+
+def test_a_repository_tracked_by_hand_that_is_gone_costs_its_own_page_not_everyones(org, db_path):
+    names = ["acme/api", "acme/web", "acme/cli", "acme/infra", "acme/tools", "acme/sandbox-1"]
+    for name in names:
+        assert ghsync(org, db_path, "track", name, "--days", "all").exit_code == 0
+    del org._repos["acme/web"]
+    org.reset_stats()
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 1 and "acme/web: Could not resolve to a Repository" in result.stderr
+    # The heads of all six in one point (GitHub's NOT_FOUND for web, data for the rest), then web's own page.
+    assert (org.stats["graphql_requests"], org.stats["graphql_points"]) == (2, 2)
+    assert "5 repositories unchanged" in result.stderr
 
 
 def test_a_window_is_counted_per_repository_in_a_batch(org, db_path):
@@ -333,6 +449,15 @@ def test_status_of_more_than_20_repositories_is_one_line_per_owner(many, db_path
     assert "wide/r01" not in result.stdout
 
 
+def test_the_owner_summary_leaves_out_a_budget_whose_reset_has_passed(many, db_path):
+    assert ghsync(many, db_path, "track", "wide", "--days", "all").exit_code == 0
+    db = database(db_path)
+    db.execute("UPDATE repositories SET rate_limit_remaining = 3, rate_limit_reset_at = '2020-01-01T00:00:00Z'")
+    db.conn.commit()
+    (line,) = [line for line in invoke("status", "--db", db_path).stdout.splitlines() if line.startswith("wide:")]
+    assert "budget 3 left" not in line
+
+
 def test_status_lists_the_repositories_needing_attention_under_the_summary(many, db_path):
     ghsync(many, db_path, "track", "wide", "--days", "all")
     ghsync(many, db_path, "track", "acme", "--days", "all")
@@ -385,6 +510,35 @@ def test_a_run_over_several_repositories_shows_one_bar_with_repositories_and_prs
     assert "acme/web" in last and "12/22" in last and "1/3 repositories" in last
     assert "acme/api" not in last
     assert text.count("acme/web") >= 1 and "acme/cli" not in text
+
+
+def run_bar_percents(plan: dict[str, int], rows) -> list[int]:
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+    from ghsync.models import RunPlan
+
+    percents = []
+    with SyncProgressDisplay(Console(file=io.StringIO(), width=200, force_terminal=True), interactive=True) as display:
+        display.start_run(RunPlan(plan))
+        for row in rows:
+            display.update(row)
+            percents.append(display._progress.tasks[display._run_task].fields["percent"])  # as drawn
+    return percents
+
+
+def test_the_run_bar_never_goes_back_when_a_repository_proves_larger_than_planned():
+    rows = [progress_row("a/x", "complete", 100, 100), progress_row("a/y", "syncing", 900, 50)]
+    assert run_bar_percents({"a/x": 100, "a/y": 0}, rows) == [99, 99]
+
+
+def test_the_run_bar_is_not_100_percent_when_a_repository_stopped_short():
+    rows = [progress_row("a/x", "complete", 100, 100), progress_row("a/y", "rate_limited", 900, 50)]
+    assert run_bar_percents({"a/x": 100, "a/y": 900}, rows)[-1] == 15
+    done = [progress_row("a/x", "complete", 100, 100), progress_row("a/y", "complete", 900, 900)]
+    assert run_bar_percents({"a/x": 100, "a/y": 900}, done)[-1] == 100
 
 
 # --- page plans, whatever a host charges for count-only connections --------------------------------------

@@ -402,11 +402,15 @@ def run_and_kill(fake: FakeGitHub, db: Path, args: list[str], how: str, at: int,
     assert proc.returncode == -signal.SIGKILL, f"the child was not killed mid-sync (exit {proc.returncode}): {stderr}"
 
 
-def assert_consistent_after_kill(db: Path, fake: FakeGitHub, settings) -> int:
-    """What a kill -9 leaves: an intact file whose cursor, progress and rows agree. Returns the rows kept."""
+def assert_consistent_after_kill(db: Path, fake: FakeGitHub, settings) -> int | None:
+    """What a kill -9 leaves: an intact file whose cursor, progress and rows agree. Returns the rows kept, or
+    None when `track` was killed during its first page, which is its check: then nothing is recorded."""
     with connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        if conn.execute("SELECT count(*) FROM repositories").fetchone()[0] == 0:
+            assert conn.execute("SELECT count(*) FROM pull_requests").fetchone()[0] == 0
+            return None
     repository = repository_row(db)
     job = current_job(db)
     numbers = job_numbers(db, job["id"])
@@ -443,6 +447,12 @@ def test_kill_9_anywhere_then_sync_resumes_to_the_uninterrupted_tables(how, at, 
     settings = settings_for(shared_fake, db)
     run_and_kill(shared_fake, db, ["track", REPO, "--days", "all"], how, at, tmp_path)
     kept = assert_consistent_after_kill(db, shared_fake, settings)
+    if kept is None:  # killed while checking: tracking again is the whole story
+        again = start_ghsync(shared_fake, db, "track", REPO, "--days", "all")
+        _, stderr = again.communicate(timeout=60)
+        assert again.returncode == 0, stderr
+        assert_same_tables(db, uninterrupted)
+        return
 
     requests = GraphQLRequests(shared_fake)
     _name, report, error = sync(settings)
@@ -457,7 +467,9 @@ def test_kill_9_during_every_resume_still_converges_to_the_uninterrupted_tables(
     db = tmp_path / "g.db"
     settings = settings_for(shared_fake, db)
     run_and_kill(shared_fake, db, ["track", REPO, "--days", "all"], "delay_ms", 120, tmp_path)
-    kept = [assert_consistent_after_kill(db, shared_fake, settings)]
+    first = assert_consistent_after_kill(db, shared_fake, settings)
+    assert first is not None, "killed 120 ms after its first page was asked for: that page was stored"
+    kept = [first]
     for delay in (60, 150, 30, 110, 80):
         if kept[-1] == SIZE:
             break
@@ -530,11 +542,28 @@ def test_incremental_sync_with_nothing_changed_costs_one_point_even_if_the_newes
     assert len(busiest.reviews) > 100
     fake600.touch_pull_request(REPO, busiest.number, title="The most recently updated PR")
     settings = settings_for(fake600, tmp_path / "g.db")
-    track(settings)
+    # Two minutes later: read well after its update, its equal updatedAt is trusted (see the next test).
+    later = SyncHooks(sleep=lambda seconds: None, clock=lambda: time.time() + 120)
+    track(settings, hooks=later)
     fake600.reset_stats()
     _name, report, error = sync(settings)
     assert error is None and report.outcome == "complete" and report.prs_synced == 0
     assert fake600.stats["graphql_points"] <= 1
+
+
+def test_a_pr_updated_as_the_last_sync_began_is_read_again_with_its_150_reviews(fake600, tmp_path):
+    # A second edit in the second the sync read it would have left its updatedAt as it was.
+    busiest = max(fake600.repositories[0].pull_requests, key=lambda pr: len(pr.reviews))
+    fake600.touch_pull_request(REPO, busiest.number, title="The most recently updated PR")
+    settings = settings_for(fake600, tmp_path / "g.db")
+    track(settings)
+    fake600.reset_stats()
+    _name, report, error = sync(settings)
+    # The page and the follow-up for its 150 reviews; found unchanged, it is not counted as updated.
+    assert error is None and fake600.stats["graphql_points"] == 2 and report.prs_synced == 0
+    assert (
+        stored_records(tmp_path / "g.db")[busiest.number] == expected_records(fake600.repositories[0])[busiest.number]
+    )
 
 
 def test_incremental_sync_after_one_percent_changed_updates_exactly_those_prs(fake600, tmp_path):

@@ -252,9 +252,24 @@ def test_a_new_job_counts_again_from_zero_the_prs_it_rewrites(store, db):
     )
     repository = store.get_repository("o/r")
     again = store.start_job(repository, kind=SyncKind.INCREMENTAL, since=None, started_at="2026-01-01T00:02:00Z")
-    save(store, again, [make_pr(2), make_pr(3)])
+    save(store, again, [make_pr(2, title="Changed"), make_pr(3)])
     assert store.get_repository("o/r").sync_prs_completed == 2
     assert store.job_counts(again) == (2, 2)
+
+
+def test_a_pr_read_again_exactly_as_stored_stays_with_the_job_that_wrote_it(store, db):
+    # The overlap an incremental sync re-checks: nothing to write, nothing to count as updated.
+    job = new_job(store)
+    save(store, job, [make_pr(1), make_pr(2)])
+    store.finish_job(
+        job, finished_at="2026-01-01T00:01:00Z", spent=Spend(1, 0), budget=RateLimitBudget("graphql", 4000)
+    )
+    again = store.start_job(
+        store.get_repository("o/r"), kind=SyncKind.INCREMENTAL, since=None, started_at="2026-01-01T00:02:00Z"
+    )
+    save(store, again, [make_pr(1), make_pr(2, title="Changed")])
+    assert store.job_counts(again)[0] == 1
+    assert {row["number"]: row["sync_id"] for row in db["pull_requests"].rows} == {1: job.id, 2: again.id}
 
 
 def test_a_pr_fetched_again_replaces_its_reviews(store, db):
@@ -271,7 +286,7 @@ def test_a_failing_page_leaves_nothing_half_written(store, db):
         "CREATE TRIGGER boom BEFORE INSERT ON reviews WHEN NEW.author = 'crash' BEGIN SELECT RAISE(ABORT, 'boom'); END"
     )
     bad = make_pr(3, reviews=(ReviewRecord(author="crash", state="APPROVED", submitted_at=None),))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError, match="boom"):  # a constraint failing is the run's error, not a crash
         save(store, job, [make_pr(2), bad], cursor="second")
     assert [row["number"] for row in db["pull_requests"].rows] == [1]
     assert store.current_job(store.get_repository("o/r")).cursor == "first"
@@ -414,6 +429,31 @@ def test_a_whole_history_synced_before_m005_counts_as_the_whole_history_after_up
     assert [store.get_repository(n).whole_history_stored for n in ("o/whole", "o/windowed", "o/stopped")] == [
         True, False, False,
     ]  # fmt: skip
+
+
+def test_a_wider_windows_job_left_unfinished_before_m011_is_marked_as_one_on_upgrading(tmp_path):
+    import sqlite_utils
+
+    from ghsync.store.migrations import MIGRATIONS, apply_migrations
+
+    path = tmp_path / "m010.db"
+    old = sqlite_utils.Database(path)
+    apply_migrations(old, [m for m in MIGRATIONS if m.__name__ < "m011"])
+    old["repositories"].insert(
+        {"full_name": "o/r", "owner": "o", "name": "r", "sync_status": "rate_limited", "created_at": "x"}
+    )
+    old["syncs"].insert_all([
+        # A wider window's job: it started at the stored cursor and never read the head.
+        {"repository_id": 1, "kind": "initial", "since": None, "cursor": "c2", "started_at": "s"},
+        # An ordinary initial job stopped after some pages: it read the head on its first one.
+        {"repository_id": 1, "kind": "initial", "since": None, "cursor": "c9", "head_updated_at": "h", "started_at": "s"},
+        # Finished, and not started yet: neither is changed.
+        {"repository_id": 1, "kind": "initial", "since": None, "cursor": None, "started_at": "s", "finished_at": "f"},
+        {"repository_id": 1, "kind": "initial", "since": None, "cursor": None, "started_at": "s"},
+    ])  # fmt: skip
+    old.close()
+    store = open_store(path)
+    assert [row["from_window_cursor"] for row in store.db["syncs"].rows] == [1, None, None, None]
 
 
 def test_metrics_read_prs_and_reviews_without_sorting_them_in_memory(store, db):

@@ -129,6 +129,45 @@ def test_a_wider_windows_job_leaves_last_synced_at_to_the_sync_before_it(tmp_pat
     assert row["sync_finished_at"] == iso(now + 3600) and row["last_synced_at"] == iso(now)
 
 
+def test_a_crash_before_the_window_job_finishes_does_not_move_the_boundary_a_wider_window_starts_at(
+    tmp_path, monkeypatch
+):
+    now = time.time()
+    repository = generate_repository(REPO, 600, seed=3, span_days=120)  # 30 days: several pages
+    with FakeGitHub([repository]) as fake:
+        settings = load_settings(db=tmp_path / "w.db", tokens=[TOKEN], api_url=fake.url)
+        hooks = SyncHooks(sleep=lambda seconds: None, clock=lambda: now)
+        finish = SqliteStore.finish_job
+
+        def killed(*args, **kwargs):
+            raise KeyboardInterrupt  # as kill -9 after the last page's commit
+
+        monkeypatch.setattr(SqliteStore, "finish_job", killed)
+        with pytest.raises(KeyboardInterrupt):
+            track(settings, days="30", hooks=hooks)
+        monkeypatch.setattr(SqliteStore, "finish_job", finish)
+        sync_tracked(settings, hooks=hooks)  # the resume re-reads the last page, past the window's start too
+        track(settings, days="all", hooks=SyncHooks(sleep=lambda seconds: None, clock=lambda: now + 60))
+        assert stored_records(settings.db) == expected_records(fake.repositories[0])
+
+
+def test_widening_a_window_writes_the_window_and_its_job_together(settings, small_repository, monkeypatch):
+    track(settings, days="30")
+    from ghsync.errors import StoreError
+
+    def full_disk(*args, **kwargs):
+        raise StoreError("cannot write database: the disk is full")
+
+    insert_job = SqliteStore._insert_job
+    monkeypatch.setattr(SqliteStore, "_insert_job", full_disk)
+    with pytest.raises(StoreError):
+        track(settings, days="all")
+    assert repository_row(settings.db)["days_back"] == 30  # not the wider window without its job
+    monkeypatch.setattr(SqliteStore, "_insert_job", insert_job)
+    track(settings, days="all")
+    assert len(stored_records(settings.db)) == len(small_repository.pull_requests)
+
+
 def test_incremental_sync_with_nothing_changed_costs_one_point(settings, fake):
     track(settings)
     fake.reset_stats()
@@ -158,6 +197,86 @@ def test_window_total_stays_the_window_count_on_every_page(small_repository, tmp
     window = result.report.prs_total
     assert window < len(small_repository.pull_requests)
     assert {row["sync_prs_total"] for row in seen[1:]} == {window}
+
+
+def test_a_wider_windows_progress_counts_the_older_part_it_fetches(tmp_path):
+    # It starts deep in the order, at the stored window's last page: its total is what is left to read.
+    now = time.time()
+    repository = generate_repository(REPO, 600, seed=3, span_days=120)
+    seen: list[tuple[str, int, int, int]] = []
+    with FakeGitHub([repository]) as fake:
+        settings = load_settings(db=tmp_path / "w.db", tokens=[TOKEN], api_url=fake.url)
+        track(settings, days="30", hooks=SyncHooks(sleep=lambda seconds: None, clock=lambda: now))
+        stored_before = len(stored_records(settings.db))
+
+        def watch(row):
+            seen.append((row.sync_status, row.sync_progress, row.sync_prs_completed, row.sync_prs_total))
+
+        track(settings, days="all", hooks=SyncHooks(on_progress=watch, sleep=lambda seconds: None, clock=lambda: now))
+    syncing = [row for row in seen if row[0] == "syncing" and row[2] > 0]
+    assert len(syncing) >= 5
+    total = syncing[0][3]
+    # The older PRs: the boundary page's stored ones, read again as stored, are not written.
+    assert total == 600 - stored_before
+    progress = [row[1] for row in syncing]
+    assert progress == sorted(progress) and progress[0] < 20 and progress[-1] >= 90
+
+
+class FrozenClock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_second_edit_in_the_second_the_last_sync_read_a_pr_is_fetched_by_the_next_sync(tmp_path):
+    # updatedAt has whole seconds: the second edit leaves it as the first edit set it.
+    clock = FrozenClock(time.time() + 3600)
+    with FakeGitHub([generate_repository(REPO, 300, seed=7)], clock=clock) as fake:
+        settings = load_settings(db=tmp_path / "s.db", tokens=[TOKEN], api_url=fake.url)
+        hooks = SyncHooks(sleep=lambda seconds: None, clock=clock)
+        track(settings, hooks=hooks)
+        clock.now += 600
+        fake.touch_pull_request(REPO, 5, title="first edit")
+        sync_tracked(settings, hooks=hooks)
+        fake.touch_pull_request(REPO, 5, title="second edit", labels=["bot-label"])  # the same second
+        clock.now += 300
+        sync_tracked(settings, hooks=hooks)
+        assert stored_records(settings.db) == expected_records(fake.repositories[0])
+        # Once read well after its update, an equal updatedAt is trusted again: nothing is written.
+        clock.now += 300
+        ((_name, report, _error),) = sync_tracked(settings, hooks=hooks)
+    assert report.prs_synced == 0
+
+
+def test_a_wider_windows_job_in_between_does_not_hide_a_second_edit_in_the_same_second(tmp_path):
+    # That job reads only older PRs: the last job that read the newest ones is still the one to go by.
+    clock = FrozenClock(time.time() + 3600)
+    with FakeGitHub([generate_repository(REPO, 600, seed=3, span_days=120)], clock=clock) as fake:
+        settings = load_settings(db=tmp_path / "s.db", tokens=[TOKEN], api_url=fake.url)
+        hooks = SyncHooks(sleep=lambda seconds: None, clock=clock)
+        track(settings, days="30", hooks=hooks)
+        clock.now += 600
+        fake.touch_pull_request(REPO, 5, title="first edit")
+        sync_tracked(settings, hooks=hooks)
+        fake.touch_pull_request(REPO, 5, title="second edit", labels=["bot-label"])  # the same second
+        clock.now += 300
+        track(settings, days="all", hooks=hooks)
+        clock.now += 300
+        sync_tracked(settings, hooks=hooks)
+        assert stored_records(settings.db) == expected_records(fake.repositories[0])
+
+
+def test_an_incremental_syncs_total_leaves_out_what_it_reads_unchanged(settings, fake):
+    track(settings)
+    for number in (5, 6, 7):
+        fake.touch_pull_request(REPO, number, title="changed")
+    seen = []
+    sync_tracked(
+        settings, hooks=SyncHooks(on_progress=lambda row: seen.append(row.sync_prs_total), sleep=lambda s: None)
+    )
+    assert seen[-2] == 3  # the last page's commit, before finishing: the three changed, not the overlap's
 
 
 def test_a_crash_between_the_last_page_and_finishing_re_reads_one_page(settings, fake, monkeypatch):

@@ -75,7 +75,9 @@ def test_incremental_sync_mails_only_when_asked(fake, db_path):
         fake.touch_pull_request(REPO, 4, title="changed again")
         assert invoke("sync", "--notify-on", "update", env=env).exit_code == 0
         smtp.wait_for_messages(2)
-    assert "updated" in smtp.messages[1]["Subject"]
+    # The total is the database's 300 PRs; the one changed is the one counted (PR 3, updated as the sync
+    # before began, is read again to be sure, but unchanged it is not "changed").
+    assert smtp.messages[1]["Subject"].endswith("updated — 1 PR changed, 300 total")
 
 
 def test_notify_test_reports_exactly_what_failed(tmp_path):
@@ -93,8 +95,26 @@ def test_notify_test_delivers_a_message(tmp_path):
     assert list(smtp.envelopes[0].rcpt_tos) == ["me@example.com"]
 
 
-def test_bad_smtp_setting_is_a_clear_usage_error(fake, db_path):
-    env = {**base_env(fake, db_path), "GHSYNC_SMTP_SECURITY": "carrier-pigeon"}
+def test_bad_smtp_setting_is_a_clear_usage_error_before_anything_is_fetched(fake, db_path):
+    env = {**base_env(fake, db_path), "GHSYNC_SMTP_HOST": "127.0.0.1", "GHSYNC_SMTP_SECURITY": "carrier-pigeon"}
     result = invoke("track", REPO, env=env)
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert "GHSYNC_SMTP_SECURITY" in result.stderr
+    assert fake.stats["graphql_requests"] == 0
+
+
+def test_a_mail_setting_that_breaks_after_the_sync_is_a_warning_not_the_runs_failure(fake, db_path, monkeypatch):
+    from ghsync.config import Settings
+    from ghsync.errors import ConfigError
+
+    checks = iter([None])  # the check before fetching passes; the one after the sync fails
+
+    def smtp(self):
+        if next(checks, "broken") == "broken":
+            raise ConfigError("invalid setting GHSYNC_SMTP_SECURITY: unknown")
+
+    monkeypatch.setattr(Settings, "smtp", smtp)
+    result = invoke("track", REPO, "--days", "all", env=base_env(fake, db_path))
+    assert result.exit_code == 0
+    assert "Warning: email not sent: invalid setting GHSYNC_SMTP_SECURITY" in result.stderr
+    assert database(db_path)["pull_requests"].count == 300

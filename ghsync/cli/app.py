@@ -4,7 +4,6 @@
 # and as strings it would compile and evaluate each one twice (~5 ms); the few that name a module
 # imported only for type checking are quoted instead.
 import dataclasses
-import json
 import shlex
 import sys
 import time
@@ -16,7 +15,7 @@ import typer
 from ghsync import __version__
 from ghsync.cli.errors import exit_code, say, stop_cleanly_on_sigterm
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
-from ghsync.cli.text import printable, printable_lines
+from ghsync.cli.text import json_text, printable, printable_lines
 from ghsync.errors import GhsyncError, UsageError
 
 if TYPE_CHECKING:
@@ -225,7 +224,7 @@ def _report_run(run: "SyncRun") -> int:
     from ghsync.service.common import NOTHING_TRACKED
 
     quiet = shared().quiet
-    if run.message:
+    if run.message and not quiet:
         say(run.message)
     if not (run.message or run.outcomes or run.unchanged or run.untracked) and not quiet:
         say(NOTHING_TRACKED)  # an empty state for people, not an error: cron stays quiet with exit 0
@@ -242,7 +241,7 @@ def _report_run(run: "SyncRun") -> int:
             say(render.report_line(outcome.report))
     if run.unchanged and not quiet:
         say(render.unchanged_line(run.unchanged))
-    if run.untracked:
+    if run.untracked and not quiet:  # not errors: `status` keeps the reason
         say(render.untracked_line([(u.full_name, u.reason) for u in run.untracked]))
     return exit_code(outcome.error or outcome.report for outcome in run.outcomes)
 
@@ -277,7 +276,7 @@ def status(
 
     config = settings()
     if as_json:
-        typer.echo(json.dumps([row.as_json() for row in repository_statuses(config, repository)], indent=2))
+        typer.echo(json_text([row.as_json() for row in repository_statuses(config, repository)]))
         return
     console = render.stdout_console()
     if watch:
@@ -392,7 +391,8 @@ def metrics(
         include_bots=include_bots,
         today=datetime.now(UTC).date(),
     )
-    if result.weeks_left_out:
+    quiet = shared().quiet
+    if result.weeks_left_out and not quiet:
         say(
             render.coverage_note(
                 result.weeks_left_out, result.coverage_start, result.coverage_repository, result.widen_hint
@@ -400,9 +400,9 @@ def metrics(
         )
     for name in result.not_covered:
         warn(f"{name} has not completed a sync yet: its data may be partial")
-    if result.weeks_not_synced:
+    if result.weeks_not_synced and not quiet:
         say(render.not_synced_note(result.weeks_not_synced, result.synced_through, result.synced_through_repository))
-    for repository in result.left_out:
+    for repository in () if quiet else result.left_out:
         say(repository.note)
     if shown == OutputFormat.JSON:
         typer.echo(metrics_render.metrics_to_json(result.rows, key=key), nl=False)  # type: ignore[arg-type]
@@ -443,7 +443,8 @@ def team_import(
 
     result = import_team(settings(), team, name=name)
     members = plural(len(result.team.members or ()), "member")
-    say(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
+    if not shared().quiet:
+        say(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
 
 
 @team_app.command("list", cls=Command, epilog=EPILOG)
@@ -457,7 +458,7 @@ def team_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON
 
     teams = list_teams(settings())
     if as_json:
-        typer.echo(json.dumps([dataclasses.asdict(team) for team in teams], indent=2, ensure_ascii=False))
+        typer.echo(json_text([dataclasses.asdict(team) for team in teams]))
         return
     render.stdout_console().print(render.teams_table(teams))
 
@@ -487,14 +488,16 @@ def untrack(
         if purge:
             raise UsageError("--purge takes one repository; an owner's repositories keep their data")
         login, count = untrack_owner(settings(), login)
-        say(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
+        if not shared().quiet:
+            say(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
         return
     if purge and not yes:
         if not render.is_interactive(sys.stdin):
             raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")
         typer.confirm(printable(f"Delete every stored pull request and review of {repository}?"), abort=True, err=True)
     name = untrack_repository(settings(), repository, purge=purge)
-    say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
+    if not shared().quiet:
+        say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
 
 
 @app.command("db-path", cls=Command, epilog=EPILOG)
@@ -519,7 +522,7 @@ def rate_limit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
 
     rows = rate_limit_report(settings())
     if as_json:
-        typer.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        typer.echo(json_text([dataclasses.asdict(row) for row in rows]))
         return
     render.stdout_console().print(render.rate_limit_table(rows, now=time.time()))
 
@@ -582,6 +585,8 @@ def digest(
     for outcome in result.outcomes:
         if outcome.status == ChannelStatus.FAILED:
             say(f"Error: {outcome.channel}: digest not sent: {outcome.detail}")
+        elif outcome.status == ChannelStatus.PARTLY_SENT:
+            say(f"Error: {outcome.channel}: digest sent, but {outcome.detail}")
         elif shared().quiet:
             continue
         elif outcome.status == ChannelStatus.SKIPPED:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -18,7 +17,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from ghsync.cli.text import printable
+from ghsync.cli.text import json_text, printable
 from ghsync.metrics import METRICS
 from ghsync.models import WeeklyMetrics
 
@@ -86,7 +85,7 @@ def _records(rows: Iterable[WeeklyMetrics], columns: Sequence[str]) -> list[dict
 def metrics_to_json(rows: Iterable[WeeklyMetrics], *, by_author: bool = False, key: Key | None = None) -> str:
     """A JSON array of objects with exactly the metric columns (None → null); ends with a newline."""
     columns = metric_columns(by_author=by_author, key=key)
-    return json.dumps(_records(rows, columns), indent=2, ensure_ascii=False) + "\n"
+    return json_text(_records(rows, columns)) + "\n"
 
 
 def metrics_to_csv(rows: Iterable[WeeklyMetrics], *, by_author: bool = False, key: Key | None = None) -> str:
@@ -105,6 +104,8 @@ def _csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return printable(value)  # a login or name from GitHub, read in a terminal or a spreadsheet
     return value
 
 

@@ -146,6 +146,8 @@ class SyncProgressDisplay:
     def start_run(self, plan: RunPlan) -> None:
         """From now on, one bar: repositories done/total and PRs done/total, naming the one being fetched."""
         self._run = {name: (expected, 0, False) for name, expected in plan.expected_prs.items()}
+        self._run_incomplete: set[str] = set()
+        self._run_percent = 0
         if self._progress is not None:
             self._run_task = self._progress.add_task(
                 "", total=sum(plan.expected_prs.values()) or None, note="", percent=0
@@ -159,11 +161,20 @@ class SyncProgressDisplay:
         total = sum(max(t, c) for t, c, _ in self._run.values())
         completed = sum(c for _, c, _ in self._run.values())
         finished = sum(1 for _, _, d in self._run.values() if d)
+        if row.sync_status != SyncStatus.COMPLETE:
+            self._run_incomplete.add(row.full_name)
+        else:
+            self._run_incomplete.discard(row.full_name)
         note = f"{finished}/{len(self._run)} repositories"
         if row.rate_limit_remaining is not None:
             note += f", budget {row.rate_limit_remaining}"
         # The run's share of PRs done (one rounding, here); each repository's own stays its stored sync_progress.
-        percent = min(99, completed * 100 // total) if total and finished < len(self._run) else (100 if total else 0)
+        # 100 only when every repository completed (a rate-limit stop or an error ends a run short of it); and it
+        # never goes back when a repository's count turns out larger than the cheap check said (the PR counts
+        # beside it are exact).
+        all_complete = finished == len(self._run) and not self._run_incomplete
+        percent = 100 if all_complete and total else min(99, completed * 100 // total) if total else 0
+        percent = self._run_percent = max(self._run_percent, percent)
         self._progress.update(
             self._run_task,
             description=printable(row.full_name),
@@ -467,7 +478,8 @@ def teams_table(teams: Sequence[Team]) -> Table:
         repos = "every tracked repository" if team.repos is None else ", ".join(team.repos)
         table.add_row(*(Text(printable(cell)) for cell in (team.name, team.source, members, repos)))
     if not teams:
-        table.caption = "no teams: add [teams.NAME] to the config file or run `ghsync team import ORG/SLUG`"
+        # Text, not a str: rich would read `[teams.NAME]` as markup and drop it.
+        table.caption = Text("no teams: add [teams.NAME] to the config file or run `ghsync team import ORG/SLUG`")
     return table
 
 
@@ -506,7 +518,12 @@ def owner_summary(rows: list[RepositoryStatus], *, now: float, width: int = 120)
             counts[member.label] = counts.get(member.label, 0) + 1
         statuses = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()))
         prs = sum(member.prs_stored for member in members)
-        budgets = [m.repository for m in members if m.repository.rate_limit_remaining is not None]
+        # A budget whose reset has passed is full again (the table says `refilled`): not the lowest left.
+        budgets = [
+            m.repository
+            for m in members
+            if m.repository.rate_limit_remaining is not None and not budget_is_stale(m.repository, now)
+        ]
         budget = ""
         if budgets:
             lowest = min(budgets, key=lambda r: r.rate_limit_remaining or 0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 # Terminal escape sequences, 7-bit (ESC ...) and 8-bit (C1) forms: CSI (colours, cursor moves),
 # OSC (window titles, OSC 8 links) up to BEL or ST, DCS/SOS/PM/APC strings, and two-byte escapes.
@@ -27,3 +29,14 @@ def printable(text: object) -> str:
 def printable_lines(text: str) -> str:
     """Like `printable`, line by line: a multi-line text keeps its line breaks and loses everything else."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+_JSON_UNESCAPED_CONTROL = re.compile(r"[\x7f-\x9f]")
+
+
+def json_text(value: Any) -> str:
+    """JSON for stdout, indented, non-ASCII kept readable, yet with no raw control character: json escapes
+    C0 itself, but leaves DEL and C1 (0x9b is a one-byte CSI to a terminal) as they are. They occur only
+    inside strings, where a \\u escape means the same."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return _JSON_UNESCAPED_CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

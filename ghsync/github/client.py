@@ -247,11 +247,17 @@ class GitHubClient:
 
     # -- transport ------------------------------------------------------------------------------
 
-    def graphql(self, query: str, variables: dict[str, Any]) -> GraphQLAnswer:
+    def graphql(self, query: str, variables: dict[str, Any], *, missing_ok: bool = False) -> GraphQLAnswer:
+        """The answer; `missing_ok`: an answer whose only errors are NOT_FOUND (repositories asked by alias that
+        are gone) is returned with their fields null, as GitHub sends it, rather than raised."""
         try:
             with self._one_request_at_a_time:
                 headers, body = self._github.requester.graphql_query(query, variables)
         except github.GithubException as error:
+            if missing_ok and _only_not_found(error.data):
+                lowered = {key.lower(): value for key, value in (error.headers or {}).items()}
+                self._remember(lowered)
+                return GraphQLAnswer(body=error.data, rate_limit=rate_limit_from_headers(lowered))
             raise self._translate(error, graphql=True) from None
         except _Redirected as error:
             raise GitHubError(f"{self.api_url} redirected the GraphQL query ({error.status}); not followed") from None
@@ -312,27 +318,6 @@ class GitHubClient:
             return None
         login = user.get("login") if isinstance(user, dict) else None
         return login if isinstance(login, str) and login else None
-
-    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
-        """GET /repos/{full_name}: the repository's GitHub ids (node id, database id); RepositoryNotFound
-        on 404 and on a redirect (renamed or moved). Ids of an unexpected shape are left out, not stored."""
-        try:
-            body = self._get(f"/repos/{full_name}")
-        except _NotFound:
-            raise RepositoryNotFound(
-                f"repository {full_name} not found on {self.api_url} (or the token cannot see it)"
-            ) from None
-        except _Redirected as error:
-            raise RepositoryNotFound(
-                f"repository {full_name} has moved or was renamed on {self.api_url} (GitHub answered {error.status} "
-                "instead of the repository); track it under its current name"
-            ) from None
-        body = body if isinstance(body, dict) else {}
-        node_id, database_id = body.get("node_id"), body.get("id")
-        return (
-            node_id if isinstance(node_id, str) and node_id.isprintable() and len(node_id) < 200 else None,
-            database_id if isinstance(database_id, int) and not isinstance(database_id, bool) else None,
-        )
 
     # -- error translation ----------------------------------------------------------------------
 
@@ -410,6 +395,18 @@ class _NotFound(Exception):
     """A REST 404, turned into the caller's own error (or 'no limits' for /rate_limit)."""
 
 
+def _only_not_found(data: Any) -> bool:
+    """A GraphQL answer with its data, whose every error is a NOT_FOUND (an aliased repository that is gone)."""
+    if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
+        return False
+    errors = data.get("errors")
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and e.get("type") == "NOT_FOUND" for e in errors)
+    )
+
+
 def _message(data: Any) -> str:
     if isinstance(data, dict):
         errors = data.get("errors")
@@ -439,6 +436,8 @@ def _root_cause(error: BaseException) -> str:
     text = str(error)
     if "Connection refused" in text:
         return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text or "Temporary failure" in text:
+    if "Temporary failure in name resolution" in text:
+        return "name resolution failed (no network, or the DNS server did not answer)"  # EAI_AGAIN: retried
+    if "Name or service not known" in text or "nodename nor servname" in text:
         return "host name not found"
     return _snippet(text, 80)

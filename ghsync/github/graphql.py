@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from ghsync.errors import GithubResponseError
 from ghsync.models import (
+    LOGIN_PATTERN,
     PULL_REQUEST_FIELDS,
     REVIEW_FIELDS,
     SQLITE_INT_MAX,
@@ -19,9 +21,11 @@ from ghsync.models import (
     PageRequest,
     PullRequestRecord,
     RateLimitState,
+    RepositoryIdentity,
     ReviewRecord,
 )
 from ghsync.timefmt import parse_iso
+from ghsync.validate import is_repository_name
 
 _R = TypeVar("_R", PullRequestRecord, ReviewRecord)
 
@@ -95,6 +99,11 @@ def extra_connections(request: PageRequest) -> int:
 # --- query text ----------------------------------------------------------------------------------
 
 
+# Which repository answered, as GitHub names and numbers it (scalars: no cost). Old names resolve to the
+# renamed repository (`followRenames` defaults to true), so `track` tells a rename from the name it gave.
+REPOSITORY_IDENTITY = "nameWithOwner id databaseId"
+
+
 def pull_request_page_query(request: PageRequest, page_size: int) -> tuple[str, dict[str, Any]]:
     """One page of PRs, newest-updated first, with the repository's newest updatedAt (the head)."""
     variables: dict[str, Any] = {
@@ -112,7 +121,7 @@ def pull_request_page_query(request: PageRequest, page_size: int) -> tuple[str, 
         window_count = "windowCount: search(query: $countQuery, type: ISSUE) { issueCount }"
     query = (
         f"query PullRequestPage({declared}) {{ {RATE_LIMIT_FIELDS} "
-        "repository(owner: $owner, name: $name) { nameWithOwner "
+        f"repository(owner: $owner, name: $name) {{ {REPOSITORY_IDENTITY} "
         "pullRequests(first: $pageSize, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) "
         f"{{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {PR_FIELDS} }} }} "
         f"{head} }} {window_count} }}"
@@ -144,7 +153,7 @@ def pull_request_pages_query(
         declared += [f"$o{index}: String!", f"$n{index}: String!", f"$a{index}: String"]
         variables.update({f"o{index}": request.owner, f"n{index}": request.name, f"a{index}": request.after})
         parts.append(
-            f"r{index}: repository(owner: $o{index}, name: $n{index}) {{ nameWithOwner "
+            f"r{index}: repository(owner: $o{index}, name: $n{index}) {{ {REPOSITORY_IDENTITY} "
             f"pullRequests(first: {page_size}, after: $a{index}, orderBy: {{field: UPDATED_AT, direction: DESC}}) "
             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {PR_FIELDS} }} }} {head} }}"
         )
@@ -453,6 +462,7 @@ class ParsedPage:
     end_cursor: str | None
     total_count: int | None
     head_updated_at: str | None
+    identity: RepositoryIdentity | None = None
 
 
 def _data(body: Any) -> dict[str, Any]:
@@ -484,6 +494,24 @@ def parse_pull_request_page(body: Any) -> ParsedPage:
         end_cursor=end_cursor,
         total_count=total,
         head_updated_at=head,
+        identity=_identity(repository),
+    )
+
+
+def _identity(repository: dict[str, Any]) -> RepositoryIdentity | None:
+    """The answering repository's name and ids: a name GitHub could not have given is malformed; ids of an
+    unexpected shape are left out, not stored (nothing depends on them)."""
+    name = repository.get("nameWithOwner")
+    if name is None:
+        return None  # an answer recorded without it
+    owner, _, short = name.partition("/") if isinstance(name, str) else ("", "", "")
+    if not is_repository_name(owner, short):
+        raise _invalid("repository.nameWithOwner", name)
+    node_id, database_id = repository.get("id"), repository.get("databaseId")
+    return RepositoryIdentity(
+        full_name=name,
+        node_id=node_id if isinstance(node_id, str) and node_id.isprintable() and 0 < len(node_id) < 200 else None,
+        database_id=database_id if isinstance(database_id, int) and not isinstance(database_id, bool) else None,
     )
 
 
@@ -543,7 +571,7 @@ def parse_team_members(body: Any) -> tuple[list[str], str | None] | None:
         if node is None:
             continue
         login = _object(node, f"team.members.nodes[{i}]").get("login")
-        if not isinstance(login, str) or not login:
+        if not isinstance(login, str) or not re.fullmatch(LOGIN_PATTERN, login):
             raise _invalid(f"team.members.nodes[{i}].login", login)
         logins.append(login)
     return logins, _continuation(members, "team.members")

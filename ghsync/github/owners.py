@@ -13,6 +13,7 @@ from typing import Any
 
 from ghsync.github.graphql import RATE_LIMIT_FIELDS, _bool, _continuation, _data, _int, _invalid, _iso, _list, _object
 from ghsync.models import ListedRepository, RepositoryHead
+from ghsync.validate import is_owner_login, is_repository_name
 
 LISTING_PAGE_SIZE = 100
 # Aliased repositories per heads check: 100 requests, one point (GitHub rounds up from 150).
@@ -58,9 +59,13 @@ def _head(node: dict[str, Any], where: str) -> tuple[int, str | None]:
 
 
 def _split(name_with_owner: Any, where: str) -> tuple[str, str]:
+    """OWNER/NAME as GitHub names repositories; anything else (a control character, a space, a path) is a
+    malformed answer, never stored nor made into a lock file's name."""
     if not isinstance(name_with_owner, str) or name_with_owner.count("/") != 1:
         raise _invalid(where, name_with_owner)
     owner, name = name_with_owner.split("/")
+    if not is_repository_name(owner, name):
+        raise _invalid(where, name_with_owner)
     return owner, name
 
 
@@ -71,7 +76,7 @@ def parse_owner_page(body: Any) -> OwnerPage | None:
         return None
     owner = _object(data["repositoryOwner"], "repositoryOwner")
     login = owner.get("login")
-    if not isinstance(login, str) or not login:
+    if not isinstance(login, str) or not is_owner_login(login):
         raise _invalid("repositoryOwner.login", login)
     connection = _object(owner.get("repositories"), "repositories")
     listed = []

@@ -50,6 +50,7 @@ from ghsync.models import (
     PullRequestRecord,
     RateLimitBudget,
     RepositoryHead,
+    RepositoryIdentity,
     Spend,
     Version,
 )
@@ -143,18 +144,16 @@ class GitHubPullRequestSource:
             after = page.after
 
     def repository_heads(self, full_names: Sequence[str]) -> dict[str, RepositoryHead] | None:
-        """Each repository's PR count and newest `updatedAt`, 100 per 1-point request; None when GitHub
-        could not answer for all of them (a repository gone): the caller then syncs each one."""
+        """Each repository's PR count and newest `updatedAt`, 100 per 1-point request; a repository GitHub no
+        longer has is left out of the answer (the others are read all the same). None when GitHub could not
+        answer: the caller then syncs each one."""
         heads: dict[str, RepositoryHead] = {}
         for start in range(0, len(full_names), HEADS_BATCH_SIZE):
             batch = list(full_names[start : start + HEADS_BATCH_SIZE])
             query, variables = repository_heads_query(batch)
             try:
-                heads.update(
-                    parse_repository_heads(
-                        retry_transient(partial(self._query, query, variables), sleep=self.sleep), batch
-                    )
-                )
+                answer = retry_transient(partial(self._query, query, variables, missing_ok=True), sleep=self.sleep)
+                heads.update(parse_repository_heads(answer, batch))
             except (RepositoryNotFound, GitHubError):
                 return None
         return heads
@@ -165,17 +164,33 @@ class GitHubPullRequestSource:
     def spent(self) -> Spend:
         return Spend(points=self._points, rest_calls=self.pool.rest_calls)
 
-    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
-        """One REST call (the core bucket, not GraphQL points): the repository's GitHub ids, or
-        RepositoryNotFound when it is not there."""
-        client = self.pool.any_client()
-        return retry_transient(lambda: client.check_repository(full_name), sleep=self.sleep)
+    def check_repository(self, first: PageRequest) -> RepositoryIdentity:
+        """The repository's first page, which is also the check that it exists under this name: fetched now
+        and held for the engine, whose first request it is, so the check costs no request of its own.
+        RepositoryNotFound when GitHub has no such repository, or has it under another name (GitHub answers
+        an old name with the renamed or transferred repository)."""
+        try:
+            parsed = self._page(first)
+        except RepositoryNotFound:
+            raise RepositoryNotFound(
+                f"repository {first.full_name} not found on {self.pool.any_client().api_url} "
+                "(or the token cannot see it)"
+            ) from None
+        identity = parsed.identity or RepositoryIdentity(first.full_name)
+        if identity.full_name.lower() != first.full_name.lower():
+            raise RepositoryNotFound.renamed(first.full_name, identity.full_name)
+        self._held[first] = parsed
+        return identity
 
-    def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    def holds(self, request: PageRequest) -> bool:
+        """This page is fetched already (and paid for): serving it spends nothing."""
+        return request in self._held
+
+    def _query(self, query: str, variables: dict[str, Any], *, missing_ok: bool = False) -> dict[str, Any]:
         while True:
             key, client = self.pool.client()  # raises RateLimited once every token is below the threshold
             try:
-                answer = client.graphql(query, variables)
+                answer = client.graphql(query, variables, missing_ok=missing_ok)
                 break
             except RateLimited as error:
                 # This token was spent elsewhere; the pool may still have another account with budget.
@@ -251,8 +266,16 @@ class GitHubPullRequestSource:
             return False
         pages = ([first] if first else []) + companions
         query, variables = pull_request_pages_query(pages, groups)
-        body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
-        parsed = parse_pull_request_pages(body, len(pages))
+        try:
+            body = retry_transient(partial(self._query, query, variables), sleep=self.sleep)
+            parsed = parse_pull_request_pages(body, len(pages))
+        except (RepositoryNotFound, GitHubError):
+            # One of them is gone since it was listed (GitHub fails the whole request), or the answer does not
+            # parse: the companions go alone from now on, so they cannot fail another repository's request.
+            # The held pages stay: they are complete and paid for.
+            for request, _ in companions:
+                self._planned.pop(request.full_name.lower(), None)
+            raise
         for index, (request, follow_ups) in enumerate(groups):
             partials = {p.number: p for p in self._held[request].partials}
             apply_follow_ups(partials, repository_answer(body, f"f{index}"), follow_ups)
@@ -271,15 +294,12 @@ class GitHubPullRequestSource:
             try:
                 if not self._round((request, max(1, expected)), request):
                     return None
-            except (RepositoryNotFound, TransientGitHubError):
-                # A repository gone since it was listed, or a request GitHub keeps failing: each on its own.
-                self._planned.clear()
-                self._held.clear()
-                return None
+            except (RepositoryNotFound, GitHubError):
+                return None  # this page alone then: if it is the one that failed, the error is its own
         while any(p.follow_up() is not None for p in self._held[request].partials):
             try:
                 self._round(None, request)
-            except (RepositoryNotFound, TransientGitHubError):
+            except (RepositoryNotFound, GitHubError):
                 break  # fetch_page's own follow-up loop completes it
         return self._held.pop(request)
 
@@ -345,12 +365,17 @@ class GitHubPullRequestSource:
         A PR `wanted` leaves out is returned as parsed, possibly without all its reviews: the
         caller must not store it.
         """
-        parsed = self._fetched_ahead(request) or self._batched(request) or self._page(request)
-        self._planned.pop(request.full_name.lower(), None)
+        try:
+            parsed = self._fetched_ahead(request) or self._batched(request) or self._page(request)
+        finally:
+            # Asked for, fetched or failed: no later request carries it as a companion.
+            self._planned.pop(request.full_name.lower(), None)
         name = request.full_name.lower()
         if parsed.total_count is not None and request.count is not None:
             # A window (a search count) ends at the first record before it: one more record shows it.
             self._left[name] = (parsed.total_count - len(parsed.partials), request.count != "all")
+        elif request.after is None:
+            self._left.pop(name, None)  # a new pass without a count: what an earlier pass left says nothing
         elif name in self._left:
             left, windowed = self._left[name]
             self._left[name] = (left - len(parsed.partials), windowed)
@@ -372,6 +397,7 @@ class GitHubPullRequestSource:
             end_cursor=parsed.end_cursor,
             total_count=parsed.total_count,
             head_updated_at=parsed.head_updated_at,
+            identity=parsed.identity,
         )
 
 

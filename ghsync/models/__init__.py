@@ -8,7 +8,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, get_args, get_origin
 
 from annotated_types import Interval
-from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 
 class SyncStatus(StrEnum):
@@ -130,6 +130,11 @@ def field_specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
+# An account's login as GitHub gives it: letters, digits, hyphens, and for managed users (EMU) an
+# underscore; never a space or a control character, which would then reach terminals, CSV and lock names.
+LOGIN_PATTERN = r"^[^\x00-\x20\x7f-\x9f]{1,100}$"
+Login = Annotated[str, StringConstraints(pattern=LOGIN_PATTERN)]
+
 # `author { __typename login }`: the login and the kind of actor (User, Bot, Organization, Mannequin).
 _AUTHOR = "author { __typename login }"
 # ONE `commits` field: its count and the first commit (the connection is oldest first). Two `commits`
@@ -143,7 +148,7 @@ class ReviewRecord(Record):
     A nullable field defaults to None: GraphQL leaves a path out when a step on it is null
     (`author { login }` of a deleted account)."""
 
-    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))] = None
+    author: Annotated[Login | None, GraphQL(_AUTHOR, ("author", "login"))] = None
     # GraphQL's __typename of the author: "User", "Bot", "Organization", "Mannequin"; None when deleted.
     author_type: Annotated[str | None, GraphQL(_AUTHOR, ("author", "__typename"))] = None
     state: Annotated[str, GraphQL("state")]
@@ -161,13 +166,13 @@ class PullRequestRecord(Record):
     title: Annotated[str, GraphQL("title")]
     state: Annotated[PullRequestState, GraphQL("state")]
     is_draft: Annotated[bool, GraphQL("isDraft")]
-    author: Annotated[str | None, GraphQL(_AUTHOR, ("author", "login"))] = None
+    author: Annotated[Login | None, GraphQL(_AUTHOR, ("author", "login"))] = None
     author_type: Annotated[str | None, GraphQL(_AUTHOR, ("author", "__typename"))] = None
     created_at: Annotated[str, GraphQL("createdAt")]
     updated_at: Annotated[str, GraphQL("updatedAt")]
     closed_at: Annotated[str | None, GraphQL("closedAt")] = None
     merged_at: Annotated[str | None, GraphQL("mergedAt")] = None
-    merged_by: Annotated[str | None, GraphQL("mergedBy { login }", ("mergedBy", "login"))] = None
+    merged_by: Annotated[Login | None, GraphQL("mergedBy { login }", ("mergedBy", "login"))] = None
     # Nullable although GitHub's schema says Int!: recorded datasets lack them (see shared/github/real).
     additions: Annotated[int | None, GraphQL("additions")] = None
     deletions: Annotated[int | None, GraphQL("deletions")] = None
@@ -244,6 +249,9 @@ class PageProgress:
     # Set on the page where the main pass reached the window's start: the cursor that page was asked
     # with ("" for the first page). A later, wider window resumes from there (see WindowCoverage).
     window_boundary: str | None = None
+    # GitHub's ids of the repository, as the page read them: stored where none are yet.
+    node_id: str | None = None
+    database_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -396,6 +404,11 @@ class SyncJob:
     prs_total: int
     spent: Spend
     runs: int
+    # It started at a stored window's cursor (a wider window fetching only the older part).
+    from_window_cursor: bool = False
+    # Incremental: records updated from then on are written even when the stored copy has the same updatedAt
+    # (see engine.rewrite_from).
+    rewrite_from: str | None = None
 
 
 class MetricReview(NamedTuple):
@@ -497,6 +510,7 @@ _SYNCING = frozenset(
         "PageRequest",
         "RateLimitState",
         "RepositoryHead",
+        "RepositoryIdentity",
         "RunPlan",
         "SyncReport",
         "Version",
@@ -517,6 +531,7 @@ if TYPE_CHECKING:
     from ghsync.models.syncing import PageRequest as PageRequest
     from ghsync.models.syncing import RateLimitState as RateLimitState
     from ghsync.models.syncing import RepositoryHead as RepositoryHead
+    from ghsync.models.syncing import RepositoryIdentity as RepositoryIdentity
     from ghsync.models.syncing import RunPlan as RunPlan
     from ghsync.models.syncing import SyncReport as SyncReport
     from ghsync.models.syncing import Version as Version

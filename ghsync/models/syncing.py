@@ -48,6 +48,16 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True)
+class RepositoryIdentity:
+    """The repository a page came from, as GitHub names and numbers it: `full_name` differs from the name
+    asked for when GitHub followed a rename or a transfer; the ids are None when GitHub gave none usable."""
+
+    full_name: str
+    node_id: str | None = None
+    database_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Page(Generic[R]):
     """A page whose records are complete (nested connections followed to their end)."""
 
@@ -57,6 +67,7 @@ class Page(Generic[R]):
     total_count: int | None
     # The newest updatedAt in the whole repository when the page was read (catch-up detection).
     head_updated_at: str | None
+    identity: RepositoryIdentity | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ class SyncReport(Record):
     days_back: int | None
     prs_synced: int
     reviews_synced: int
-    prs_total: int
+    prs_total: int  # the job's: the PRs its pass counted (a window's, an incremental's changed ones)
     started_at: str
     finished_at: str
     duration_seconds: float
@@ -109,6 +120,12 @@ class SyncReport(Record):
     rate_limit_remaining: int | None = None
     rate_limit_reset_at: str | None = None
     error: str | None = None
+    # The repository's PRs in the database once the job ended (what an email calls "in the database").
+    prs_stored: int | None = None
+
+    @property
+    def prs_in_database(self) -> int:
+        return self.prs_total if self.prs_stored is None else self.prs_stored
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def _run_word(report: SyncReport) -> str:
 def _run_line(report: SyncReport) -> str:
     line = (
         f"{_outcome_label(report)}: {plural(report.prs_synced, 'PR')} synced, "
-        f"{_n(report.prs_total)} in the database, {duration(report.duration_seconds)}"
+        f"{_n(report.prs_in_database)} in the database, {duration(report.duration_seconds)}"
     )
     if report.error:
         line += f"\n{'Reason' if report.outcome == Outcome.RATE_LIMITED else 'Error'}: {report.error}"
@@ -171,8 +171,8 @@ def _subject(report: SyncReport) -> str:
     name = one_line(report.full_name)
     if report.outcome == Outcome.COMPLETE:
         if report.kind == SyncKind.INCREMENTAL:
-            return f"ghsync: {name} updated — {plural(report.prs_synced, 'PR')} changed, {_n(report.prs_total)} total"
-        return f"ghsync: {name} synced — {plural(report.prs_total, 'PR')}"
+            return f"ghsync: {name} updated — {plural(report.prs_synced, 'PR')} changed, {_n(report.prs_in_database)} total"
+        return f"ghsync: {name} synced — {plural(report.prs_in_database, 'PR')}"
     if report.outcome == Outcome.RATE_LIMITED:
         resume = _format_resume(report.rate_limit_reset_at, report.finished_at)
         return f"ghsync: {name} rate-limited — " + (f"resumes at {resume}" if resume else "resumes later")
@@ -186,7 +186,9 @@ def _intro(report: SyncReport) -> str:
     if report.outcome == Outcome.COMPLETE:
         if report.kind == SyncKind.INCREMENTAL:
             return f"ghsync updated {name}: {plural(report.prs_synced, 'pull request')} added or changed."
-        return f"The initial sync of {name} is complete: {plural(report.prs_total, 'pull request')} in the database."
+        return (
+            f"The initial sync of {name} is complete: {plural(report.prs_in_database, 'pull request')} in the database."
+        )
     if report.outcome == Outcome.RATE_LIMITED:
         resume = _format_resume(report.rate_limit_reset_at, report.finished_at)
         when = f"after {resume}" if resume else "after the rate limit resets"
@@ -215,7 +217,7 @@ def _rows(report: SyncReport) -> list[tuple[str, str]]:
         ("Window", _window(report.days_back)),
         ("PRs synced", _n(report.prs_synced)),
         ("Reviews synced", _n(report.reviews_synced)),
-        ("PRs in database", _n(report.prs_total)),
+        ("PRs in database", _n(report.prs_in_database)),
         ("Duration", duration(report.duration_seconds)),
         (
             "API budget spent",

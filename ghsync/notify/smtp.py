@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any
 
-from ghsync.errors import NotifyError
+from ghsync.errors import NotifyError, PartlyDelivered
 from ghsync.models import SyncReport
 from ghsync.notify.message import one_line, render_run_email, render_sync_email
 from ghsync.notify.settings import CONTROL_CHARS, SmtpSettings, parse_recipients
@@ -249,7 +249,7 @@ def send_email(settings: SmtpSettings, message: EmailMessage, *, smtp_factory: S
             # `from None`: the cause could carry login details; the line below says everything needed.
             raise NotifyError(_scrub(_describe_failure(error, phase, settings, where), settings)) from None
         if refused:
-            raise NotifyError(
+            raise PartlyDelivered(
                 _scrub(_refused_text(refused), settings)
                 + f"; delivered to {plural(_recipient_count(message) - len(refused), 'other recipient')}"
             )

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from ghsync.config import Settings
 from ghsync.digest.build import DEFAULT_CHART_WEEKS, Digest, ScopeRepository
-from ghsync.errors import GhsyncError, StoreError, UsageError
+from ghsync.errors import GhsyncError, PartlyDelivered, StoreError, UsageError
 from ghsync.metrics import PeopleFilter
 from ghsync.models import (
     DeliveryStatus,
@@ -141,6 +141,9 @@ class ChannelStatus(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"  # this scope's week already reached the channel
     FAILED = "failed"
+    # Some recipients refused it, the others have it: recorded as sent (a retry would mail them again), and
+    # reported as a failure.
+    PARTLY_SENT = "partly sent"
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class DigestResult:
 
     @property
     def failed(self) -> bool:
-        return any(outcome.status == ChannelStatus.FAILED for outcome in self.outcomes)
+        return any(outcome.status in (ChannelStatus.FAILED, ChannelStatus.PARTLY_SENT) for outcome in self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -300,9 +303,16 @@ def _deliver(
         if not force and store.digest_sent(scope_key, week, channel):
             outcomes.append(ChannelOutcome(channel, ChannelStatus.SKIPPED))
             continue
+        shown: ChannelStatus | None = None
         try:
             detail = send()
             status = DeliveryStatus.SENT
+        except PartlyDelivered as error:
+            detail, status, shown = (
+                _without_secrets(str(error), secrets),
+                DeliveryStatus.SENT,
+                ChannelStatus.PARTLY_SENT,
+            )
         except GhsyncError as error:
             detail, status = _without_secrets(str(error), secrets), DeliveryStatus.FAILED
         except Exception as error:  # noqa: BLE001 - one channel's surprise must not keep the other from its digest
@@ -320,7 +330,9 @@ def _deliver(
         )
         outcomes.append(
             ChannelOutcome(
-                channel, ChannelStatus.SENT if status == DeliveryStatus.SENT else ChannelStatus.FAILED, detail
+                channel,
+                shown or (ChannelStatus.SENT if status == DeliveryStatus.SENT else ChannelStatus.FAILED),
+                detail,
             )
         )
     return outcomes

@@ -10,8 +10,25 @@ from datetime import date
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ghsync.config import Settings
-from ghsync.engine import NOTHING_SPENT, EngineHooks, Source, job_report, next_request, sync_repository
-from ghsync.errors import GhsyncError, NotTracked, RepositoryLocked, UsageError
+from ghsync.engine import (
+    NOTHING_SPENT,
+    EngineHooks,
+    Source,
+    first_request,
+    job_report,
+    next_request,
+    rewrite_from,
+    sync_repository,
+)
+from ghsync.errors import (
+    ConfigError,
+    GhsyncError,
+    NotTracked,
+    RateLimited,
+    RepositoryLocked,
+    TransientGitHubError,
+    UsageError,
+)
 from ghsync.models import (
     AccountRateLimit,
     ListedRepository,
@@ -23,6 +40,7 @@ from ghsync.models import (
     RateLimitBudget,
     Repository,
     RepositoryHead,
+    RepositoryIdentity,
     RunPlan,
     Spend,
     SyncKind,
@@ -31,7 +49,7 @@ from ghsync.models import (
 )
 from ghsync.service.common import EMAIL_NOT_CONFIGURED, _existing_store, _open_store, _people, _require_tokens
 from ghsync.store import SqliteStore
-from ghsync.store.lock import repository_lock
+from ghsync.store.lock import owner_lock, repository_lock
 from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_globs, parse_owner, parse_repository_slug
 
@@ -40,10 +58,11 @@ if TYPE_CHECKING:
 
 
 class PullRequestSource(Source[PullRequestRecord], Protocol):
-    """The engine's Source for pull requests, plus the one REST check `track` makes first."""
+    """The engine's Source for pull requests, plus what `track` and `sync` ask of GitHub around it."""
 
-    def check_repository(self, full_name: str) -> tuple[str | None, int | None]:
-        """Raise if the repository cannot be read; else GitHub's (node_id, database id) for it."""
+    def check_repository(self, first: PageRequest) -> RepositoryIdentity:
+        """Fetch (and hold for the engine) a new repository's first page; raise if it is not there under this
+        name; else GitHub's name and ids for it."""
         ...
 
     def expect(self, planned: Sequence[tuple[PageRequest, int]]) -> None: ...
@@ -89,6 +108,10 @@ class SyncOutcome(NamedTuple):
 
 def _open_source(settings: Settings, hooks: SyncHooks) -> PullRequestSource:
     from ghsync.github.pulls import open_source  # imports PyGithub: only commands that talk to GitHub pay for it
+
+    # A bad mail setting is bad usage (exit 2), said before anything is fetched: found only when the sync
+    # is done, it would have to be a warning (see _notify_run).
+    settings.smtp()
 
     source = open_source(
         _require_tokens(settings),
@@ -155,19 +178,30 @@ def track_repository(
         if existing is None:
             source = _open_source(settings, hooks)
             before = source.spent()
-            # One REST call (the core bucket, not GraphQL points): a clear error before anything is written.
-            node_id, database_id = source.check_repository(full_name)
+            planned_at = hooks.clock()
+            # The first page is the check: a clear error before anything is written, and no request of its
+            # own (the engine is served the same page). When GitHub cannot answer now (the threshold, a fault
+            # that outlasted the retries) the repository is recorded all the same, `pending`, and the command
+            # exits 75: `sync` checks and syncs it later.
+            try:
+                identity = source.check_repository(first_request(full_name, days_back, planned_at=planned_at))
+            except (RateLimited, TransientGitHubError) as error:
+                identity = None
+                if isinstance(error, TransientGitHubError):
+                    store.add_repository(full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients)
+                    raise
             repository = store.add_repository(
                 full_name,
                 days_back=days_back,
                 now=iso(hooks.clock()),
                 notify_to=recipients,
-                node_id=node_id,
-                database_id=database_id,
+                node_id=identity.node_id if identity else None,
+                database_id=identity.database_id if identity else None,
             )
-            # The check is part of the first sync's cost (`syncs.rest_calls`), as the README says.
+            # The first page is part of the first sync's cost, fetched before its job began.
             check = source.spent() - before
-            return TrackResult(full_name, _sync_one(settings, store, source, repository, hooks, spent_before=check))
+            report = _sync_one(settings, store, source, repository, hooks, spent_before=check, planned_at=planned_at)
+            return TrackResult(full_name, report)
 
         if days is None:
             days_back = existing.days_back
@@ -229,11 +263,14 @@ def _change_window(
         )
     source = _open_source(settings, hooks)
     if settled and coverage is not None and coverage.cursor is not None:
-        repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=False)
-        store.start_job(
-            repository, kind=SyncKind.INITIAL, since=start, started_at=iso(hooks.clock()), cursor=coverage.cursor
+        repository = store.widen(
+            existing,
+            days_back=days_back,
+            notify_to=recipients or None,
+            since=start,
+            started_at=iso(hooks.clock()),
+            cursor=coverage.cursor,
         )
-        repository = store.repository(existing.id)
     else:
         repository = store.retrack(existing, days_back=days_back, notify_to=recipients or None, restart=True)
     return TrackResult(name, _sync_one(settings, store, source, repository, hooks))
@@ -282,6 +319,9 @@ class _Candidate:
     repository: Repository
     head: str | None = _UNKNOWN
     prs_total: int | None = None
+    # GitHub's cheap check did not find it (deleted, renamed, access lost): it is synced on its own, so that
+    # its error is its own and never fails a request it would share with other repositories.
+    gone: bool = False
 
 
 def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHooks | None = None) -> SyncRun:
@@ -314,10 +354,17 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
                 run.outcomes.append(SyncOutcome(owner.login, None, error))
                 owner_ids.discard(owner.id)  # its repositories are still synced, unchecked
                 continue
-            found, untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=False)
+            try:
+                found, untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=False)
+            except RepositoryLocked as error:  # `untrack ORG` or another run is changing this owner
+                run.outcomes.append(SyncOutcome(owner.login, None, error))
+                owner_ids.discard(owner.id)
+                continue
             candidates += found
             run.untracked += untracked
-        by_hand = [r for r in repositories if r.owner_id not in owner_ids]
+        # Read before the owners were re-listed: one an owner adopted just now is its candidate already.
+        owned = {candidate.repository.id for candidate in candidates}
+        by_hand = [r for r in repositories if r.owner_id not in owner_ids and r.id not in owned]
         candidates += _check_heads(source, by_hand)
         return _run(settings, store, source, candidates, hooks, run)
 
@@ -333,7 +380,7 @@ def _check_heads(source: PullRequestSource, repositories: list[Repository]) -> l
     return [
         _Candidate(r, heads[r.full_name].head_updated_at, heads[r.full_name].prs_total)
         if r.full_name in heads
-        else _Candidate(r)
+        else _Candidate(r, gone=True)
         for r in repositories
     ]
 
@@ -364,7 +411,21 @@ def _refresh_owner(
     adopt_untracked: bool,
 ) -> tuple[list[_Candidate], list[Untracked]]:
     """Bring the owner's tracked repositories in line with its listing: new ones tracked with its window,
-    those gone or filtered out untracked with the reason (data kept)."""
+    those gone or filtered out untracked with the reason (data kept). Under the owner's lock."""
+    with owner_lock(settings.db, owner.login):
+        return _refresh_owner_locked(settings, store, owner, login, listed, hooks, adopt_untracked=adopt_untracked)
+
+
+def _refresh_owner_locked(
+    settings: Settings,
+    store: SqliteStore,
+    owner: Owner,
+    login: str,
+    listed: list[ListedRepository],
+    hooks: SyncHooks,
+    *,
+    adopt_untracked: bool,
+) -> tuple[list[_Candidate], list[Untracked]]:
     now = iso(hooks.clock())
     stored = {r.full_name.lower(): r for r in store.owner_repositories(owner)}
     listed_names = set()
@@ -398,20 +459,39 @@ def _refresh_owner(
             or existing.sync_status == SyncStatus.UNTRACKED
             or (existing.days_back != owner.days_back)
         ):
-            repository = store.adopt(
-                existing,
-                owner,
-                days_back=owner.days_back,
-                restart=_window_widens(existing.days_back, owner.days_back),
-            )
+            adopted = _adopt(settings, store, existing, owner, hooks)
+            if adopted is None:
+                continue
+            repository = adopted
         else:
             repository = existing
         candidates.append(_Candidate(repository, item.head_updated_at, item.prs_total))
+    # Forks are left out by GitHub itself (isFork: false) unless asked for: a tracked fork is then unlisted too.
+    causes = "deleted, transferred or made private" + ("" if owner.filters.include_forks else ", or a fork")
     for key, repository in stored.items():
         if key not in listed_names:
-            untrack(repository, f"no longer listed under {login} on GitHub (deleted, transferred or made private)")
+            untrack(repository, f"no longer listed under {login} on GitHub ({causes})")
     store.owner_listed(owner, now=now)
     return candidates, untracked
+
+
+def _adopt(
+    settings: Settings, store: SqliteStore, repository: Repository, owner: Owner, hooks: SyncHooks
+) -> Repository | None:
+    """The owner takes the repository over with its window, under the repository's lock: a running sync
+    of it must not have its window (or its restart) change underneath. None while one runs."""
+    try:
+        with repository_lock(settings.db, repository.full_name):
+            current = store.repository(repository.id)  # as the sync that just ended (if any) left it
+            return store.adopt(
+                current, owner, days_back=owner.days_back, restart=_window_widens(current.days_back, owner.days_back)
+            )
+    except RepositoryLocked:
+        hooks.on_warning(
+            f"{repository.full_name} is being synced by another process: {owner.login}'s window applies to it "
+            "on the next run"
+        )
+        return None
 
 
 def _needs_sync(store: SqliteStore, candidate: _Candidate) -> bool:
@@ -419,6 +499,10 @@ def _needs_sync(store: SqliteStore, candidate: _Candidate) -> bool:
     if candidate.head == _UNKNOWN or repository.sync_status != SyncStatus.COMPLETE:
         return True
     if repository.last_synced_at is None or store.current_job(repository) is not None:
+        return True
+    # An equal head proves nothing when it was updated about when the last sync read it (engine.rewrite_from).
+    since = rewrite_from(store.top_read_started(repository.id))
+    if since is not None and repository.sync_watermark is not None and repository.sync_watermark >= since:
         return True
     return candidate.head != repository.sync_watermark
 
@@ -459,7 +543,7 @@ def _run(
     for candidate in to_sync:
         request = next_request(store, candidate.repository, planned_at=planned_at)
         expected = _expected_records(store, candidate, request)
-        if expected is not None:
+        if expected is not None and not candidate.gone:
             planned.append((request, expected))
     source.expect(planned)
     if len(to_sync) > 1:
@@ -531,8 +615,28 @@ def untrack_owner(settings: Settings, login: str) -> tuple[str, int]:
         owner = store.find_owner(login)
         if owner is None:
             raise NotTracked(f"owner {login} is not tracked in this database: run `ghsync track {login}`")
-        repositories = store.remove_owner(owner, f"owner {owner.login} untracked")
-        return owner.login, sum(1 for r in repositories if r.sync_status != SyncStatus.UNTRACKED)
+        reason = f"owner {owner.login} untracked"
+        # Each repository under its own lock (a running sync would otherwise finish as `complete` over the
+        # `untracked` written here), one at a time (an owner may have thousands); the owner's lock keeps a
+        # `sync` from adopting them again meanwhile. One being synced keeps the owner, and exit 75 says so.
+        with owner_lock(settings.db, owner.login):
+            untracked, busy = 0, []
+            for repository in store.owner_repositories(owner):
+                if repository.sync_status == SyncStatus.UNTRACKED:
+                    continue
+                try:
+                    with repository_lock(settings.db, repository.full_name):
+                        store.mark_untracked(store.repository(repository.id), reason)
+                    untracked += 1
+                except RepositoryLocked as error:
+                    busy.append(error)
+            if busy:
+                raise RepositoryLocked(
+                    f"{busy[0]}; the owner's other repositories are untracked: run `ghsync untrack {owner.login}` "
+                    "again then"
+                )
+            store.remove_owner(owner, reason)
+        return owner.login, untracked
 
 
 def _sync_one(
@@ -614,11 +718,24 @@ def _notify_run(
     from ghsync.notify.smtp import notify_run_result
 
     events = settings.notify_events()
-    smtp = settings.smtp()
+    due = [
+        (repository, report) for repository, report in outcomes if should_notify(report.outcome, report.kind, events)
+    ]
+    if not due:
+        return
+    try:
+        smtp = settings.smtp()
+    except ConfigError as error:
+        # The sync is committed: a bad mail setting is said and recorded, never the run's failure (exit 2).
+        for repository, _ in due:
+            if repository.current_sync_id is not None and repository.notify_to:
+                store.record_email_status(repository.current_sync_id, f"not sent: {error}")
+        hooks.on_warning(f"email not sent: {error}")
+        return
     by_recipients: dict[tuple[str, ...], list[tuple[Repository, SyncReport]]] = {}
-    for repository, report in outcomes:
+    for repository, report in due:
         recipients = tuple(repository.notify_to) or tuple(smtp.default_recipients)
-        if recipients and should_notify(report.outcome, report.kind, events):
+        if recipients:
             by_recipients.setdefault(recipients, []).append((repository, report))
     for recipients, group in by_recipients.items():
         jobs = [r.current_sync_id for r, _ in group if r.current_sync_id is not None]

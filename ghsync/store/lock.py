@@ -80,6 +80,18 @@ def repository_lock(db_path: Path, full_name: str) -> Iterator[None]:
 
 
 @contextmanager
+def owner_lock(db_path: Path, login: str) -> Iterator[None]:
+    """Held while an owner's repositories are brought in line with its listing, or untracked with it: an
+    `untrack ORG` never races a `sync` that would adopt them again. (Repository locks hold `__`; this does not.)"""
+    with _file_lock(
+        db_path,
+        f"{login.lower()}.owner.lock",
+        lambda holder: f"owner {login} is being changed by process {holder}; try again when it finishes",
+    ):
+        yield
+
+
+@contextmanager
 def digest_lock(db_path: Path, scope: str) -> Iterator[None]:
     """Held while a scope's digest is checked, sent and recorded: two overlapping cron runs cannot both send."""
     name = "digest--" + hashlib.sha256(scope.encode("utf-8")).hexdigest()[:24] + ".lock"

@@ -308,6 +308,22 @@ def m011_window_jobs(db: sqlite_utils.Database) -> None:
     db.table("syncs").add_column("from_window_cursor", int)
 
 
+def m012_window_jobs_started_before_m011(db: sqlite_utils.Database) -> None:
+    """Mark the unfinished jobs m011 could not: a wider window's job started before it, stopped (rate limit,
+    Ctrl-C) and resumed after the upgrade would otherwise call the data fresh when it finishes. Only such a job
+    starts with a cursor and never reads the head (the engine reads it on a pass's first page, from the top)."""
+    db.execute(
+        "UPDATE syncs SET from_window_cursor = 1 WHERE from_window_cursor IS NULL AND kind = 'initial' "
+        "AND finished_at IS NULL AND cursor IS NOT NULL AND head_updated_at IS NULL"
+    )
+
+
+def m013_rewrite_from(db: sqlite_utils.Database) -> None:
+    """Incremental jobs remember from when an equal updatedAt proves nothing (a PR edited twice in the second
+    the last sync read it): resumed after a stop, they must write the same records an unbroken run would."""
+    db.table("syncs").add_column("rewrite_from", str)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -323,6 +339,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     m009_drop_api_prices,
     m010_whole_history_synced_before_m005,
     m011_window_jobs,
+    m012_window_jobs_started_before_m011,
+    m013_rewrite_from,
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from ghsync.errors import NotTracked, StoreError
+from ghsync.errors import DatabaseBusy, NotTracked, StoreError
 from ghsync.models import (
     PULL_REQUEST_FIELDS,
     REVIEW_FIELDS,
@@ -55,11 +55,14 @@ _PR_COLUMNS = (*_PR_SCALARS, "labels", "sync_id")
 _pr_scalars_of = attrgetter(*_PR_SCALARS)  # one C call per PR, not a getattr per field
 _UPSERT_PR_SQL = (
     "INSERT INTO pull_requests (repository_id, number, {cols}) VALUES (?, ?, {marks}) "
-    "ON CONFLICT (repository_id, number) DO UPDATE SET {sets}"
+    "ON CONFLICT (repository_id, number) DO UPDATE SET {sets} WHERE {differs}"
 ).format(
     cols=", ".join(_PR_COLUMNS),
     marks=", ".join("?" for _ in _PR_COLUMNS),
     sets=", ".join(f"{col} = excluded.{col}" for col in _PR_COLUMNS),
+    # A PR read again exactly as stored (the overlap an incremental sync re-checks) keeps its row and its
+    # sync: it is not counted as updated, and nothing is written for it.
+    differs=" OR ".join(f"{col} IS NOT excluded.{col}" for col in ("labels", *_PR_SCALARS)),
 )
 # Rows per batched statement: well under SQLite's 32,766 bound variables for the IN lists.
 _ROWS_PER_STATEMENT = 500
@@ -114,6 +117,8 @@ def open_store(path: Path | str, *, create: bool = True, create_parent: bool = F
             _create_private_file(path)
         elif path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
+        else:
+            _refuse_hard_links(path)
     deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
     while True:
         try:
@@ -124,11 +129,11 @@ def open_store(path: Path | str, *, create: bool = True, create_parent: bool = F
             if "locked" in str(error) and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
-            raise StoreError(_describe_sqlite_error(path, error)) from error
+            raise _store_error(path, error) from error
         except StoreError:
             raise
         except sqlite3.DatabaseError as error:
-            raise StoreError(_describe_sqlite_error(path, error)) from error
+            raise _store_error(path, error) from error
         except OSError as error:
             raise StoreError(f"cannot open database {path}: {error.strerror or error}") from error
 
@@ -160,6 +165,21 @@ def _connect_and_migrate(path: Path) -> sqlite_utils.Database:
         raise
 
 
+def _refuse_hard_links(path: Path) -> None:
+    """Two names for one database file: SQLite names its write-ahead log after the name it was opened by,
+    so writers through each name would keep separate logs of one file (a documented way to corrupt it), and
+    the per-repository locks, kept beside the name, would not see each other. A symbolic link is fine."""
+    try:
+        links = path.stat().st_nlink
+    except OSError:
+        return  # opening it says what is wrong
+    if links > 1:
+        raise StoreError(
+            f"{path} has {links} hard links: SQLite's write-ahead log and ghsync's locks follow one name, so "
+            "open it by one path only (remove the other links; a symbolic link is fine)"
+        )
+
+
 def _refuse_foreign(db: sqlite_utils.Database, path: Path) -> None:
     """A file that is neither empty nor ghsync's (by its application_id or, before m003, its migrations
     table) belongs to another program: refuse it before changing a byte."""
@@ -181,6 +201,15 @@ def _migrate(db: sqlite_utils.Database) -> None:
         return  # the common case reads only, so `status` never queues behind a sync's writes
     with transaction(db):
         apply_migrations(db, pending_migrations(db))
+
+
+def _store_error(path: Path, error: sqlite3.Error) -> StoreError:
+    """The error family's form of an SQLite error: busy or locked past the busy timeout is temporary (exit 75,
+    cron tries again later); anything else is a failure."""
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return DatabaseBusy(f"database {path} is locked by another program: {text}")
+    return StoreError(_describe_sqlite_error(path, error))
 
 
 def _describe_sqlite_error(path: Path, error: sqlite3.Error) -> str:
@@ -232,8 +261,9 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
                 db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-    except sqlite3.OperationalError as error:
-        raise StoreError(_describe_sqlite_error(Path(db_path_of(db)), error)) from error
+    except (sqlite3.OperationalError, sqlite3.IntegrityError) as error:
+        # IntegrityError: a constraint the code should have kept; the run ends as an error, not a crash.
+        raise _store_error(Path(db_path_of(db)), error) from error
 
 
 def sync_progress_percent(completed: int, total: int, *, finished: bool) -> int:
@@ -310,6 +340,8 @@ def _job(row: dict[str, Any]) -> SyncJob:
         prs_total=row["prs_total"] or 0,
         spent=Spend(points=row["graphql_points"] or 0, rest_calls=row["rest_calls"] or 0),
         runs=row["runs"] or 0,
+        from_window_cursor=bool(row.get("from_window_cursor")),
+        rewrite_from=row.get("rewrite_from"),
     )
 
 
@@ -485,6 +517,31 @@ class SqliteStore:
         self, repository: Repository, *, days_back: int | None, notify_to: Sequence[str] | None, restart: bool
     ) -> Repository:
         """Track again with a (new) window and recipients; restart: the next sync is an initial one."""
+        with transaction(self.db):
+            self._retrack(repository, days_back=days_back, notify_to=notify_to, restart=restart)
+        return self.repository(repository.id)
+
+    def widen(
+        self,
+        repository: Repository,
+        *,
+        days_back: int | None,
+        notify_to: Sequence[str] | None,
+        since: str | None,
+        started_at: str,
+        cursor: str,
+    ) -> Repository:
+        """A wider window and the job that fetches its older part (from the stored window's `cursor`), in one
+        transaction: with the window written alone, a failure before the job would leave the repository
+        `complete` under the wider window with its older PRs never fetched."""
+        with transaction(self.db):
+            self._retrack(repository, days_back=days_back, notify_to=notify_to, restart=False)
+            self._insert_job(repository, kind=SyncKind.INITIAL, since=since, started_at=started_at, cursor=cursor)
+        return self.repository(repository.id)
+
+    def _retrack(
+        self, repository: Repository, *, days_back: int | None, notify_to: Sequence[str] | None, restart: bool
+    ) -> None:
         fields: dict[str, Any] = {"days_back": days_back}
         if repository.sync_status == SyncStatus.UNTRACKED:
             fields["sync_status"] = SyncStatus.PENDING
@@ -495,9 +552,7 @@ class SqliteStore:
             fields.update(
                 sync_watermark=None, last_synced_at=None, current_sync_id=None, sync_status=SyncStatus.PENDING
             )
-        with transaction(self.db):
-            self.db.table("repositories").update(repository.id, fields)
-        return self.repository(repository.id)
+        self.db.table("repositories").update(repository.id, fields)
 
     def untrack(self, repository: Repository, *, purge: bool) -> None:
         with transaction(self.db):
@@ -516,6 +571,20 @@ class SqliteStore:
                 "DELETE FROM repositories WHERE id = ?",
             ):
                 self.db.execute(sql, [repository.id])
+
+    def top_read_started(self, repository_id: int) -> str | None:
+        """When the last job that read the newest PRs began (any but a wider window's, which reads older ones)."""
+        row = self.db.execute(
+            "SELECT started_at FROM syncs WHERE repository_id = ? AND from_window_cursor IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            [repository_id],
+        ).fetchone()
+        return row[0] if row is not None else None
+
+    def stored_updated_since(self, repository_id: int, updated_at: str) -> int:
+        """PRs stored that were updated at or after this instant."""
+        sql = "SELECT count(*) FROM pull_requests WHERE repository_id = ? AND updated_at >= ?"
+        return int(self.db.execute(sql, [repository_id, updated_at]).fetchone()[0])
 
     def stored_pull_request_count(self, repository_id: int) -> int:
         sql = "SELECT count(*) FROM pull_requests WHERE repository_id = ?"
@@ -553,38 +622,55 @@ class SqliteStore:
         since: str | None,
         started_at: str,
         cursor: str | None = None,
+        rewrite_from: str | None = None,
     ) -> SyncJob:
         """A new job; `cursor` starts its main pass there instead of at the newest PR (a wider window's
         job resumes where the previous window's pass stopped)."""
         with transaction(self.db):
-            inserted = self.db.table("syncs").insert(
-                {
-                    "repository_id": repository.id,
-                    "kind": kind,
-                    "since": since,
-                    "pass_since": since,
-                    "phase": Phase.MAIN,
-                    "cursor": cursor or None,
-                    "from_window_cursor": 1 if cursor else None,
-                    "started_at": started_at,
-                    "runs": 0,
-                }
-            )
-            job_id = int(inserted.last_pk or 0)
-            self.db.table("repositories").update(
-                repository.id,
-                {
-                    "current_sync_id": job_id,
-                    "sync_status": SyncStatus.SYNCING,
-                    "sync_started_at": started_at,
-                    "sync_finished_at": None,
-                    "sync_progress": 0,
-                    "sync_prs_total": 0,
-                    "sync_prs_completed": 0,
-                    "last_error": None,
-                },
+            job_id = self._insert_job(
+                repository, kind=kind, since=since, started_at=started_at, cursor=cursor, rewrite_from=rewrite_from
             )
         return self.job(job_id)
+
+    def _insert_job(
+        self,
+        repository: Repository,
+        *,
+        kind: SyncKind,
+        since: str | None,
+        started_at: str,
+        cursor: str | None,
+        rewrite_from: str | None = None,
+    ) -> int:
+        inserted = self.db.table("syncs").insert(
+            {
+                "repository_id": repository.id,
+                "kind": kind,
+                "since": since,
+                "pass_since": since,
+                "phase": Phase.MAIN,
+                "cursor": cursor or None,
+                "from_window_cursor": 1 if cursor else None,
+                "rewrite_from": rewrite_from,
+                "started_at": started_at,
+                "runs": 0,
+            }
+        )
+        job_id = int(inserted.last_pk or 0)
+        self.db.table("repositories").update(
+            repository.id,
+            {
+                "current_sync_id": job_id,
+                "sync_status": SyncStatus.SYNCING,
+                "sync_started_at": started_at,
+                "sync_finished_at": None,
+                "sync_progress": 0,
+                "sync_prs_total": 0,
+                "sync_prs_completed": 0,
+                "last_error": None,
+            },
+        )
+        return job_id
 
     def resume_job(self, job: SyncJob) -> SyncJob:
         """A process (re)starts the job: count the run and show it as syncing."""
@@ -624,7 +710,6 @@ class SqliteStore:
                     "prs_total": total,
                     "graphql_points": progress.spent.points,
                     "rest_calls": progress.spent.rest_calls,
-                    **({"window_boundary": progress.window_boundary} if progress.window_boundary is not None else {}),
                 },
                 {
                     "sync_prs_total": total,
@@ -633,6 +718,26 @@ class SqliteStore:
                     **_budget_fields(progress.budget),
                 },
             )
+            if progress.window_boundary is not None:
+                # The first page to reach the window's start is the boundary: a page read again after a
+                # resume (only older PRs) reaches it too, and must not move it past the PRs on that first one.
+                self.db.execute(
+                    "UPDATE syncs SET window_boundary = ? WHERE id = ? AND window_boundary IS NULL",
+                    [progress.window_boundary, job.id],
+                )
+            if progress.node_id is not None or progress.database_id is not None:
+                # GitHub's ids, from the page, where the row has none yet (a repository an owner's listing
+                # brought, or one tracked before they were read): no write once they are there. Ids another
+                # row holds (the same repository under its name before a rename) stay with that row.
+                self.db.execute(
+                    "UPDATE repositories SET "
+                    "node_id = coalesce(node_id, (SELECT ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM repositories WHERE node_id = ?))), "
+                    "database_id = coalesce(database_id, (SELECT ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM repositories WHERE database_id = ?))) "
+                    "WHERE id = ? AND (node_id IS NULL OR database_id IS NULL)",
+                    [progress.node_id, progress.node_id, progress.database_id, progress.database_id, job.repository_id],
+                )
         return replace(job, cursor=progress.cursor, prs_total=total, spent=progress.spent)
 
     def _upsert_pull_requests(self, job: SyncJob, records: Sequence[PullRequestRecord]) -> int:
@@ -641,20 +746,22 @@ class SqliteStore:
         conn = self.db.conn
         # The last copy of a PR wins, as when rows were written one by one (its reviews only once).
         records = list({r.number: r for r in records}.values())
-        new_to_job = len(records)
+        new_to_job = 0
         for start in range(0, len(records), _ROWS_PER_STATEMENT):
             chunk = records[start : start + _ROWS_PER_STATEMENT]
             numbers = [r.number for r in chunk]
             # `+sync_id`: look the page's PRs up by number; SQLite otherwise chose the (repository_id,
             # sync_id) index and read every row the job had written, on every page.
-            new_to_job -= conn.execute(
+            in_job = (
                 f"SELECT count(*) FROM pull_requests WHERE repository_id = ? AND number IN ({_marks(numbers)}) "
-                "AND +sync_id = ?",
-                [job.repository_id, *numbers, job.id],
-            ).fetchone()[0]
+                "AND +sync_id = ?"
+            )
+            before = conn.execute(in_job, [job.repository_id, *numbers, job.id]).fetchone()[0]
             conn.executemany(
                 _UPSERT_PR_SQL, [[job.repository_id, r.number, *_pull_request_values(r, job.id)] for r in chunk]
             )
+            # New to the job: inserted, or changed from another job's copy (an identical copy keeps its job).
+            new_to_job += conn.execute(in_job, [job.repository_id, *numbers, job.id]).fetchone()[0] - before
             ids: dict[int, int] = dict(
                 conn.execute(
                     f"SELECT number, id FROM pull_requests WHERE repository_id = ? AND number IN ({_marks(numbers)})",
