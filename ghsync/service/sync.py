@@ -413,66 +413,53 @@ def _refresh_owner(
     """Bring the owner's tracked repositories in line with its listing: new ones tracked with its window,
     those gone or filtered out untracked with the reason (data kept). Under the owner's lock."""
     with owner_lock(settings.db, owner.login):
-        return _refresh_owner_locked(settings, store, owner, login, listed, hooks, adopt_untracked=adopt_untracked)
+        now = iso(hooks.clock())
+        stored = {r.full_name.lower(): r for r in store.owner_repositories(owner)}
+        listed_names = set()
+        candidates, untracked = [], []
 
+        def untrack(repository: Repository, reason: str) -> None:
+            if repository.sync_status == SyncStatus.UNTRACKED:
+                return
+            try:
+                with repository_lock(settings.db, repository.full_name):
+                    store.mark_untracked(repository, reason)
+            except RepositoryLocked:
+                return  # a live sync holds it: the next run untracks it
+            untracked.append(Untracked(repository.full_name, reason))
 
-def _refresh_owner_locked(
-    settings: Settings,
-    store: SqliteStore,
-    owner: Owner,
-    login: str,
-    listed: list[ListedRepository],
-    hooks: SyncHooks,
-    *,
-    adopt_untracked: bool,
-) -> tuple[list[_Candidate], list[Untracked]]:
-    now = iso(hooks.clock())
-    stored = {r.full_name.lower(): r for r in store.owner_repositories(owner)}
-    listed_names = set()
-    candidates, untracked = [], []
-
-    def untrack(repository: Repository, reason: str) -> None:
-        if repository.sync_status == SyncStatus.UNTRACKED:
-            return
-        try:
-            with repository_lock(settings.db, repository.full_name):
-                store.mark_untracked(repository, reason)
-        except RepositoryLocked:
-            return  # a live sync holds it: the next run untracks it
-        untracked.append(Untracked(repository.full_name, reason))
-
-    for item in listed:
-        key = item.full_name.lower()
-        listed_names.add(key)
-        existing = stored.get(key) or store.find_repository(item.full_name)
-        reason = owner_filter_reason(item, owner.filters)
-        if reason is not None:
-            if existing is not None and existing.owner_id == owner.id:
-                untrack(existing, f"{reason} (owner {login})")
-            continue
-        if existing is None:
-            repository = store.add_repository(item.full_name, days_back=owner.days_back, now=now, owner_id=owner.id)
-        elif existing.sync_status == SyncStatus.UNTRACKED and existing.owner_id != owner.id and not adopt_untracked:
-            continue  # untracked by hand: only `track OWNER` itself takes it back
-        elif (
-            existing.owner_id != owner.id
-            or existing.sync_status == SyncStatus.UNTRACKED
-            or (existing.days_back != owner.days_back)
-        ):
-            adopted = _adopt(settings, store, existing, owner, hooks)
-            if adopted is None:
+        for item in listed:
+            key = item.full_name.lower()
+            listed_names.add(key)
+            existing = stored.get(key) or store.find_repository(item.full_name)
+            reason = owner_filter_reason(item, owner.filters)
+            if reason is not None:
+                if existing is not None and existing.owner_id == owner.id:
+                    untrack(existing, f"{reason} (owner {login})")
                 continue
-            repository = adopted
-        else:
-            repository = existing
-        candidates.append(_Candidate(repository, item.head_updated_at, item.prs_total))
-    # Forks are left out by GitHub itself (isFork: false) unless asked for: a tracked fork is then unlisted too.
-    causes = "deleted, transferred or made private" + ("" if owner.filters.include_forks else ", or a fork")
-    for key, repository in stored.items():
-        if key not in listed_names:
-            untrack(repository, f"no longer listed under {login} on GitHub ({causes})")
-    store.owner_listed(owner, now=now)
-    return candidates, untracked
+            if existing is None:
+                repository = store.add_repository(item.full_name, days_back=owner.days_back, now=now, owner_id=owner.id)
+            elif existing.sync_status == SyncStatus.UNTRACKED and existing.owner_id != owner.id and not adopt_untracked:
+                continue  # untracked by hand: only `track OWNER` itself takes it back
+            elif (
+                existing.owner_id != owner.id
+                or existing.sync_status == SyncStatus.UNTRACKED
+                or (existing.days_back != owner.days_back)
+            ):
+                adopted = _adopt(settings, store, existing, owner, hooks)
+                if adopted is None:
+                    continue
+                repository = adopted
+            else:
+                repository = existing
+            candidates.append(_Candidate(repository, item.head_updated_at, item.prs_total))
+        # Forks are left out by GitHub itself (isFork: false) unless asked for: a tracked fork is then unlisted too.
+        causes = "deleted, transferred or made private" + ("" if owner.filters.include_forks else ", or a fork")
+        for key, repository in stored.items():
+            if key not in listed_names:
+                untrack(repository, f"no longer listed under {login} on GitHub ({causes})")
+        store.owner_listed(owner, now=now)
+        return candidates, untracked
 
 
 def _adopt(
