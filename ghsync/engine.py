@@ -173,7 +173,7 @@ def next_request(store: JobStore[R], repository: Repository, *, planned_at: floa
     if job is not None:
         return page_request(repository, job)
     _, since = plan_job(repository, now=planned_at)
-    return PageRequest(owner=repository.owner, name=repository.name, count=since or "all")
+    return PageRequest(owner=repository.owner, name=repository.name, count=since or "all")  # as first_request
 
 
 def first_request(full_name: str, days_back: int | None, *, planned_at: float) -> PageRequest:
@@ -344,8 +344,9 @@ def sync_repository(
             budget=source.budget(),
             # Where a wider window's job will start: this page, asked again.
             window_boundary=(request.after or "") if reached_window_start else None,
-            node_id=page.identity.node_id if page.identity else None,
-            database_id=page.identity.database_id if page.identity else None,
+            # GitHub's ids, where the row has none yet: a pass's first page is enough.
+            node_id=identity.node_id if identity and request.after is None else None,
+            database_id=identity.database_id if identity and request.after is None else None,
         )
         try:
             job = run.job = store.save_page(job, [r for r in in_pass if r.key in keys], progress)

@@ -458,9 +458,9 @@ def coverage_note(weeks: int, coverage_start: str | None, repository: str | None
 
 def not_synced_note(weeks: int, synced_through: str | None, repository: str | None) -> str:
     """The stderr line when past weeks are not complete because a repository was last synced before they ended."""
-    plural = "week ended" if weeks == 1 else "weeks ended"
+    ended = "week ended" if weeks == 1 else "weeks ended"
     return (
-        f"{weeks} past {plural} after {repository} was last synced ({synced_through}): marked not complete "
+        f"{weeks} past {ended} after {repository} was last synced ({synced_through}): marked not complete "
         f"(so far) until `ghsync sync` brings it up to date"
     )
 

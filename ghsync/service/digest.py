@@ -77,8 +77,7 @@ def digest_scope(
         if chosen_team is None:
             known = ", ".join(sorted(teams)) or "none"
             raise UsageError(f"unknown team {team} (teams: {known}); see `ghsync team list`")
-        selected, untracked = _scope(store, (), owner=None, team=chosen_team, host=settings.github_host())
-        left_out = tuple(LeftOutRepository(r.full_name, r.last_error) for r in untracked)
+        selected, left_out = _scope(store, (), owner=None, team=chosen_team, host=settings.github_host())
         key, name = f"team:{chosen_team.name}", chosen_team.name
     elif repositories:
         chosen: dict[int, Repository] = {}

@@ -21,7 +21,6 @@ from ghsync.engine import (
     sync_repository,
 )
 from ghsync.errors import (
-    ConfigError,
     GhsyncError,
     NotTracked,
     RateLimited,
@@ -185,11 +184,11 @@ def track_repository(
             # exits 75: `sync` checks and syncs it later.
             try:
                 identity = source.check_repository(first_request(full_name, days_back, planned_at=planned_at))
-            except (RateLimited, TransientGitHubError) as error:
-                identity = None
-                if isinstance(error, TransientGitHubError):
-                    store.add_repository(full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients)
-                    raise
+            except RateLimited:
+                identity = None  # the engine stops at once, after recording the repository
+            except TransientGitHubError:
+                store.add_repository(full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients)
+                raise
             repository = store.add_repository(
                 full_name,
                 days_back=days_back,
@@ -419,14 +418,11 @@ def _refresh_owner(
         candidates, untracked = [], []
 
         def untrack(repository: Repository, reason: str) -> None:
-            if repository.sync_status == SyncStatus.UNTRACKED:
-                return
             try:
-                with repository_lock(settings.db, repository.full_name):
-                    store.mark_untracked(repository, reason)
+                if _untrack_locked(settings, store, repository, reason):
+                    untracked.append(Untracked(repository.full_name, reason))
             except RepositoryLocked:
                 return  # a live sync holds it: the next run untracks it
-            untracked.append(Untracked(repository.full_name, reason))
 
         for item in listed:
             key = item.full_name.lower()
@@ -609,12 +605,8 @@ def untrack_owner(settings: Settings, login: str) -> tuple[str, int]:
         with owner_lock(settings.db, owner.login):
             untracked, busy = 0, []
             for repository in store.owner_repositories(owner):
-                if repository.sync_status == SyncStatus.UNTRACKED:
-                    continue
                 try:
-                    with repository_lock(settings.db, repository.full_name):
-                        store.mark_untracked(store.repository(repository.id), reason)
-                    untracked += 1
+                    untracked += _untrack_locked(settings, store, repository, reason)
                 except RepositoryLocked as error:
                     busy.append(error)
             if busy:
@@ -622,8 +614,18 @@ def untrack_owner(settings: Settings, login: str) -> tuple[str, int]:
                     f"{busy[0]}; the owner's other repositories are untracked: run `ghsync untrack {owner.login}` "
                     "again then"
                 )
-            store.remove_owner(owner, reason)
+            store.remove_owner(owner)
         return owner.login, untracked
+
+
+def _untrack_locked(settings: Settings, store: SqliteStore, repository: Repository, reason: str) -> bool:
+    """Untrack a repository of an owner under its lock (a running sync would otherwise finish as `complete`
+    over it); False when it already was. RepositoryLocked while another process syncs it."""
+    if repository.sync_status == SyncStatus.UNTRACKED:
+        return False
+    with repository_lock(settings.db, repository.full_name):
+        store.mark_untracked(store.repository(repository.id), reason)
+    return True
 
 
 def _sync_one(
@@ -710,15 +712,7 @@ def _notify_run(
     ]
     if not due:
         return
-    try:
-        smtp = settings.smtp()
-    except ConfigError as error:
-        # The sync is committed: a bad mail setting is said and recorded, never the run's failure (exit 2).
-        for repository, _ in due:
-            if repository.current_sync_id is not None and repository.notify_to:
-                store.record_email_status(repository.current_sync_id, f"not sent: {error}")
-        hooks.on_warning(f"email not sent: {error}")
-        return
+    smtp = settings.smtp()  # checked before anything was fetched (_open_source)
     by_recipients: dict[tuple[str, ...], list[tuple[Repository, SyncReport]]] = {}
     for repository, report in due:
         recipients = tuple(repository.notify_to) or tuple(smtp.default_recipients)

@@ -132,7 +132,7 @@ def weekly_metrics(
             synced_through=synced_through,
             synced_through_repository=stalest.full_name if stalest is not None else None,
             weeks_not_synced=not_synced,
-            left_out=tuple(LeftOutRepository(r.full_name, r.last_error) for r in untracked),
+            left_out=untracked,
         )
 
 
@@ -144,7 +144,7 @@ def _instant(text: str) -> float:
 
 def _scope(
     store: SqliteStore, slugs: Sequence[str], *, owner: str | None, team: Team | None, host: str
-) -> tuple[list[Repository], list[Repository]]:
+) -> tuple[list[Repository], tuple[LeftOutRepository, ...]]:
     """The repositories metrics cover: those named, else every tracked one; narrowed by owner and team.
 
     Also returns the untracked repositories a team names (archived, deleted, untracked by hand): they are
@@ -181,7 +181,7 @@ def _scope(
             )
         scope = f" owned by {owner}" if owner else ""
         raise UsageError(f"no tracked repositories{scope} in this scope: run `ghsync track OWNER/REPO` first")
-    return repositories, left_out
+    return repositories, tuple(LeftOutRepository(r.full_name, r.last_error) for r in left_out)
 
 
 def _scope_title(repositories: Sequence[Repository], team: Team | None) -> str:

@@ -61,7 +61,8 @@ _UPSERT_PR_SQL = (
     marks=", ".join("?" for _ in _PR_COLUMNS),
     sets=", ".join(f"{col} = excluded.{col}" for col in _PR_COLUMNS),
     # A PR read again exactly as stored (the overlap an incremental sync re-checks) keeps its row and its
-    # sync: it is not counted as updated, and nothing is written for it.
+    # sync: it is not counted as updated. Its reviews are replaced all the same: a review submitted in the
+    # same second leaves the PR's own fields as they were.
     differs=" OR ".join(f"{col} IS NOT excluded.{col}" for col in ("labels", *_PR_SCALARS)),
 )
 # Rows per batched statement: well under SQLite's 32,766 bound variables for the IN lists.
@@ -207,9 +208,8 @@ def _store_error(path: Path, error: sqlite3.Error) -> StoreError:
     """The error family's form of an SQLite error: busy or locked past the busy timeout is temporary (exit 75,
     cron tries again later); anything else is a failure."""
     text = str(error)
-    if "locked" in text or "busy" in text:
-        return DatabaseBusy(f"database {path} is locked by another program: {text}")
-    return StoreError(_describe_sqlite_error(path, error))
+    busy = "locked" in text or "busy" in text
+    return (DatabaseBusy if busy else StoreError)(_describe_sqlite_error(path, error))
 
 
 def _describe_sqlite_error(path: Path, error: sqlite3.Error) -> str:
@@ -500,18 +500,12 @@ class SqliteStore:
                 [(now, budget.remaining, budget.reset_iso(), repository_id) for repository_id in repository_ids],
             )
 
-    def remove_owner(self, owner: Owner, reason: str) -> list[Repository]:
-        """Forget an owner: its repositories keep their data, become untracked, and are no longer its."""
-        repositories = self.owner_repositories(owner)
+    def remove_owner(self, owner: Owner) -> None:
+        """Forget an owner whose repositories are untracked (each under its lock, by the caller): they keep
+        their data and are no longer its."""
         with transaction(self.db):
-            self.db.execute(
-                "UPDATE repositories SET sync_status = ?, last_error = ?, owner_id = NULL "
-                "WHERE owner_id = ? AND sync_status != ?",
-                [SyncStatus.UNTRACKED, reason, owner.id, SyncStatus.UNTRACKED],
-            )
             self.db.execute("UPDATE repositories SET owner_id = NULL WHERE owner_id = ?", [owner.id])
             self.db.execute("DELETE FROM owners WHERE id = ?", [owner.id])
-        return repositories
 
     def retrack(
         self, repository: Repository, *, days_back: int | None, notify_to: Sequence[str] | None, restart: bool
