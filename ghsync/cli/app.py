@@ -111,6 +111,12 @@ def warn(message: str) -> None:
     say(f"Warning: {message}")
 
 
+def note(message: str) -> None:
+    """A line for people about a success (stderr), silent with --quiet: cron mails whatever a job prints."""
+    if not shared().quiet:
+        say(message)
+
+
 def _progress() -> "render.SyncProgressDisplay":
     from ghsync.cli import render
 
@@ -198,8 +204,7 @@ def track(
         result = track_repository(
             settings(), repository, days=days, notify_to=notify or (), hooks=_hooks(display, wait=wait)
         )
-    if not shared().quiet:
-        say(result.message if result.report is None else render.report_line(result.report))
+    note(result.message if result.report is None else render.report_line(result.report))
     raise typer.Exit(exit_code([result.report]))
 
 
@@ -224,10 +229,10 @@ def _report_run(run: "SyncRun") -> int:
     from ghsync.service.common import NOTHING_TRACKED
 
     quiet = shared().quiet
-    if run.message and not quiet:
-        say(run.message)
-    if not (run.message or run.outcomes or run.unchanged or run.untracked) and not quiet:
-        say(NOTHING_TRACKED)  # an empty state for people, not an error: cron stays quiet with exit 0
+    if run.message:
+        note(run.message)
+    if not (run.message or run.outcomes or run.unchanged or run.untracked):
+        note(NOTHING_TRACKED)  # an empty state for people, not an error: cron stays quiet with exit 0
     for outcome in run.outcomes:
         if outcome.error is not None:
             message = str(outcome.error)
@@ -239,10 +244,10 @@ def _report_run(run: "SyncRun") -> int:
             )
         elif outcome.report is not None and (not quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
-    if run.unchanged and not quiet:
-        say(render.unchanged_line(run.unchanged))
-    if run.untracked and not quiet:  # not errors: `status` keeps the reason
-        say(render.untracked_line([(u.full_name, u.reason) for u in run.untracked]))
+    if run.unchanged:
+        note(render.unchanged_line(run.unchanged))
+    if run.untracked:  # not errors: `status` keeps the reason
+        note(render.untracked_line([(u.full_name, u.reason) for u in run.untracked]))
     return exit_code(outcome.error or outcome.report for outcome in run.outcomes)
 
 
@@ -284,8 +289,7 @@ def status(
         return
     rows = repository_statuses(config, repository)
     if not rows:
-        if not shared().quiet:
-            say(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
+        note(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
         return
     if repository is None and not show_all and len(rows) > render.SUMMARY_ABOVE:
         console.print(render.owner_summary(rows, now=time.time(), width=console.width))
@@ -391,19 +395,18 @@ def metrics(
         include_bots=include_bots,
         today=datetime.now(UTC).date(),
     )
-    quiet = shared().quiet
-    if result.weeks_left_out and not quiet:
-        say(
+    if result.weeks_left_out:
+        note(
             render.coverage_note(
                 result.weeks_left_out, result.coverage_start, result.coverage_repository, result.widen_hint
             )
         )
     for name in result.not_covered:
         warn(f"{name} has not completed a sync yet: its data may be partial")
-    if result.weeks_not_synced and not quiet:
-        say(render.not_synced_note(result.weeks_not_synced, result.synced_through, result.synced_through_repository))
-    for repository in () if quiet else result.left_out:
-        say(repository.note)
+    if result.weeks_not_synced:
+        note(render.not_synced_note(result.weeks_not_synced, result.synced_through, result.synced_through_repository))
+    for repository in result.left_out:
+        note(repository.note)
     if shown == OutputFormat.JSON:
         typer.echo(metrics_render.metrics_to_json(result.rows, key=key), nl=False)  # type: ignore[arg-type]
     elif shown == OutputFormat.CSV:
@@ -443,8 +446,7 @@ def team_import(
 
     result = import_team(settings(), team, name=name)
     members = plural(len(result.team.members or ()), "member")
-    if not shared().quiet:
-        say(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
+    note(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
 
 
 @team_app.command("list", cls=Command, epilog=EPILOG)
@@ -488,16 +490,14 @@ def untrack(
         if purge:
             raise UsageError("--purge takes one repository; an owner's repositories keep their data")
         login, count = untrack_owner(settings(), login)
-        if not shared().quiet:
-            say(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
+        note(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
         return
     if purge and not yes:
         if not render.is_interactive(sys.stdin):
             raise UsageError("--purge deletes data: pass --yes to confirm when there is no terminal")
         typer.confirm(printable(f"Delete every stored pull request and review of {repository}?"), abort=True, err=True)
     name = untrack_repository(settings(), repository, purge=purge)
-    if not shared().quiet:
-        say(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
+    note(f"{name}: no longer tracked" + (" and its data deleted" if purge else " (data kept)"))
 
 
 @app.command("db-path", cls=Command, epilog=EPILOG)
