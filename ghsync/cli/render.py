@@ -102,7 +102,8 @@ class SyncProgressDisplay:
         self._last_log: dict[str, float] = {}
         self._last_line: dict[str, str] = {}
         # A run over several repositories: one bar for all (repositories and PRs done), see start_run.
-        self._run: dict[str, tuple[int, int, bool]] | None = None
+        # Each repository of a run: (expected PRs, PRs done, status), the status None until it reports.
+        self._run: dict[str, tuple[int, int, SyncStatus | None]] | None = None
         self._run_task: Any = None
 
     def __enter__(self) -> Self:
@@ -145,8 +146,7 @@ class SyncProgressDisplay:
 
     def start_run(self, plan: RunPlan) -> None:
         """From now on, one bar: repositories done/total and PRs done/total, naming the one being fetched."""
-        self._run = {name: (expected, 0, False) for name, expected in plan.expected_prs.items()}
-        self._run_incomplete: set[str] = set()
+        self._run = {name: (expected, 0, None) for name, expected in plan.expected_prs.items()}
         self._run_percent = 0
         if self._progress is not None:
             self._run_task = self._progress.add_task(
@@ -155,16 +155,12 @@ class SyncProgressDisplay:
 
     def _update_run(self, row: Repository) -> None:
         assert self._run is not None and self._progress is not None
-        expected, _, _ = self._run.get(row.full_name, (0, 0, False))
-        done = row.sync_status in (SyncStatus.COMPLETE, SyncStatus.ERROR, SyncStatus.RATE_LIMITED)
-        self._run[row.full_name] = (max(expected, row.sync_prs_total), row.sync_prs_completed, done)
+        expected, _, _ = self._run.get(row.full_name, (0, 0, None))
+        self._run[row.full_name] = (max(expected, row.sync_prs_total), row.sync_prs_completed, row.sync_status)
         total = sum(max(t, c) for t, c, _ in self._run.values())
         completed = sum(c for _, c, _ in self._run.values())
-        finished = sum(1 for _, _, d in self._run.values() if d)
-        if row.sync_status != SyncStatus.COMPLETE:
-            self._run_incomplete.add(row.full_name)
-        else:
-            self._run_incomplete.discard(row.full_name)
+        statuses = [status for _, _, status in self._run.values()]
+        finished = sum(1 for s in statuses if s in (SyncStatus.COMPLETE, SyncStatus.ERROR, SyncStatus.RATE_LIMITED))
         note = f"{finished}/{len(self._run)} repositories"
         if row.rate_limit_remaining is not None:
             note += f", budget {row.rate_limit_remaining}"
@@ -172,7 +168,7 @@ class SyncProgressDisplay:
         # 100 only when every repository completed (a rate-limit stop or an error ends a run short of it); and it
         # never goes back when a repository's count turns out larger than the cheap check said (the PR counts
         # beside it are exact).
-        all_complete = finished == len(self._run) and not self._run_incomplete
+        all_complete = all(status == SyncStatus.COMPLETE for status in statuses)
         percent = 100 if all_complete and total else min(99, completed * 100 // total) if total else 0
         percent = self._run_percent = max(self._run_percent, percent)
         self._progress.update(
