@@ -143,6 +143,9 @@ class Settings(BaseModel):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if "@" in urlsplit(value).netloc:
+            # Credentials in the URL would be echoed by every error naming it: the token goes in --token.
+            raise ValueError("must not carry a user or password (give the token with --token or GITHUB_TOKEN)")
         return value
 
     def github_tokens(self) -> list[str]:

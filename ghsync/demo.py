@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ghsync.config import load_settings
+from ghsync.config import Settings
 from ghsync.models import RepositoryStatus, SyncReport
 from ghsync.service.status import repository_statuses
 from ghsync.service.sync import SyncHooks, track_repository
@@ -29,7 +29,9 @@ def run_demo(*, prs: int, db: Path | None, hooks: SyncHooks, latency: float = 0.
     db_path = db or Path(tempfile.mkdtemp(prefix="ghsync-demo-")) / "ghsync.db"
     repository = generate_repository(DEMO_REPOSITORY, prs, seed=1)
     with FakeGitHub([repository], latency=latency) as fake:
-        settings = load_settings(db=db_path, tokens=[DEMO_TOKEN], api_url=fake.url)
+        # Not the user's settings: their mail server, recipients or threshold have no business in a demo
+        # (it would mail them, or wait an hour for a reset), and their tokens no business near the fake.
+        settings = Settings(db=db_path, tokens=DEMO_TOKEN, api_url=fake.url)
         result = track_repository(settings, DEMO_REPOSITORY, days="all", hooks=hooks)
         report = result.report
         if report is None:  # already tracked in a --db given twice: sync it again instead

@@ -173,6 +173,17 @@ def test_demo_runs_without_token_or_network(tmp_path):
     assert database(tmp_path / "demo.db")["pull_requests"].count == 120
 
 
+def test_the_demo_leaves_the_users_mail_and_threshold_settings_alone(tmp_path):
+    from smtp_server import SmtpTestServer
+
+    with SmtpTestServer(security="none") as smtp:
+        env = {**smtp.env(), "GHSYNC_NOTIFY_TO": "boss@example.com", "GHSYNC_MIN_REMAINING": "4999"}
+        result = invoke("demo", "--prs", "60", "--db", tmp_path / "demo.db", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert "waiting" not in result.stderr  # a threshold above the fake's budget would wait an hour
+    assert smtp.messages == []  # nobody is mailed about a demo
+
+
 def test_version_flag():
     result = invoke("--version")
     assert result.exit_code == 0 and result.stdout.startswith("ghsync ")

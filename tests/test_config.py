@@ -260,3 +260,10 @@ def test_a_json_variable_that_is_not_json_is_a_config_error_naming_it(monkeypatc
     monkeypatch.setenv("GHSYNC_TEAMS", "{bad")
     with pytest.raises(ConfigError, match=r"^invalid setting GHSYNC_TEAMS: not valid JSON$"):
         load_settings()
+
+
+def test_an_api_url_with_credentials_in_it_is_refused_without_echoing_them(monkeypatch):
+    monkeypatch.setenv("GITHUB_API_URL", "http://user:hunter2@127.0.0.1:1")
+    with pytest.raises(ConfigError, match="must not carry a user or password") as raised:
+        load_settings()
+    assert "hunter2" not in str(raised.value)

@@ -158,6 +158,15 @@ def test_a_webhook_that_is_not_https_is_bad_usage_and_not_echoed(db_path):
     assert "must start with https://" in result.stderr and "XyzSecret" not in result.stderr
 
 
+def test_a_webhook_with_a_space_is_bad_usage_and_its_secret_is_neither_printed_nor_stored(db_path):
+    # http.client would refuse it later, quoting the URL's secret path in its error.
+    store_week(db_path)
+    env = env_for(db_path, {"GHSYNC_SLACK_WEBHOOK": "https://127.0.0.1:9/services/T000/B000/SECRET XYZ"})
+    result = invoke("digest", env=env)
+    assert result.exit_code == 2 and "SECRET" not in result.stderr
+    assert digests(db_path) == []
+
+
 # -- once per scope, week and channel ---------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ appears in no message this module produces.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import urllib.error
@@ -48,7 +49,8 @@ def check_webhook_url(url: SecretStr) -> None:
         host = parts.hostname or ""
     except ValueError:
         raise UsageError("the Slack webhook URL is not a URL") from None
-    if CONTROL_CHARS.search(text) or not host:
+    # No whitespace either: http.client refuses it later with an error that quotes the URL's secret path.
+    if CONTROL_CHARS.search(text) or any(c.isspace() for c in text) or not host:
         raise UsageError("the Slack webhook URL is not a URL (expected https://hooks.slack.com/services/...)")
     if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
         return
@@ -112,3 +114,6 @@ def post_webhook(url: SecretStr, payload: dict[str, Any], *, timeout: float = DE
         raise NotifyError(_scrub(f"cannot reach Slack at {host}: {detail}", text)) from None
     except OSError as error:
         raise NotifyError(_scrub(f"connection to Slack at {host} failed: {error.strerror or error}", text)) from None
+    except (ValueError, http.client.HTTPException) as error:
+        # What the standard library says of a URL or an answer it cannot take may quote the URL: only its kind.
+        raise NotifyError(f"talking to Slack at {host} failed: {type(error).__name__}") from None
