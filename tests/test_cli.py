@@ -277,6 +277,47 @@ def test_rate_limit_shows_accounts_never_tokens(fake):
     assert TOKEN not in result.stdout
 
 
+def test_rate_limit_shows_a_revoked_token_of_a_pool_as_a_row_and_the_others_budgets(small_repository):
+    from ghsync_testing import FakeGitHub
+
+    with FakeGitHub([small_repository], tokens={TOKEN: "octocat"}) as fake:
+        pool = invoke("rate-limit", "--json", "--api-url", fake.url, "--token", TOKEN, "--token", "revoked-one")
+        alone = invoke("rate-limit", "--json", "--api-url", fake.url, "--token", "revoked-one")
+    assert pool.exit_code == 0, pool.stderr
+    rows = json.loads(pool.stdout)
+    assert {(row["account"], row["resource"]) for row in rows} == {
+        ("octocat", "core"),
+        ("octocat", "graphql"),
+        ("token #2", "rejected by GitHub (401)"),
+    }
+    assert "revoked-one" not in pool.stdout
+    assert alone.exit_code == 1 and "rejected the token" in alone.stderr
+
+
+def test_a_reader_that_closed_stdout_gets_no_error_line(tmp_path):
+    # `ghsync status --json | head -0`: nothing to tell a reader that went away, and no "unexpected" error.
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "GHSYNC_DB": str(tmp_path / "none.db"), "GHSYNC_CONFIG": str(tmp_path / "none.toml")}
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", "from ghsync.cli import main; main()", "status", "--json"],
+            check=False,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert (child.returncode, child.stderr) == (1, "")
+
+
 def test_help_lists_exit_codes():
     result = invoke("--help")
     assert "75" in result.stdout and "Exit codes" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -58,6 +59,11 @@ def reported_errors(*, debug: bool, interrupted: str = "interrupted") -> Iterato
         raise fail(interrupted, EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
+    except BrokenPipeError:
+        # Whoever read stdout went away (`| head`): nothing to tell them, and the interpreter's last flush must
+        # not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_FAILED) from None
     except Exception as error:  # noqa: BLE001 - the edge: anything unforeseen still ends in one line
         _traceback_if(debug)
         hint = "" if debug else " (run with --debug for details)"

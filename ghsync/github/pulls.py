@@ -470,8 +470,15 @@ def account_rate_limits(
     clients = _clients(
         tokens, api_url=api_url, request_timeout=request_timeout, allow_insecure_http=allow_insecure_http
     )
+    rejected: list[AuthenticationError] = []
     for index, client in enumerate(clients, start=1):
-        states = client.rate_limits()
+        try:
+            states = client.rate_limits()
+        except AuthenticationError as error:
+            # One revoked token of a pool is a row, as `sync` goes on without it; all of them is the error.
+            rejected.append(error)
+            report.append(AccountRateLimit(f"token #{index}", "rejected by GitHub (401)", None, None, None, None))
+            continue
         try:
             account = client.user_login() or f"token #{index}"
         except GhsyncError:
@@ -483,4 +490,6 @@ def account_rate_limits(
             report.append(
                 AccountRateLimit(account, state.resource, state.limit, state.remaining, state.used, iso(state.reset_at))
             )
+    if len(rejected) == len(clients):
+        raise rejected[0]
     return report
