@@ -385,10 +385,15 @@ def test_a_config_team_and_an_imported_team_of_the_same_name_is_an_error_naming_
             invoke("team", "import", "octo-org/platform-team", "--as", "platform", *cli_flags(fake, db_path)).exit_code
             == 0
         )
+        assert invoke("track", "octo-org/api", "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
     env = _config(tmp_path, '[teams.platform]\nmembers = ["alice"]\n')
-    result = invoke("team", "list", "--db", db_path, env=env)
+    result = invoke("metrics", "--team", "platform", "--db", db_path, env=env)
     assert result.exit_code == 2
     assert "config file" in result.stderr and "octo-org/platform-team" in result.stderr
+    # Only where a team is used: listing shows both, and metrics without a team are not held up by it.
+    listed = invoke("team", "list", "--json", "--db", db_path, env=env)
+    assert listed.exit_code == 0 and [t["name"] for t in json.loads(listed.stdout)] == ["platform", "platform"]
+    assert invoke("metrics", "--db", db_path, "--json", env=env).exit_code == 0
 
 
 def test_team_list_shows_every_team_where_it_comes_from_and_its_members(org_with_team, db_path, tmp_path):

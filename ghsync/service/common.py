@@ -52,19 +52,21 @@ def _members(team: Team) -> frozenset[str] | None:
     return None if team.members is None else frozenset(login.lower() for login in team.members)
 
 
-def _all_teams(settings: Settings, store: SqliteStore | None) -> list[Team]:
-    """Config-file teams and imported ones; the same name in both is an error naming both."""
+def _all_teams(settings: Settings, store: SqliteStore | None, *, strict: bool = True) -> list[Team]:
+    """Config-file teams and imported ones. The same name in both is an error naming both when a team is to be
+    used (`strict`); listing them (`team list`) shows both, their sources telling them apart."""
     configured = [
         Team(name=name, source="config", members=team.members, repos=team.repos)
         for name, team in sorted(settings.teams.items())
     ]
     imported = store.imported_teams() if store is not None else []
     clash = sorted({t.name for t in configured} & {t.name for t in imported})
-    if clash:
+    if clash and strict:
         source = next(t.source for t in imported if t.name == clash[0])
         raise UsageError(
             f"team {clash[0]!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
-            f"from {source.removeprefix('github ')}; rename one (`ghsync team import ... --as OTHER`)"
+            f"from {source.removeprefix('github ')}; rename the config file's team (the imported one stays in the "
+            "database, and `ghsync team import ... --as OTHER` would add a third)"
         )
     return sorted([*configured, *imported], key=lambda t: t.name.casefold())
 

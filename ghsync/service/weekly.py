@@ -76,7 +76,9 @@ def weekly_metrics(
     from ghsync.metrics import compute_weekly_metrics, covered_rows, synced_rows, week_start, weekly_metrics_window
 
     with _open_store(settings) as store:
-        teams = {t.name: t for t in _all_teams(settings, store)}
+        # Teams only when a team is asked for: a clash of names must not keep anyone from other metrics.
+        wanted_teams = team is not None or by == "team"
+        teams = {t.name: t for t in _all_teams(settings, store)} if wanted_teams else {}
         chosen = None
         if team is not None:
             chosen = teams.get(team)
@@ -222,9 +224,9 @@ def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
 def list_teams(settings: Settings) -> list[Team]:
     """Every team: from the config file and imported into the database."""
     if not settings.db.exists():
-        return _all_teams(settings, None)
+        return _all_teams(settings, None, strict=False)
     with _open_store(settings) as store:
-        return _all_teams(settings, store)
+        return _all_teams(settings, store, strict=False)
 
 
 def import_team(
