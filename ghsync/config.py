@@ -132,10 +132,13 @@ class Settings(BaseModel):
             )
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(part) for part in first.get("loc", ())) or "smtp"
-            names = {"default_recipients": "GHSYNC_NOTIFY_TO", "from_addr": "GHSYNC_SMTP_FROM"}
-            label = names.get(where, f"GHSYNC_SMTP_{where.upper()}")
-            raise ConfigError(f"invalid setting {label}: {first.get('msg', 'invalid value')}") from None
+            where = ".".join(str(part) for part in first.get("loc", ())) or "host"
+            field = {"default_recipients": "notify_to", "from_addr": "from"}.get(where, where)
+            field = field if field == "notify_to" else f"smtp_{field}"
+            message = first.get("msg", "invalid value")
+            if field in Settings.model_fields and not _environment_sets(field) and _file_sets(field):
+                raise ConfigError(f"config file {default_config_path()}: invalid {field}: {message}") from None
+            raise ConfigError(f"invalid setting {_VARIABLE_OF.get(field, field).upper()}: {message}") from None
 
     @field_validator("api_url")
     @classmethod
@@ -212,6 +215,55 @@ def gh_cli_token(host: str) -> str | None:
     return token if done.returncode == 0 and token else None
 
 
+def _file_keys() -> dict[str, str]:
+    """The config file's keys and the field each sets: a field's name, but the token variables under their
+    own lower-case names (gh_token, github_token …), as people know them."""
+    return {
+        (str(field.validation_alias).lower() if name.startswith("env_") else name): name
+        for name, field in Settings.model_fields.items()
+    }
+
+
+# The config file's token keys: a token from the environment replaces all of them, not one by one (else a
+# file's gh_token would beat the environment's GITHUB_TOKEN, gh's order being applied before the sources').
+_TOKEN_FIELDS = frozenset({"env_gh", "env_github", "env_gh_enterprise", "env_github_enterprise", "tokens"})
+
+
+def _environment_sets(field: str) -> bool:
+    """Whether a documented variable of the environment gives this field a value (any case, not empty)."""
+    variable = _VARIABLE_OF[field]
+    return any(name.lower() == variable and value.strip() for name, value in os.environ.items())
+
+
+def _file_sets(field: str) -> bool:
+    """Whether the config file (readable, as loaded) gives this field a value."""
+    try:
+        data = tomllib.loads(default_config_path().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return field in file_values(data)
+
+
+def file_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the config file contributes, by field name: its known keys only (an unknown key is said to be
+    ignored, so it must be), less what the environment replaces as a whole: the tokens when any token
+    variable is set, and the teams when GHSYNC_TEAMS is (a table would otherwise be merged into it)."""
+    keys = _file_keys()
+    values = {keys[key]: value for key, value in data.items() if key in keys}
+    if any(_environment_sets(field) for field in _TOKEN_FIELDS):
+        values = {field: value for field, value in values.items() if field not in _TOKEN_FIELDS}
+    if _environment_sets("teams"):
+        values.pop("teams", None)
+    return values
+
+
+def _config_path_checked() -> Path:
+    path = default_config_path()
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory (GHSYNC_CONFIG names the file itself)")
+    return path
+
+
 def config_file_warnings() -> list[str]:
     """Keys of the config file that no setting reads (a typo is otherwise ignored silently), each with
     the closest known key. Unreadable files are left to load_settings to report."""
@@ -222,11 +274,7 @@ def config_file_warnings() -> list[str]:
         keys = list(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return []
-    # Keys are field names; the token variables are read under their own lower-case names (gh_token).
-    known = [
-        str(field.validation_alias).lower() if name.startswith("env_") else name
-        for name, field in Settings.model_fields.items()
-    ]
+    known = list(_file_keys())
     warnings = []
     for key in keys:
         if key in known:
@@ -268,6 +316,12 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
         def _load_env_vars(self) -> Mapping[str, str | None]:
             return {name: value for name, value in super()._load_env_vars().items() if name in _VARIABLES}
 
+    class ConfigFile(TomlConfigSettingsSource):
+        """The config file, below the environment: its known keys only, less what the environment replaces."""
+
+        def _read_file(self, file_path: Any) -> dict[str, Any]:
+            return file_values(super()._read_file(file_path))
+
     class LoadedSettings(BaseSettings, Settings):
         model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
@@ -280,7 +334,7 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
             dotenv_settings: "PydanticBaseSettingsSource",
             file_secret_settings: "PydanticBaseSettingsSource",
         ) -> tuple["PydanticBaseSettingsSource", ...]:
-            toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
+            toml = ConfigFile(settings_cls, toml_file=default_config_path())
             return (init_settings, DocumentedVariablesOnly(settings_cls), toml)
 
     # It is the Settings people see (its repr, its errors).
@@ -304,7 +358,7 @@ def _loaded_directly(given: dict[str, Any]) -> Settings | None:
     all there is: no config file, no JSON-valued variable. None when anything else is needed, or when
     a value is invalid (pydantic-settings then builds the same error as always)."""
     try:
-        if default_config_path().exists():
+        if _config_path_checked().exists():
             return None
     except OSError:
         return None
@@ -345,11 +399,7 @@ def load_settings(**overrides: Any) -> Settings:
     except OSError as error:
         raise ConfigError(f"cannot read config file {default_config_path()}: {error.strerror or error}") from None
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
-        label = _FIELD_NAMES.get(where, where)
-        # pydantic echoes the input in its own str(); build the message from parts to keep secrets out.
-        raise ConfigError(f"invalid setting {label}: {first.get('msg', 'invalid value')}") from None
+        raise _invalid_setting(error, given) from None
     except ValueError as error:
         from pydantic_settings import SettingsError
 
@@ -359,3 +409,33 @@ def load_settings(**overrides: Any) -> Settings:
         named = next((name for name in _JSON_FIELDS if f'field "{name}"' in str(error)), None)
         label = _VARIABLE_OF[named].upper() if named else "settings"
         raise ConfigError(f"invalid setting {label}: not valid JSON") from None
+
+
+def _invalid_setting(error: ValidationError, given: Mapping[str, Any]) -> ConfigError:
+    """One line naming where the bad value came from: the flag, the variable, or the config file's key.
+
+    pydantic echoes the input in its own str(); the message is built from parts to keep secrets out."""
+    first = error.errors()[0]
+    location = [str(part) for part in first.get("loc", ())]
+    message = first.get("msg", "invalid value")
+    # pydantic-settings names a field by its variable (GHSYNC_TEAMS), a flag by the field's name.
+    field_of = {variable: name for name, variable in _VARIABLE_OF.items()}
+    field = field_of.get(location[0].lower(), location[0]) if location else "settings"
+    location[:1] = [field] if location else []
+    if field in given or field not in Settings.model_fields or _environment_sets(field):
+        label = _FIELD_NAMES.get(field) or _VARIABLE_OF.get(field, field).upper()
+        inside = f" ({'.'.join(location[1:])})" if len(location) > 1 else ""
+        return ConfigError(f"invalid setting {label}{inside}: {message}")
+    path = default_config_path()
+    if field == "teams" and len(location) >= 2:
+        team, key = location[1], ".".join(location[2:])
+        if first.get("type") == "extra_forbidden":
+            import difflib
+
+            close = difflib.get_close_matches(key, list(TeamConfig.model_fields), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; known keys: members, repos"
+            return ConfigError(f"config file {path}: [teams.{team}] has an unknown key '{key}'{hint}")
+        return ConfigError(f"config file {path}: [teams.{team}] {key or 'table'}: {message}")
+    key = next((name for name, target in _file_keys().items() if target == field), field)
+    return ConfigError(f"config file {path}: invalid {key}: {message}")
+

@@ -267,3 +267,75 @@ def test_an_api_url_with_credentials_in_it_is_refused_without_echoing_them(monke
     with pytest.raises(ConfigError, match="must not carry a user or password") as raised:
         load_settings()
     assert "hunter2" not in str(raised.value)
+
+
+# --- the config file below the environment, key by key ------------------------------------------
+
+
+def _config(monkeypatch, tmp_path, text: str):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    monkeypatch.setenv("GHSYNC_CONFIG", str(path))
+    return path
+
+
+def test_a_token_in_the_environment_replaces_the_config_files_tokens(monkeypatch, tmp_path):
+    # gh's order (GH_TOKEN before GITHUB_TOKEN) is among the variables of one source, never across sources.
+    _config(monkeypatch, tmp_path, 'gh_token = "from-file"\ntokens = "file-a,file-b"\n')
+    monkeypatch.setenv("GITHUB_TOKEN", "from-environment")
+    assert load_settings().github_tokens() == ["from-environment"]
+
+
+def test_the_config_files_tokens_serve_when_the_environment_has_none(monkeypatch, tmp_path):
+    _config(monkeypatch, tmp_path, 'gh_token = "from-file"\ntokens = "file-a"\n')
+    monkeypatch.setenv("GITHUB_TOKEN", "  ")  # set but empty: gives no token
+    assert load_settings().github_tokens() == ["from-file", "file-a"]
+
+
+def test_ghsync_teams_replaces_the_config_files_teams(monkeypatch, tmp_path):
+    _config(monkeypatch, tmp_path, "[teams.web]\nmembers = ['alice']\n")
+    monkeypatch.setenv("GHSYNC_TEAMS", '{"ops": {"members": ["bob"]}}')
+    assert list(load_settings().teams) == ["ops"]
+
+
+def test_an_unknown_key_of_the_config_file_is_really_ignored(monkeypatch, tmp_path):
+    # The warning says so: a variable's name (ghsync_db) or a field's (env_gh) in the file sets nothing.
+    _config(monkeypatch, tmp_path, f'ghsync_db = "{tmp_path / "x.db"}"\nenv_gh = "sneaky"\n')
+    settings = load_settings()
+    assert settings.db != tmp_path / "x.db"
+    assert settings.env_gh is None
+
+
+def test_a_bad_value_in_the_config_file_names_the_file_and_its_key(monkeypatch, tmp_path):
+    path = _config(monkeypatch, tmp_path, 'min_remaining = "lots"\n')
+    with pytest.raises(ConfigError, match=rf"^config file {path}: invalid min_remaining: .*integer"):
+        load_settings()
+
+
+def test_a_bad_value_in_the_environment_still_names_the_variable_with_a_config_file(monkeypatch, tmp_path):
+    _config(monkeypatch, tmp_path, "min_remaining = 5\n")
+    monkeypatch.setenv("GHSYNC_MIN_REMAINING", "lots")
+    with pytest.raises(ConfigError, match=r"^invalid setting --min-remaining / GHSYNC_MIN_REMAINING: "):
+        load_settings()
+
+
+def test_a_typo_inside_a_team_table_names_the_team_and_the_closest_key(monkeypatch, tmp_path):
+    # Fatal, not a warning: ignored, `member` would make the team everyone.
+    path = _config(monkeypatch, tmp_path, "[teams.web]\nmember = ['alice']\n")
+    with pytest.raises(ConfigError, match=rf"^config file {path}: \[teams.web\] has an unknown key 'member'; did you mean 'members'\?$"):
+        load_settings()
+
+
+def test_a_config_path_that_is_a_directory_is_a_config_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings()
+
+
+def test_a_bad_mail_setting_in_the_config_file_names_the_file_and_its_key(monkeypatch, tmp_path):
+    path = _config(monkeypatch, tmp_path, 'smtp_host = "smtp.example.com"\nsmtp_security = "sometimes"\n')
+    with pytest.raises(ConfigError, match=rf"^config file {path}: invalid smtp_security: "):
+        load_settings().smtp()
+    monkeypatch.setenv("GHSYNC_SMTP_SECURITY", "never")
+    with pytest.raises(ConfigError, match=r"^invalid setting GHSYNC_SMTP_SECURITY: "):
+        load_settings().smtp()
