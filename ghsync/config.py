@@ -438,4 +438,3 @@ def _invalid_setting(error: ValidationError, given: Mapping[str, Any]) -> Config
         return ConfigError(f"config file {path}: [teams.{team}] {key or 'table'}: {message}")
     key = next((name for name, target in _file_keys().items() if target == field), field)
     return ConfigError(f"config file {path}: invalid {key}: {message}")
-

@@ -322,7 +322,9 @@ def test_a_bad_value_in_the_environment_still_names_the_variable_with_a_config_f
 def test_a_typo_inside_a_team_table_names_the_team_and_the_closest_key(monkeypatch, tmp_path):
     # Fatal, not a warning: ignored, `member` would make the team everyone.
     path = _config(monkeypatch, tmp_path, "[teams.web]\nmember = ['alice']\n")
-    with pytest.raises(ConfigError, match=rf"^config file {path}: \[teams.web\] has an unknown key 'member'; did you mean 'members'\?$"):
+    with pytest.raises(
+        ConfigError, match=rf"^config file {path}: \[teams.web\] has an unknown key 'member'; did you mean 'members'\?$"
+    ):
         load_settings()
 
 

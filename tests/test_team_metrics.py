@@ -363,6 +363,35 @@ def test_importing_a_team_again_refreshes_its_members(org_with_team, db_path):
     assert [t["members"] for t in listed] == [["bob"]]
 
 
+def test_importing_another_organizations_team_under_a_taken_name_is_refused_before_any_request(org_with_team, db_path):
+    repos, team = org_with_team
+    with FakeGitHub(repos, teams=[team, FakeTeam("other-org", "platform-team", ["mallory"])]) as fake:
+        assert invoke("team", "import", "octo-org/platform-team", *cli_flags(fake, db_path)).exit_code == 0
+        fake.reset_stats()
+        result = invoke("team", "import", "other-org/platform-team", *cli_flags(fake, db_path))
+        assert fake.stats["graphql_points"] == 0
+    assert result.exit_code == 2
+    assert "already imported from octo-org/platform-team" in result.stderr and "--as" in result.stderr
+    listed = json.loads(invoke("team", "list", "--db", db_path, "--json").stdout)
+    assert [t["source"] for t in listed] == ["github octo-org/platform-team"]
+
+
+def test_team_remove_forgets_an_imported_team(org_with_team, db_path):
+    repos, team = org_with_team
+    with FakeGitHub(repos, teams=[team]) as fake:
+        assert invoke("team", "import", "octo-org/platform-team", *cli_flags(fake, db_path)).exit_code == 0
+    assert invoke("team", "remove", "platform-team", "--db", db_path, "--quiet").stderr == ""
+    assert json.loads(invoke("team", "list", "--db", db_path, "--json").stdout) == []
+    again = invoke("team", "remove", "platform-team", "--db", db_path, "--quiet")
+    assert again.exit_code == 2 and "no imported team named 'platform-team'" in again.stderr
+
+
+def test_team_remove_of_a_config_team_says_where_to_remove_it(db_path, tmp_path):
+    env = _config(tmp_path, '[teams.platform]\nmembers = ["alice"]\n')
+    result = invoke("team", "remove", "platform", "--db", db_path, env=env)
+    assert result.exit_code == 2 and "config file" in result.stderr and "remove its table there" in result.stderr
+
+
 def test_importing_a_team_of_an_unknown_organization_says_what_github_said(org_with_team, db_path):
     repos, team = org_with_team
     with FakeGitHub(repos, teams=[team]) as fake:

@@ -449,6 +449,20 @@ def team_import(
     note(f"team {result.team.name}: {members} from {team} ({plural(result.points_spent, 'GraphQL point')})")
 
 
+@team_app.command("remove", cls=Command, epilog=EPILOG)
+def team_remove(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="An imported team's name (see `ghsync team list`).")],
+) -> None:
+    """Forget an imported team's members; its PRs and the digests already sent stay.
+
+    Example: ghsync team remove platform
+    """
+    from ghsync.service.weekly import remove_team
+
+    team = remove_team(settings(), name)
+    note(f"team {team.name} removed (it was imported from {team.source.removeprefix('github ')})")
+
+
 @team_app.command("list", cls=Command, epilog=EPILOG)
 def team_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False) -> None:
     """Every team, where it comes from, its members and repositories.

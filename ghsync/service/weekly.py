@@ -242,6 +242,16 @@ def import_team(
             f"team {name!r} is defined twice: in the config file ({default_config_path_text()}) and imported "
             f"from {organization}/{slug}; choose another name with --as"
         )
+    origin = f"github {organization}/{slug}"
+    if settings.db.exists():
+        with _open_store(settings) as store:
+            stored = store.imported_team(name)
+        if stored is not None and stored.source.lower() != origin.lower():
+            # Refreshing is `team import` again; replacing another team's members without a word is not.
+            raise UsageError(
+                f"team {name!r} is already imported from {stored.source.removeprefix('github ')}: "
+                f"choose another name with --as, or `ghsync team remove {name}` first"
+            )
     from ghsync.github.teams import team_members
     from ghsync.service.sync import SyncHooks, _open_source  # the engine and GitHub: only `team import` needs them
 
@@ -249,7 +259,24 @@ def import_team(
     source = _open_source(settings, hooks)
     before = source.spent().points
     members = team_members(source, organization, slug)  # type: ignore[arg-type]
-    team = Team(name=name, source=f"github {organization}/{slug}", members=members, imported_at=iso(hooks.clock()))
+    team = Team(name=name, source=origin, members=members, imported_at=iso(hooks.clock()))
     with _open_store(settings, create=True) as store:
         store.save_team(team, organization=organization, slug=slug)
         return TeamImportResult(team, source.spent().points - before)
+
+
+def remove_team(settings: Settings, name: str) -> Team:
+    """Forget an imported team (its members); the PRs and the digests already sent are kept."""
+    stored = None
+    if settings.db.exists():
+        with _open_store(settings) as store:
+            stored = store.imported_team(name)
+            if stored is not None:
+                store.remove_team(name)
+    if stored is not None:
+        return stored
+    if name in settings.teams:
+        raise UsageError(
+            f"team {name!r} is declared in the config file ({default_config_path_text()}): remove its table there"
+        )
+    raise UsageError(f"no imported team named {name!r}: `ghsync team list` shows the teams")

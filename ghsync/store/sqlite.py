@@ -967,6 +967,14 @@ class SqliteStore:
                 pk="name",
             )
 
+    def imported_team(self, name: str) -> Team | None:
+        return next((team for team in self.imported_teams() if team.name == name), None)
+
+    def remove_team(self, name: str) -> bool:
+        """Forget an imported team; False when there is none of that name."""
+        with transaction(self.db):
+            return self.db.execute("DELETE FROM teams WHERE name = ?", [name]).rowcount > 0
+
     def imported_teams(self) -> list[Team]:
         return [
             Team(
