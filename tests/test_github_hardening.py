@@ -460,15 +460,86 @@ def proxy_environment(monkeypatch):
     _environment_settings.cache_clear()
 
 
+class _ForwardingProxy(ThreadingHTTPServer):
+    """A plain-HTTP forward proxy to one upstream (the fake): it records each absolute URL asked for."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+        self.requested: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self):
+                import http.client
+                from urllib.parse import urlsplit
+
+                proxy.requested.append(self.path)
+                target = urlsplit(proxy.upstream)
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                path = urlsplit(self.path)
+                connection.request(
+                    self.command, path.path + (f"?{path.query}" if path.query else ""), body, dict(self.headers)
+                )
+                answer = connection.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                connection.close()
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+        self.server_close()
+
+
 def test_requests_go_through_the_proxy_the_environment_names(repository, tmp_path, proxy_environment):
+    # A host only the proxy can reach (.invalid never resolves): the sync completes through it.
+    with serve(repository) as fake, _ForwardingProxy(fake.url) as proxy:
+        proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+        config = load_settings(
+            db=tmp_path / "g.db", tokens=[TOKEN], api_url="http://github.invalid", allow_insecure_http=True
+        )
+        result = track_repository(config, REPO, days="all", hooks=SyncHooks(sleep=lambda seconds: None))
+    assert result.report.outcome == "complete"
+    assert proxy.requested and all(url.startswith("http://github.invalid") for url in proxy.requested)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_server_on_this_machine_is_reached_directly_whatever_proxy_the_environment_names(
+    repository, tmp_path, proxy_environment, host
+):
+    # As Go's and most HTTP clients do: a proxy elsewhere cannot reach this machine's loopback, and the demo's
+    # fake GitHub must work behind a corporate HTTP_PROXY.
     proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
-    with serve(repository) as fake, pytest.raises(GitHubError):
-        track(fake, tmp_path / "g.db")
+    with serve(repository) as fake:
+        config = load_settings(db=tmp_path / "g.db", tokens=[TOKEN], api_url=fake.url.replace("127.0.0.1", host))
+        result = track_repository(config, REPO, days="all", hooks=SyncHooks(sleep=lambda seconds: None))
+    assert result.report.outcome == "complete"
 
 
 def test_no_proxy_in_the_environment_is_honoured(repository, tmp_path, proxy_environment):
     proxy_environment.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
-    proxy_environment.setenv("NO_PROXY", "127.0.0.1")
-    with serve(repository) as fake:
-        result = track(fake, tmp_path / "g.db")
-    assert result.report.outcome == "complete"
+    proxy_environment.setenv("NO_PROXY", "github.invalid")
+    config = load_settings(
+        db=tmp_path / "g.db", tokens=[TOKEN], api_url="http://github.invalid", allow_insecure_http=True
+    )
+    with pytest.raises(GitHubError, match="github.invalid") as raised:
+        # Not sent to the (closed) proxy, which would be "connection refused": straight to a host that does not resolve.
+        track_repository(config, REPO, days="all", hooks=SyncHooks(sleep=lambda seconds: None))
+    assert "refused" not in str(raised.value)
