@@ -93,6 +93,12 @@ class DatabaseBusy(StoreError):
     exit_code = EXIT_TEMPFAIL
 
 
+class NoDatabase(StoreError):
+    """No database at the path yet: nothing is tracked there, as with a repository not tracked (usage)."""
+
+    exit_code = EXIT_USAGE
+
+
 class NotTracked(UsageError):
     """The repository is not tracked in this database."""
 

@@ -413,14 +413,21 @@ def test_quiet_before_the_command_name_silences_the_report(fake, db_path):
 @pytest.mark.parametrize("args", [["--debug", "metrics", REPO], ["metrics", REPO, "--debug"]], ids=["before", "after"])
 def test_debug_before_or_after_the_command_shows_the_traceback_then_the_error(args, tmp_path):
     result = invoke(*args, "--db", tmp_path / "none.db")
-    assert result.exit_code == 1
-    assert "Traceback" in result.stderr and "StoreError" in result.stderr
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "NoDatabase" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("Error: no database")
+
+
+@pytest.mark.parametrize("args", [["status", REPO], ["untrack", REPO], ["metrics", REPO], ["metrics"]])
+def test_a_missing_database_is_bad_usage_as_a_repository_not_tracked_is(args, tmp_path):
+    # `status foo/bar` was exit 1 without a database and exit 2 with one: the same mistake either way.
+    result = invoke(*args, "--db", tmp_path / "none.db")
+    assert result.exit_code == 2 and result.stderr.startswith("Error: no database at")
 
 
 def test_without_debug_an_error_has_no_traceback(tmp_path):
     result = invoke("metrics", REPO, "--db", tmp_path / "none.db")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Traceback" not in result.stderr
 
 

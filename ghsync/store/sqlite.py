@@ -18,7 +18,7 @@ from typing import Any, Self
 
 import sqlite_utils
 
-from ghsync.errors import DatabaseBusy, NotTracked, StoreError
+from ghsync.errors import DatabaseBusy, NoDatabase, NotTracked, StoreError
 from ghsync.models import (
     PULL_REQUEST_FIELDS,
     REVIEW_FIELDS,
@@ -110,7 +110,7 @@ def open_store(path: Path | str, *, create: bool = True, create_parent: bool = F
     if str(path) != ":memory:":
         if not path.exists():
             if not create:
-                raise StoreError(f"no database at {path}: run `ghsync track OWNER/REPO` first")
+                raise NoDatabase(f"no database at {path}: run `ghsync track OWNER/REPO` first")
             if create_parent:
                 _make_private_parent(path)
             elif not path.parent.is_dir():
