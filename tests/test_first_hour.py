@@ -418,6 +418,7 @@ def test_completion_offers_tracked_repositories_from_the_database(fake, db_path,
     monkeypatch.setenv("GHSYNC_DB", str(db_path))
     assert _completions(["sync"], "acme/") == [REPO]
     assert _completions(["untrack"], "zz") == []
+    assert _completions(["untrack"], "acme/") == [REPO]
 
 
 def test_completion_without_a_database_offers_nothing_and_creates_nothing(tmp_path):

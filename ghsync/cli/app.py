@@ -486,6 +486,7 @@ def untrack(
         typer.Argument(
             metavar="OWNER/REPO|OWNER",
             help="A repository, or a tracked owner (its repositories keep their data; new ones are no longer added).",
+            autocompletion=_complete_repository,
         ),
     ],
     purge: Annotated[bool, typer.Option("--purge", help="Also delete its stored PRs, reviews and metrics.")] = False,
