@@ -314,6 +314,15 @@ def sync_repository(
             raise
 
         identity = page.identity
+        if (
+            identity is not None
+            and None not in (identity.node_id, repository.node_id)
+            and identity.node_id != repository.node_id
+        ):
+            # Another repository took the name: its PRs would be stored as this one's (numbers over the old ones).
+            replaced = RepositoryNotFound.replaced(repository.full_name)
+            run.stop(Outcome.ERROR, budget, replaced)
+            raise replaced
         never_synced = request.after is None and repository.last_synced_at is None
         if never_synced and identity is not None and identity.full_name.lower() != repository.full_name.lower():
             # Never synced under this name (track's check was put off by the rate limit or a fault): GitHub

@@ -38,6 +38,17 @@ class RepositoryNotFound(GhsyncError):
             f"track it under that name: ghsync track {current}"
         )
 
+    @classmethod
+    def replaced(cls, name: str) -> RepositoryNotFound:
+        """The name now reaches another repository than the one synced under it: GitHub freed the old name of
+        a renamed, transferred or deleted repository, and someone created a new one with it."""
+        return cls(
+            f"{name} now names another repository on GitHub: the one synced under that name was renamed, "
+            "moved or deleted, and its name taken. Nothing of the new one was stored. "
+            f"`ghsync untrack {name}` keeps the stored PRs as they are; with --purge they are deleted and "
+            "the name can be tracked afresh"
+        )
+
 
 class GitHubError(GhsyncError):
     """GitHub answered with something ghsync cannot use (a permanent fault)."""

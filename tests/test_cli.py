@@ -6,7 +6,17 @@ import json
 import re
 
 import pytest
-from ghsync_testing import REPO, TOKEN, cli_flags, database, invoke, repository_row, sync_report, tracked
+from ghsync_testing import (
+    REPO,
+    TOKEN,
+    cli_flags,
+    database,
+    invoke,
+    repository_row,
+    stored_records,
+    sync_report,
+    tracked,
+)
 
 from ghsync.models import STATUS_FIELDS
 from ghsync.store import open_store
@@ -124,6 +134,33 @@ def test_a_repository_renamed_before_its_put_off_check_is_refused_by_the_sync_th
     untracked = invoke("untrack", REPO, "--db", db_path)
     assert untracked.exit_code == 0
     assert invoke("track", f"{owner}/{name}-renamed", "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+
+
+def test_a_name_reused_by_another_repository_stops_the_sync_and_stores_nothing_of_the_new_one(fake, db_path):
+    # GitHub follows a renamed repository's old name only until someone creates a repository with it.
+    from ghsync_testing import generate_repository
+
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+    before = stored_records(db_path)
+    owner, name = REPO.split("/")
+    fake.rename_repository(REPO, f"{owner}/{name}-renamed")
+    newcomer = generate_repository(REPO, 30, seed=99)
+    newcomer.database_id += 1  # another repository, as GitHub numbers it
+    fake.add_repository(newcomer)
+    result = invoke("sync", *cli_flags(fake, db_path))
+    assert result.exit_code == 1 and f"{REPO} now names another repository on GitHub" in result.stderr
+    assert stored_records(db_path) == before
+    assert repository_row(db_path)["sync_status"] == "error"
+
+
+def test_a_renamed_repository_goes_on_syncing_under_the_name_it_was_tracked_by(fake, db_path):
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+    owner, name = REPO.split("/")
+    fake.rename_repository(REPO, f"{owner}/{name}-renamed")
+    fake.touch_pull_request(f"{owner}/{name}-renamed", 1, title="after the rename")
+    assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
+    titles = [row["title"] for row in database(db_path).query("SELECT title FROM pull_requests WHERE number = 1")]
+    assert titles == ["after the rename"]
 
 
 def test_bad_token_is_one_line_error_and_writes_nothing(fake, db_path):

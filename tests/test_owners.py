@@ -201,6 +201,22 @@ def test_a_renamed_repository_is_untracked_under_its_old_name_and_tracked_under_
     assert_exact(org, db_path, ["acme/api2"])
 
 
+def test_a_name_taken_by_a_new_repository_is_an_error_until_purged_then_tracked_afresh(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    old_api = stored_records(db_path, "acme/api")
+    org.rename_repository("acme/api", "acme/api2")
+    assert ghsync(org, db_path, "sync").exit_code == 0  # acme/api untracked, acme/api2 tracked
+    newcomer = generate_repository("acme/api", 9, seed=77)
+    newcomer.database_id += 1
+    org.add_repository(newcomer)
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 1 and "acme/api now names another repository on GitHub" in result.stderr
+    assert stored_records(db_path, "acme/api") == old_api  # nothing of the newcomer under the old one's rows
+    assert invoke("untrack", "acme/api", "--purge", "--yes", "--db", db_path).exit_code == 0
+    assert ghsync(org, db_path, "sync").exit_code == 0  # the owner's next run takes the name afresh
+    assert_exact(org, db_path, ["acme/api", "acme/api2"])
+
+
 def test_a_deleted_repository_is_untracked_with_the_reason(org, db_path):
     ghsync(org, db_path, "track", "acme", "--days", "all")
     del org._repos["acme/web"]

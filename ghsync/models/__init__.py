@@ -300,6 +300,8 @@ class Repository:
 
     # The remembered owner (organisation or user) that tracks it; None when tracked by hand.
     owner_id: int | None = None
+    # GitHub's node id of the repository synced under this name (None until a page or the check read it).
+    node_id: str | None = None
 
     @property
     def whole_history_stored(self) -> bool:

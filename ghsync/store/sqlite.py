@@ -299,6 +299,7 @@ def _repository(row: dict[str, Any]) -> Repository:
         coverage=_coverage(row),
         coverage_start=row.get("coverage_start"),
         owner_id=row.get("owner_id"),
+        node_id=row.get("node_id"),
     )
 
 
