@@ -229,10 +229,14 @@ def _file_keys() -> dict[str, str]:
 _TOKEN_FIELDS = frozenset({"env_gh", "env_github", "env_gh_enterprise", "env_github_enterprise", "tokens"})
 
 
-def _environment_sets(field: str) -> bool:
-    """Whether a documented variable of the environment gives this field a value (any case, not empty)."""
+def _environment_sets(field: str, *, blank_counts: bool = True) -> bool:
+    """Whether a documented variable of the environment gives this field a value (any case; an empty variable
+    is unset, as in gh). `blank_counts=False`: spaces alone are no value either (a token of spaces is none)."""
     variable = _VARIABLE_OF[field]
-    return any(name.lower() == variable and value.strip() for name, value in os.environ.items())
+    return any(
+        name.lower() == variable and (value.strip() if not blank_counts else value != "")
+        for name, value in os.environ.items()
+    )
 
 
 def _file_sets(field: str) -> bool:
@@ -250,7 +254,7 @@ def file_values(data: Mapping[str, Any]) -> dict[str, Any]:
     variable is set, and the teams when GHSYNC_TEAMS is (a table would otherwise be merged into it)."""
     keys = _file_keys()
     values = {keys[key]: value for key, value in data.items() if key in keys}
-    if any(_environment_sets(field) for field in _TOKEN_FIELDS):
+    if any(_environment_sets(field, blank_counts=False) for field in _TOKEN_FIELDS):
         values = {field: value for field, value in values.items() if field not in _TOKEN_FIELDS}
     if _environment_sets("teams"):
         values.pop("teams", None)
@@ -323,7 +327,8 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
             return file_values(super()._read_file(file_path))
 
     class LoadedSettings(BaseSettings, Settings):
-        model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+        # An empty variable is unset (`GITHUB_API_URL=` in a crontab or a compose file), as gh reads GH_TOKEN.
+        model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True, env_ignore_empty=True)
 
         @classmethod
         def settings_customise_sources(
@@ -364,7 +369,7 @@ def _loaded_directly(given: dict[str, Any]) -> Settings | None:
         return None
     # As pydantic-settings (case-insensitive): variables by lower-cased name, the last of equal ones winning;
     # a field is read from its documented variable only (see DocumentedVariablesOnly).
-    environment = {name.lower(): value for name, value in os.environ.items()}
+    environment = {name.lower(): value for name, value in os.environ.items() if value != ""}
     values: dict[str, Any] = {}
     for name, variable in _VARIABLE_OF.items():
         if variable not in environment:

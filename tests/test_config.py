@@ -341,3 +341,20 @@ def test_a_bad_mail_setting_in_the_config_file_names_the_file_and_its_key(monkey
     monkeypatch.setenv("GHSYNC_SMTP_SECURITY", "never")
     with pytest.raises(ConfigError, match=r"^invalid setting GHSYNC_SMTP_SECURITY: "):
         load_settings().smtp()
+
+
+@pytest.mark.parametrize("with_config_file", [False, True])
+def test_an_empty_variable_is_unset(monkeypatch, tmp_path, with_config_file):
+    # `GITHUB_API_URL=` in a crontab or a compose file; gh reads an empty GH_TOKEN the same way.
+    if with_config_file:
+        _config(monkeypatch, tmp_path, "min_remaining = 7\n")
+    else:
+        monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "absent.toml"))
+    for name in ("GITHUB_API_URL", "GHSYNC_MIN_REMAINING", "GHSYNC_DB", "GH_TOKEN"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("GITHUB_TOKEN", "the-token")
+    settings = load_settings()
+    assert settings.api_url == "https://api.github.com"
+    assert settings.min_remaining == (7 if with_config_file else 100)
+    assert settings.db.name == "ghsync.db"
+    assert settings.github_tokens() == ["the-token"]
