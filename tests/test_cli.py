@@ -305,6 +305,16 @@ def test_untrack_keeps_data_and_hides_the_repository(fake, db_path):
     assert database(db_path)["pull_requests"].count > 0
 
 
+def test_syncing_an_untracked_repository_by_name_is_bad_usage_saying_how_to_track_it_again(fake, db_path):
+    invoke("track", REPO, *cli_flags(fake, db_path))
+    assert invoke("untrack", REPO, "--db", db_path).exit_code == 0
+    fake.reset_stats()
+    result = invoke("sync", REPO, *cli_flags(fake, db_path))
+    assert result.exit_code == 2
+    assert f"{REPO} is untracked" in result.stderr and f"ghsync track {REPO}" in result.stderr
+    assert fake.stats["graphql_requests"] == 0
+
+
 def test_rate_limit_shows_accounts_never_tokens(fake):
     result = invoke("rate-limit", "--json", "--api-url", fake.url, "--token", TOKEN)
     assert result.exit_code == 0

@@ -108,9 +108,35 @@ def test_archived_repositories_and_forks_are_tracked_only_when_asked(org, db_pat
 
 def test_a_tracked_fork_left_out_by_a_later_listing_says_it_may_be_a_fork(org, db_path):
     assert ghsync(org, db_path, "track", "acme", "--include-forks", "--days", "all").exit_code == 0
-    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    # Filters given again replace the remembered ones as a whole (`--match '*'`: every name, forks left out).
+    assert ghsync(org, db_path, "track", "acme", "--match", "*").exit_code == 0
     row = repository_row(db_path, "acme/forked")
     assert row["sync_status"] == "untracked" and row["last_error"].endswith("or a fork)")
+
+
+def test_tracking_a_remembered_owner_again_keeps_its_window_and_filters_unless_given(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all", "--exclude", "big").exit_code == 0
+    again = ghsync(org, db_path, "track", "acme")
+    assert again.exit_code == 0 and "window changed" not in again.stderr and "filters changed" not in again.stderr
+    assert "acme/big" not in tracked(db_path)
+    assert {row["days_back"] for row in database(db_path)["repositories"].rows} == {None}
+    narrowed = ghsync(org, db_path, "track", "acme", "--days", "7")
+    assert "acme: window changed from the whole history to the last 7 days; stored PRs are kept" in narrowed.stderr
+    assert "acme/big" not in tracked(db_path)  # the remembered --exclude still applies
+    refiltered = ghsync(org, db_path, "track", "acme", "--match", "*")
+    assert "acme: filters changed to --match *" in refiltered.stderr
+    assert tracked(db_path)["acme/big"] == "complete"
+
+
+def test_tracking_a_remembered_owner_again_leaves_a_repository_untracked_by_hand_untracked(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    assert invoke("untrack", "acme/web", "--db", db_path).exit_code == 0
+    assert ghsync(org, db_path, "track", "acme", "--days", "90").exit_code == 0
+    assert tracked(db_path)["acme/web"] == "untracked"
+    # After `untrack acme`, tracking it is new again: every repository it lists is taken back.
+    assert invoke("untrack", "acme", "--db", db_path).exit_code == 0
+    assert ghsync(org, db_path, "track", "acme").exit_code == 0
+    assert tracked(db_path)["acme/web"] == "complete"
 
 
 def test_match_and_exclude_choose_repositories_by_name(org, db_path):

@@ -84,3 +84,46 @@ def test_an_initial_sync_over_several_runs_sends_one_email_at_the_end(small_repo
         time.sleep(0.3)
     assert len(smtp.messages) == 1
     assert "synced" in message["Subject"] and "300" in message["Subject"]
+
+
+def _two_repositories(small_repository):
+    other = copy.deepcopy(small_repository)
+    other.name = "second"
+    other.database_id += 1  # another repository, as GitHub numbers it
+    return [copy.deepcopy(small_repository), other]
+
+
+def test_sync_wait_over_several_repositories_waits_at_their_heads_check(small_repository, db_path):
+    # The one request that reads every repository's head is the first to meet the threshold.
+    with FakeGitHub(_two_repositories(small_repository)) as fake:
+        for repository in fake.repositories:
+            assert invoke("track", repository.full_name, "--days", "all", *flags(fake, db_path)).exit_code == 0
+        fake.set_remaining("graphql", 0, reset_at=time.time() + 2)
+        result = invoke("sync", "--wait", *flags(fake, db_path))
+    assert result.exit_code == 0, result.stderr
+    assert "rate limit reached: waiting" in result.stderr
+
+
+def test_sync_wait_of_an_owner_waits_at_its_listing(small_repository, db_path):
+    owner = small_repository.owner
+    with FakeGitHub(_two_repositories(small_repository)) as fake:
+        assert invoke("track", owner, "--days", "all", *flags(fake, db_path)).exit_code == 0
+        fake.set_remaining("graphql", 0, reset_at=time.time() + 2)
+        result = invoke("sync", "--wait", *flags(fake, db_path))
+        assert result.exit_code == 0, result.stderr
+        fake.set_remaining("graphql", 0, reset_at=time.time() + 2)
+        tracked_again = invoke("track", owner, "--wait", *flags(fake, db_path))
+    assert tracked_again.exit_code == 0, tracked_again.stderr
+    assert "rate limit reached: waiting" in result.stderr and "rate limit reached: waiting" in tracked_again.stderr
+
+
+def test_without_wait_a_stop_before_any_page_says_when_the_budget_resets(small_repository, db_path):
+    owner = small_repository.owner
+    with FakeGitHub(_two_repositories(small_repository)) as fake:
+        assert invoke("track", owner, "--days", "all", *flags(fake, db_path)).exit_code == 0
+        fake.set_remaining("graphql", 50)
+        synced = invoke("sync", *flags(fake, db_path))
+        tracked_again = invoke("track", owner, *flags(fake, db_path))
+    for result in (synced, tracked_again):
+        assert result.exit_code == 75
+        assert "resets at" in result.stderr and "--wait" in result.stderr, result.stderr

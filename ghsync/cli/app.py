@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ghsync import __version__
-from ghsync.cli.errors import exit_code, say, stop_cleanly_on_sigterm
+from ghsync.cli.errors import error_text, exit_code, say, stop_cleanly_on_sigterm
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
 from ghsync.cli.text import json_text, printable, printable_lines
 from ghsync.errors import GhsyncError, UsageError
@@ -235,7 +235,7 @@ def _report_run(run: "SyncRun") -> int:
         note(NOTHING_TRACKED)  # an empty state for people, not an error: cron stays quiet with exit 0
     for outcome in run.outcomes:
         if outcome.error is not None:
-            message = str(outcome.error)
+            message = error_text(outcome.error)
             # Name the repository once (the lock's message already starts with it).
             say(
                 f"Error: {message}"

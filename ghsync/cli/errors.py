@@ -40,6 +40,19 @@ def say(message: str) -> None:
     typer.echo(printable(message), err=True)
 
 
+def error_text(error: GhsyncError) -> str:
+    """What an error says: a stop at the rate-limit threshold also says when the budget resets and what then."""
+    from ghsync.errors import RateLimited
+
+    text = str(error)
+    if isinstance(error, RateLimited) and error.reset_at is not None:
+        from datetime import datetime
+
+        at = datetime.fromtimestamp(error.reset_at).astimezone().strftime("%Y-%m-%d %H:%M")
+        text += f"; it resets at {at}: run the command again then (or with --wait now)"
+    return text
+
+
 def fail(message: str, code: int) -> typer.Exit:
     say(f"Error: {message}")
     return typer.Exit(code)
@@ -52,7 +65,7 @@ def reported_errors(*, debug: bool, interrupted: str = "interrupted") -> Iterato
         yield
     except GhsyncError as error:
         _traceback_if(debug)
-        raise fail(str(error), error.exit_code) from None
+        raise fail(error_text(error), error.exit_code) from None
     except Terminated:
         raise fail(interrupted.replace("interrupted", "terminated (SIGTERM)", 1), EXIT_TERMINATED) from None
     except KeyboardInterrupt:

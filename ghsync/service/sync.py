@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from ghsync.config import Settings
 from ghsync.engine import (
@@ -18,6 +19,7 @@ from ghsync.engine import (
     job_report,
     next_request,
     rewrite_from,
+    seconds_until,
     sync_repository,
 )
 from ghsync.errors import (
@@ -51,6 +53,8 @@ from ghsync.store import SqliteStore
 from ghsync.store.lock import owner_lock, repository_lock
 from ghsync.timefmt import iso
 from ghsync.validate import parse_days, parse_globs, parse_owner, parse_repository_slug
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ghsync.metrics import PeopleFilter
@@ -335,6 +339,14 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
         if names:
             repositories = [store.get_repository(name) for name in names]
             owners: list[Owner] = []
+            for repository in repositories:
+                if repository.sync_status == SyncStatus.UNTRACKED:
+                    # Named, it is not "nothing to do": cron would never sync it, without a word.
+                    reason = f" ({repository.last_error})" if repository.last_error else ""
+                    raise NotTracked(
+                        f"{repository.full_name} is untracked{reason}: `ghsync track {repository.full_name}` "
+                        "tracks it again"
+                    )
         else:
             repositories = store.list_repositories()
             owners = store.list_owners()
@@ -348,7 +360,9 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
         owner_ids = {owner.id for owner in owners}
         for owner in owners:
             try:
-                login, listed = source.list_owner(owner.login, include_forks=owner.filters.include_forks)
+                login, listed = _waiting_out(
+                    hooks, partial(source.list_owner, owner.login, include_forks=owner.filters.include_forks)
+                )
             except GhsyncError as error:
                 run.outcomes.append(SyncOutcome(owner.login, None, error))
                 owner_ids.discard(owner.id)  # its repositories are still synced, unchecked
@@ -364,16 +378,33 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
         # Read before the owners were re-listed: one an owner adopted just now is its candidate already.
         owned = {candidate.repository.id for candidate in candidates}
         by_hand = [r for r in repositories if r.owner_id not in owner_ids and r.id not in owned]
-        candidates += _check_heads(source, by_hand)
+        candidates += _check_heads(source, by_hand, hooks)
         return _run(settings, store, source, candidates, hooks, run)
 
 
-def _check_heads(source: PullRequestSource, repositories: list[Repository]) -> list[_Candidate]:
+def _waiting_out(hooks: SyncHooks, call: Callable[[], T]) -> T:
+    """The call; at the rate-limit threshold, with --wait (`on_wait`), wait for the reset and call again.
+    Without it RateLimited goes on: the run stops there, as the engine's pages do."""
+    while True:
+        try:
+            return call()
+        except RateLimited as error:
+            if hooks.on_wait is None or error.reset_at is None:
+                raise
+            budget = RateLimitBudget(resource="graphql", remaining=error.remaining or 0, reset_at=error.reset_at)
+            hooks.on_wait(seconds_until(error.reset_at, hooks.clock()), budget)
+
+
+def _check_heads(source: PullRequestSource, repositories: list[Repository], hooks: SyncHooks) -> list[_Candidate]:
     """Repositories tracked one by one: one aliased 1-point request reads 100 heads. For a single
-    repository the check does not pay (its incremental page reads the head too)."""
+    repository the check does not pay (its incremental page reads the head too). At the threshold without
+    --wait, they go unchecked: each one's sync then stops there and says when the budget resets."""
     if len(repositories) < 2:
         return [_Candidate(r) for r in repositories]
-    heads = source.repository_heads([r.full_name for r in repositories])
+    try:
+        heads = _waiting_out(hooks, lambda: source.repository_heads([r.full_name for r in repositories]))
+    except RateLimited:
+        heads = None
     if heads is None:
         return [_Candidate(r) for r in repositories]
     return [
@@ -573,23 +604,66 @@ def track_owner(
         exclude=parse_globs(list(exclude), "--exclude"),
     )
     days_back = parse_days(days)
+    # A remembered owner keeps its window and filters unless they are given again (as a repository keeps its
+    # window): read before listing, which must see the forks the filters keep.
+    remembered = _remembered_owner(settings, login)
+    if remembered is not None:
+        days_back = remembered.days_back if days is None else days_back
+        filters = filters if filters != OwnerFilters() else remembered.filters
     source = _open_source(settings, hooks)
     # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
-    login, listed = source.list_owner(login, include_forks=include_forks)
+    login, listed = _waiting_out(hooks, partial(source.list_owner, login, include_forks=filters.include_forks))
     with _open_store(settings, create=True) as store:
         remembered = store.find_owner(login)
-        if days is None and remembered is not None:
-            days_back = remembered.days_back
         owner = store.save_owner(login, days_back=days_back, filters=filters, now=iso(hooks.clock()))
         run = SyncRun()
-        candidates, run.untracked = _refresh_owner(settings, store, owner, login, listed, hooks, adopt_untracked=True)
+        run.message = _owner_changes(remembered, owner)
+        # Only a first `track OWNER` (or one after `untrack OWNER`) takes back repositories untracked by hand.
+        candidates, run.untracked = _refresh_owner(
+            settings, store, owner, login, listed, hooks, adopt_untracked=remembered is None
+        )
         if not candidates:
-            run.message = (
+            nothing = (
                 f"{login}: no repositories to track after filters ({len(listed)} listed); "
                 "it is remembered: `ghsync sync` tracks new ones that match"
             )
+            run.message = "\n".join(filter(None, [run.message, nothing]))
             return run
         return _run(settings, store, source, candidates, hooks, run)
+
+
+def _remembered_owner(settings: Settings, login: str) -> Owner | None:
+    store = _existing_store(settings)
+    if store is None:
+        return None
+    with store:
+        return store.find_owner(login)
+
+
+def _owner_changes(before: Owner | None, after: Owner) -> str:
+    """What tracking a remembered owner again changed, said in a line each (nothing when nothing changed)."""
+    if before is None:
+        return ""
+    lines = []
+    if before.days_back != after.days_back:
+        how = (
+            "its repositories fetch the older PRs"
+            if _window_widens(before.days_back, after.days_back)
+            else "stored PRs are kept"
+        )
+        lines.append(
+            f"{after.login}: window changed from {_window_words(before.days_back)} to "
+            f"{_window_words(after.days_back)}; {how}"
+        )
+    if before.filters != after.filters:
+        lines.append(f"{after.login}: filters changed to {_filter_words(after.filters)}")
+    return "\n".join(lines)
+
+
+def _filter_words(filters: OwnerFilters) -> str:
+    words = [f"--match {glob}" for glob in filters.match] + [f"--exclude {glob}" for glob in filters.exclude]
+    words += ["--include-archived"] * filters.include_archived + ["--include-forks"] * filters.include_forks
+    return " ".join(words) or "none (every repository but archived ones and forks)"
 
 
 def untrack_owner(settings: Settings, login: str) -> tuple[str, int]:
