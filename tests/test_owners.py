@@ -519,6 +519,19 @@ def test_status_all_and_status_owner_list_every_repository(many, db_path):
     assert sorted(row["full_name"] for row in __import__("json").loads(owner.stdout)) == ORDINARY
 
 
+def test_status_all_shows_the_untracked_repositories_an_owners_run_points_to(org, db_path):
+    # `track`/`sync` say "no longer tracked, data kept: ... (see `ghsync status --all`)": it must show them.
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    fake_repository(org, "acme/cli").is_archived = True
+    synced = ghsync(org, db_path, "sync")
+    assert "acme/cli (archived on GitHub (owner acme))" in synced.stderr and "status --all" in synced.stderr
+    assert "acme/cli" not in invoke("status", "--db", db_path).stdout
+    listed = invoke("status", "--all", "--json", "--db", db_path)
+    rows = {row["full_name"]: row for row in __import__("json").loads(listed.stdout)}
+    assert rows["acme/cli"]["sync_status"] == "untracked" and "archived" in rows["acme/cli"]["last_error"]
+    assert "acme/cli" in invoke("status", "--all", "--db", db_path).stdout
+
+
 # --- one progress bar for a run ----------------------------------------------------------------------
 
 

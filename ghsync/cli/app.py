@@ -263,7 +263,10 @@ def status(
         ),
     ] = None,
     show_all: Annotated[
-        bool, typer.Option("--all", help="List every tracked repository even when there are more than 20.")
+        bool,
+        typer.Option(
+            "--all", help="List every repository, untracked ones too (with why), even when there are more than 20."
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of the stored status fields.")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw from the database until no sync is running.")] = False,
@@ -281,13 +284,16 @@ def status(
 
     config = settings()
     if as_json:
-        typer.echo(json_text([row.as_json() for row in repository_statuses(config, repository)]))
+        rows = repository_statuses(config, repository, include_untracked=show_all)
+        typer.echo(json_text([row.as_json() for row in rows]))
         return
     console = render.stdout_console()
     if watch:
-        render.watch_status(console, lambda: repository_statuses(config, repository), interval=interval)
+        render.watch_status(
+            console, lambda: repository_statuses(config, repository, include_untracked=show_all), interval=interval
+        )
         return
-    rows = repository_statuses(config, repository)
+    rows = repository_statuses(config, repository, include_untracked=show_all)
     if not rows:
         note(NOTHING_TRACKED)  # an empty state for people (stderr), not an error
         return

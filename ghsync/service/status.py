@@ -22,8 +22,11 @@ def tracked_repository_names(settings: Settings, prefix: str = "") -> list[str]:
     return tracked_names(settings.db, prefix)
 
 
-def repository_statuses(settings: Settings, slug: str | None = None) -> list[RepositoryStatus]:
-    """The stored status of every tracked repository (or one), for `status` and its --json."""
+def repository_statuses(
+    settings: Settings, slug: str | None = None, *, include_untracked: bool = False
+) -> list[RepositoryStatus]:
+    """The stored status of every tracked repository (or one, or an owner's), for `status` and its --json;
+    `include_untracked`: every stored repository, untracked ones too (their last_error says why)."""
     store = _open_store(settings) if slug is not None else _existing_store(settings)
     if store is None:
         return []
@@ -37,7 +40,9 @@ def repository_statuses(settings: Settings, slug: str | None = None) -> list[Rep
         elif slug is not None:
             repositories = [store.get_repository(parse_repository_slug(slug, settings.github_host()))]
         else:
-            repositories = [r for r in store.list_repositories() if r.sync_status != SyncStatus.UNTRACKED]
+            repositories = [
+                r for r in store.list_repositories() if include_untracked or r.sync_status != SyncStatus.UNTRACKED
+            ]
         return [
             RepositoryStatus(
                 repository=repository,
