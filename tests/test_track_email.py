@@ -95,6 +95,20 @@ def test_notify_test_delivers_a_message(tmp_path):
     assert list(smtp.envelopes[0].rcpt_tos) == ["me@example.com"]
 
 
+def test_notify_test_without_a_server_or_with_a_bad_address_is_bad_usage_as_digest_to_is():
+    unconfigured = invoke("notify-test", "--to", "me@example.com")
+    assert unconfigured.exit_code == 2 and "GHSYNC_SMTP_HOST" in unconfigured.stderr
+    bad = invoke("notify-test", "--to", "not an address", env={"GHSYNC_SMTP_HOST": "127.0.0.1"})
+    assert bad.exit_code == 2 and bad.stderr.startswith("Error: --to: ")
+
+
+def test_notify_test_is_silent_with_quiet_when_the_message_went():
+    with SmtpTestServer(security="none") as smtp:
+        result = invoke("notify-test", "--to", "me@example.com", "--quiet", env=smtp.env())
+        assert (result.exit_code, result.stderr) == (0, "")
+        smtp.wait_for_messages(1)
+
+
 def test_bad_smtp_setting_is_a_clear_usage_error_before_anything_is_fetched(fake, db_path):
     env = {**base_env(fake, db_path), "GHSYNC_SMTP_HOST": "127.0.0.1", "GHSYNC_SMTP_SECURITY": "carrier-pigeon"}
     result = invoke("track", REPO, env=env)

@@ -634,7 +634,7 @@ def notify_test(
     from ghsync.service.sync import send_test_notification
 
     recipients = send_test_notification(settings(), to or [])
-    say(f"test email sent to {', '.join(recipients)}")
+    note(f"test email sent to {', '.join(recipients)}")
 
 
 def main() -> None:

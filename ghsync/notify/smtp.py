@@ -96,13 +96,17 @@ def _describe_failure(error: BaseException, phase: str, settings: SmtpSettings, 
         # Never the server's text: some echo the AUTH exchange, i.e. the password in base64.
         return f"SMTP authentication failed for user {user!r} ({error.smtp_code})"
     if isinstance(error, smtplib.SMTPNotSupportedError) and phase == "login":
-        hint = " (many servers offer it only over TLS: try security=starttls)" if settings.security == "none" else ""
+        hint = (
+            " (many servers offer it only over TLS: try GHSYNC_SMTP_SECURITY=starttls)"
+            if settings.security == "none"
+            else ""
+        )
         return f"server {where} does not offer SMTP AUTH, so user {user!r} cannot log in{hint}"
     if isinstance(error, smtplib.SMTPSenderRefused):
         hint = ""
         reply_text = _reply(None, error.smtp_error).lower()
         if error.smtp_code == 530 and "starttls" in reply_text:
-            hint = "; the server requires STARTTLS: use security=starttls"
+            hint = "; the server requires STARTTLS: use GHSYNC_SMTP_SECURITY=starttls"
         elif error.smtp_code == 530 and not user:
             hint = "; the server requires login: set user and password"
         return f"sender rejected: {error.sender} ({_reply(error.smtp_code, error.smtp_error)}){hint}"
@@ -118,7 +122,7 @@ def _describe_failure(error: BaseException, phase: str, settings: SmtpSettings, 
         if phase == "connect" and settings.security != "ssl":
             return (
                 f"cannot connect to {where}: the server closed the connection before its greeting "
-                "(if it expects implicit TLS, use security=ssl)"
+                "(if it expects implicit TLS, use GHSYNC_SMTP_SECURITY=ssl)"
             )
         return f"{where} closed the connection unexpectedly while {during}"
     if isinstance(error, smtplib.SMTPResponseException):
@@ -139,15 +143,13 @@ def _describe_failure(error: BaseException, phase: str, settings: SmtpSettings, 
         if phase in ("connect", "starttls"):
             hint = ""
             if error.reason == "WRONG_VERSION_NUMBER" and settings.security == "ssl":
-                hint = (
-                    f" (port {settings.port} seems to expect plain SMTP, perhaps with STARTTLS: try security=starttls)"
-                )
+                hint = f" (port {settings.port} seems to expect plain SMTP, perhaps with STARTTLS: try GHSYNC_SMTP_SECURITY=starttls)"
             return f"TLS handshake with {where} failed: {reason}{hint}"
         return f"TLS error with {where} while {during}: {reason}"
     if isinstance(error, TimeoutError):  # socket.timeout is TimeoutError since Python 3.10
         hint = ""
         if phase == "connect" and settings.security != "ssl" and settings.port == 465:
-            hint = " (port 465 usually needs security=ssl)"
+            hint = " (port 465 usually needs GHSYNC_SMTP_SECURITY=ssl)"
         if phase == "connect":
             return f"cannot connect to {where}: timed out after {settings.timeout:g} s{hint}"
         return f"{where} timed out after {settings.timeout:g} s while {during}"
@@ -230,7 +232,7 @@ def send_email(settings: SmtpSettings, message: EmailMessage, *, smtp_factory: S
                 if not smtp.has_extn("starttls"):
                     raise NotifyError(
                         f"server {where} does not support STARTTLS; refusing to send in clear text "
-                        "(use security=ssl for implicit TLS, or security=none to allow clear text)"
+                        "(use GHSYNC_SMTP_SECURITY=ssl for implicit TLS, or GHSYNC_SMTP_SECURITY=none to allow clear text)"
                     )
                 smtp.starttls(context=context)
                 smtp.ehlo()

@@ -139,14 +139,14 @@ def _check_threshold(settings: Settings, budget: RateLimitBudget) -> None:
         )
 
 
-def _recipients(addresses: Sequence[str]) -> list[str]:
-    """`--notify` addresses, checked before anything is stored: a bad one is bad usage (exit 2)."""
+def _recipients(addresses: Sequence[str], flag: str = "--notify") -> list[str]:
+    """Addresses given on the command line, checked before anything is done: a bad one is bad usage (exit 2)."""
     from ghsync.notify.settings import parse_recipients
 
     try:
         return list(parse_recipients(list(addresses)))
     except ValueError as error:
-        raise UsageError(f"--notify: {error}") from None
+        raise UsageError(f"{flag}: {error}") from None
 
 
 def _window_widens(old: int | None, new: int | None) -> bool:
@@ -832,7 +832,10 @@ def send_test_notification(settings: Settings, to: Sequence[str]) -> list[str]:
     from ghsync.notify.smtp import send_test_email
 
     smtp = settings.smtp()
-    recipients = list(to) or list(smtp.default_recipients)
+    # Missing or bad settings are bad usage (exit 2), as for `digest --to` and `track --notify`.
+    if not smtp.enabled:
+        raise UsageError("notify-test needs an SMTP server: set GHSYNC_SMTP_HOST (smtp_host in the config file)")
+    recipients = _recipients(to, "--to") or list(smtp.default_recipients)
     if not recipients:
         raise UsageError("no recipient: pass --to ADDRESS or set GHSYNC_NOTIFY_TO")
     send_test_email(smtp, to=recipients)
