@@ -210,6 +210,12 @@ def test_demo_runs_without_token_or_network(tmp_path):
     assert database(tmp_path / "demo.db")["pull_requests"].count == 120
 
 
+def test_the_demo_with_quiet_prints_only_where_the_database_is(tmp_path):
+    result = invoke("demo", "--prs", "30", "--db", tmp_path / "demo.db", "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout == f"Database: {tmp_path / 'demo.db'}\n"
+
+
 def test_the_demo_leaves_the_users_mail_and_threshold_settings_alone(tmp_path):
     from smtp_server import SmtpTestServer
 

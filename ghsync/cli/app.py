@@ -316,13 +316,15 @@ def demo(
     from ghsync.cli import render
     from ghsync.demo import run_demo
 
-    with render.SyncProgressDisplay(interactive=render.is_interactive()) as display:
+    with _progress() as display:
         outcome = run_demo(prs=prs, db=shared().db, hooks=_hooks(display, wait=True))
-    say(render.report_line(outcome.report))
-    console = render.stdout_console()
-    console.print(render.status_table(outcome.statuses, now=time.time(), width=console.width))
+    note(render.report_line(outcome.report))
+    if not shared().quiet:  # the tour; quiet, only where the database is (a script's smoke test needs that)
+        console = render.stdout_console()
+        console.print(render.status_table(outcome.statuses, now=time.time(), width=console.width))
     typer.echo(printable(f"Database: {outcome.db_path}"))
-    typer.echo(printable(f"Try: {render.command_name()} status --db {shlex.quote(str(outcome.db_path))}"))
+    if not shared().quiet:
+        typer.echo(printable(f"Try: {render.command_name()} status --db {shlex.quote(str(outcome.db_path))}"))
 
 
 class MetricsCommand(Command):
