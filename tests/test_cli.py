@@ -345,6 +345,11 @@ def test_rate_limit_shows_a_revoked_token_of_a_pool_as_a_row_and_the_others_budg
     }
     assert "revoked-one" not in pool.stdout
     assert alone.exit_code == 1 and "rejected the token" in alone.stderr
+    assert [row["rejected"] for row in rows if row["account"] == "token #2"] == [True]
+    with FakeGitHub([small_repository], tokens={TOKEN: "octocat"}) as fake:
+        table = invoke("rate-limit", "--api-url", fake.url, "--token", TOKEN, "--token", "revoked-one")
+    rejected_row = next(line for line in table.stdout.splitlines() if "token #2" in line)
+    assert "∞" not in rejected_row and "no limit" not in rejected_row  # not a server without limits
 
 
 def test_a_reader_that_closed_stdout_gets_no_error_line(tmp_path):

@@ -409,9 +409,12 @@ def rate_limit_table(rows: list[AccountRateLimit], *, now: float) -> Table:
     for header in ("Account", "Bucket", "Remaining", "Limit", "Resets"):
         table.add_column(header)
     for row in rows:
-        resets = f"{local_time(row.reset_at)} ({relative(row.reset_at, now)})" if row.reset_at else "no limit"
-        remaining = str(row.remaining) if row.remaining is not None else "∞"
-        cells = (row.account, row.resource, remaining, str(row.limit or "—"), resets)
+        if row.rejected:
+            cells = (row.account, row.resource, "—", "—", "—")
+        else:
+            resets = f"{local_time(row.reset_at)} ({relative(row.reset_at, now)})" if row.reset_at else "no limit"
+            remaining = str(row.remaining) if row.remaining is not None else "∞"
+            cells = (row.account, row.resource, remaining, str(row.limit or "—"), resets)
         table.add_row(*(Text(printable(cell)) for cell in cells))
     return table
 

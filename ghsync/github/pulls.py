@@ -477,7 +477,9 @@ def account_rate_limits(
         except AuthenticationError as error:
             # One revoked token of a pool is a row, as `sync` goes on without it; all of them is the error.
             rejected.append(error)
-            report.append(AccountRateLimit(f"token #{index}", "rejected by GitHub (401)", None, None, None, None))
+            report.append(
+                AccountRateLimit(f"token #{index}", "rejected by GitHub (401)", None, None, None, None, rejected=True)
+            )
             continue
         try:
             account = client.user_login() or f"token #{index}"

@@ -138,3 +138,5 @@ class AccountRateLimit:
     remaining: int | None
     used: int | None
     reset_at: str | None
+    # GitHub refused this token (401): no budget to show. (Numbers None otherwise mean "no limit", GHES.)
+    rejected: bool = False
