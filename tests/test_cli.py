@@ -102,6 +102,8 @@ def test_tracking_at_the_rate_limit_threshold_records_the_repository_and_exits_7
     fake.set_remaining("graphql", 50)
     stopped = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert stopped.exit_code == 75 and fake.stats["graphql_requests"] == 0
+    # There are PRs; none was fetched yet: not "no PRs to fetch".
+    assert f"{REPO}: rate_limited before its first page" in stopped.stderr
     assert repository_row(db_path)["sync_status"] == "rate_limited"
     fake.set_remaining("graphql", 5000)
     assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0

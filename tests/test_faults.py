@@ -96,6 +96,15 @@ def test_a_transient_fault_on_the_first_page_which_checks_the_repository_is_retr
     assert stored_records(tmp_path / "g.db") == expected_records(repository)
 
 
+def test_a_gateways_html_page_is_told_by_its_words_not_its_markup(repository, tmp_path):
+    from ghsync.errors import TransientGitHubError
+
+    with serve(repository) as fake, pytest.raises(TransientGitHubError) as raised:
+        fake.inject(504, times=10, path="/graphql")  # GitHub's own 504 is an HTML page
+        track(fake, tmp_path / "g.db", [])
+    assert str(raised.value) == "GitHub answered 504: 504 Gateway Time-out The server didn't respond in time."
+
+
 def test_pages_that_time_out_are_halved_until_they_fit_and_the_data_is_identical(repository, tmp_path):
     sleeps: list[float] = []
     with serve(repository, timeout_page_size=20) as fake:

@@ -82,7 +82,10 @@ def progress_words(row: Repository) -> str:
     if row.sync_prs_total == 0 and row.sync_prs_completed == 0:
         if row.sync_status == SyncStatus.SYNCING:
             return "syncing: started, counting PRs"
-        return f"{row.sync_status}, no PRs to fetch"
+        if row.sync_status == SyncStatus.COMPLETE:
+            return "complete, no PRs to fetch"
+        # A stop before the first page (the threshold, a fault): how many PRs there are is not known yet.
+        return f"{row.sync_status} before its first page"
     return f"{row.sync_status} {row.sync_progress}% ({row.sync_prs_completed}/{row.sync_prs_total} PRs)"
 
 

@@ -429,7 +429,14 @@ def _size(limit: int) -> str:
 
 
 def _snippet(value: Any, limit: int = 120) -> str:
-    text = " ".join(str(value).split())
+    text = str(value)
+    if text.lstrip().startswith("<"):
+        # A proxy's or load balancer's HTML page (GitHub's 504): its words, not its markup, in an error line.
+        import html
+        import re
+
+        text = html.unescape(re.sub(r"<[^>]*>", " ", text))
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
