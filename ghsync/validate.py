@@ -36,9 +36,14 @@ def parse_repository_slug(value: str, host: str = "github.com") -> str:
             raise UsageError(f"'{value}' is not a repository: use OWNER/REPO, e.g. octocat/hello-world")
         given_host = match["host"].lower()
         if given_host not in _web_hosts(host):
+            api = (
+                "https://api.github.com"
+                if given_host in ("github.com", "www.github.com")
+                else (f"https://{given_host}/api/v3 if it is a GitHub Enterprise server")
+            )
             raise UsageError(
                 f"'{value}' is a repository on {given_host}, but ghsync talks to {host}: pass OWNER/REPO, "
-                f"or --api-url for {given_host} (https://{given_host}/api/v3 for GitHub Enterprise)"
+                f"or --api-url {api}"
             )
         # A web URL may go on (/pulls, /tree/main): the first two segments name the repository.
         text = "/".join(match["path"].strip("/").split("/")[:2])

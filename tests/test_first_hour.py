@@ -107,6 +107,16 @@ def test_a_url_of_another_host_is_bad_usage_naming_both_hosts(pasted):
     assert "--api-url" in str(caught.value)
 
 
+def test_a_github_com_url_while_talking_to_another_server_gives_github_coms_api_url():
+    from ghsync.errors import UsageError
+    from ghsync.validate import parse_repository_slug
+
+    with pytest.raises(UsageError, match=r"--api-url https://api\.github\.com$"):
+        parse_repository_slug("https://github.com/o/r", "ghe.example.com")
+    with pytest.raises(UsageError, match=r"--api-url https://gitlab\.com/api/v3 if it is a GitHub Enterprise server$"):
+        parse_repository_slug("https://gitlab.com/o/r")
+
+
 def test_track_with_a_pasted_url_tracks_owner_slash_name_without_asking_github_twice(fake, db_path):
     result = invoke("track", f"https://127.0.0.1:{fake.url.rsplit(':', 1)[1]}/{REPO}.git", *cli_flags(fake, db_path))
     assert result.exit_code == 0, result.stderr
