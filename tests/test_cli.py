@@ -79,12 +79,19 @@ def test_malformed_slug_is_one_line_usage_error_and_writes_nothing(slug, fake, d
     assert fake.stats["graphql_requests"] == 0
 
 
-def test_nonexistent_repository_is_one_line_error_and_writes_nothing(fake, db_path):
+def test_nonexistent_repository_is_one_line_error_and_creates_no_database(fake, db_path):
     result = invoke("track", "acme/no-such-repo", *cli_flags(fake, db_path))
     assert result.exit_code == 1
     assert "not found" in result.stderr and result.stderr.count("\n") == 1
-    db = database(db_path)
-    assert db["repositories"].count == 0 and db["pull_requests"].count == 0
+    assert not db_path.exists() and not db_path.with_name(f"{db_path.name}.locks").exists()
+
+
+def test_nonexistent_repository_writes_nothing_to_an_existing_database(fake, db_path):
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    before = [dict(row) for row in database(db_path)["repositories"].rows]
+    result = invoke("track", "acme/no-such-repo", *cli_flags(fake, db_path))
+    assert result.exit_code == 1 and "not found" in result.stderr
+    assert [dict(row) for row in database(db_path)["repositories"].rows] == before
 
 
 def test_a_renamed_repositorys_old_name_is_refused_naming_the_new_one_and_writes_nothing(fake, db_path):
@@ -94,7 +101,7 @@ def test_a_renamed_repositorys_old_name_is_refused_naming_the_new_one_and_writes
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert f"GitHub calls it {owner}/{name}-renamed now" in result.stderr
     assert f"ghsync track {owner}/{name}-renamed" in result.stderr
-    assert database(db_path)["repositories"].count == 0
+    assert not db_path.exists()
     assert fake.stats["rest_calls"] == 0
 
 
@@ -173,8 +180,7 @@ def test_bad_token_is_one_line_error_and_writes_nothing(fake, db_path):
     assert result.exit_code == 1
     assert "rejected the token" in result.stderr and result.stderr.count("\n") == 1
     assert "wrong-token-abcdef" not in result.stderr
-    db = database(db_path)
-    assert db["repositories"].count == 0
+    assert not db_path.exists()
 
 
 def test_missing_token_is_a_usage_error(fake, db_path):
@@ -277,7 +283,7 @@ def test_github_answering_html_is_a_one_line_error(fake, db_path):
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert errors == [result.stderr.splitlines()[-1]] and "not JSON" in errors[0]
-    assert database(db_path)["repositories"].count == 0  # its first page is its check: nothing is tracked
+    assert not db_path.exists()  # its first page is its check: nothing is tracked, no database created
 
 
 def test_unreachable_github_is_a_one_line_error(db_path, tmp_path):

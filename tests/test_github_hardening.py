@@ -19,7 +19,6 @@ from ghsync_testing import (
     TOKEN,
     FakeGitHub,
     GraphQLRequests,
-    database,
     expected_records,
     generate_repository,
     invoke,
@@ -403,7 +402,7 @@ def test_a_redirected_first_page_is_not_followed_and_nothing_is_stored(status, r
         assert fake.stats["graphql_requests"] == 1
     assert result.exit_code == 1
     assert "redirected the GraphQL query" in result.stderr and result.stderr.count("\n") == 1
-    assert database(db)["repositories"].count == 0
+    assert not db.exists()
 
 
 class _Hello(BaseHTTPRequestHandler):

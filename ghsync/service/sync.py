@@ -174,25 +174,19 @@ def track_repository(
     _require_tokens(settings)
     if recipients and not settings.smtp().enabled:
         hooks.on_warning(f"--notify {', '.join(recipients)} is kept, but {EMAIL_NOT_CONFIGURED}")
+    # Without a database the repository is new for sure: it is checked before the file is created, so that
+    # a mistyped name leaves nothing behind. (With one, the check waits for the lock and the lookup.)
+    check = _check_new(settings, full_name, days_back, hooks) if not _database_exists(settings) else None
     # Everything happens under the repository's lock: a running sync's window and job must not
     # change under it, and a second `track` (even of a new repository) hears that one is running.
     with _open_store(settings, create=True) as store, repository_lock(settings.db, full_name):
         existing = store.find_repository(full_name)
         if existing is None:
-            source = _open_source(settings, hooks)
-            before = source.spent()
-            planned_at = hooks.clock()
-            # The first page is the check: a clear error before anything is written, and no request of its
-            # own (the engine is served the same page). When GitHub cannot answer now (the threshold, a fault
-            # that outlasted the retries) the repository is recorded all the same, `pending`, and the command
-            # exits 75: `sync` checks and syncs it later.
-            try:
-                identity = source.check_repository(first_request(full_name, days_back, planned_at=planned_at))
-            except RateLimited:
-                identity = None  # the engine stops at once, after recording the repository
-            except TransientGitHubError:
+            check = check or _check_new(settings, full_name, days_back, hooks)
+            if check.put_off is not None:
                 store.add_repository(full_name, days_back=days_back, now=iso(hooks.clock()), notify_to=recipients)
-                raise
+                raise check.put_off
+            identity = check.identity
             repository = store.add_repository(
                 full_name,
                 days_back=days_back,
@@ -201,9 +195,15 @@ def track_repository(
                 node_id=identity.node_id if identity else None,
                 database_id=identity.database_id if identity else None,
             )
-            # The first page is part of the first sync's cost, fetched before its job began.
-            check = source.spent() - before
-            report = _sync_one(settings, store, source, repository, hooks, spent_before=check, planned_at=planned_at)
+            report = _sync_one(
+                settings,
+                store,
+                check.source,
+                repository,
+                hooks,
+                spent_before=check.spent,
+                planned_at=check.planned_at,
+            )
             return TrackResult(full_name, report)
 
         if days is None:
@@ -222,6 +222,38 @@ def track_repository(
                 "nothing changed. Run `ghsync sync` to update it.",
             )
         return _change_window(settings, store, existing, days_back, recipients, hooks)
+
+
+@dataclass(frozen=True)
+class _NewRepositoryCheck:
+    """A new repository's first page, fetched as the check that it exists under its name (and held for the
+    engine, so the check is no request of its own)."""
+
+    source: PullRequestSource
+    planned_at: float
+    spent: Spend  # the check's cost, counted in the first sync, whose first page it is
+    identity: RepositoryIdentity | None  # None at the threshold: the engine stops at once, after recording it
+    put_off: TransientGitHubError | None = None  # a fault that outlasted the retries: recorded, then raised
+
+
+def _check_new(settings: Settings, full_name: str, days_back: int | None, hooks: SyncHooks) -> _NewRepositoryCheck:
+    """The first page is the check: a clear error before anything is written. When GitHub cannot answer now
+    (the threshold, a fault that outlasted the retries) the repository is recorded all the same, `pending`,
+    and the command exits 75: `sync` checks and syncs it later."""
+    source = _open_source(settings, hooks)
+    before = source.spent()
+    planned_at = hooks.clock()
+    try:
+        identity = source.check_repository(first_request(full_name, days_back, planned_at=planned_at))
+    except RateLimited:
+        return _NewRepositoryCheck(source, planned_at, source.spent() - before, None)
+    except TransientGitHubError as error:
+        return _NewRepositoryCheck(source, planned_at, source.spent() - before, None, put_off=error)
+    return _NewRepositoryCheck(source, planned_at, source.spent() - before, identity)
+
+
+def _database_exists(settings: Settings) -> bool:
+    return str(settings.db) == ":memory:" or settings.db.exists()
 
 
 def _change_window(
