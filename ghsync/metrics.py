@@ -233,6 +233,9 @@ class Grouping:
 
     field: Literal["repository", "author", "team"]
     keys: Callable[[MetricPullRequest], Iterable[str | None]]
+    # Keys that get a row every week, quiet ones included (with zero counts), as the pooled view does: the
+    # repositories or teams asked about. Empty: only the keys and weeks with activity (authors, who come and go).
+    every: tuple[str, ...] = ()
 
 
 def week_start(day: date) -> date:
@@ -369,7 +372,9 @@ def compute_weekly_metrics(
     the reviews counted (and their reviewers) are the reviews *received* on those PRs, and
     `authors_active` counts the distinct authors of those opened in the week (for authors: 1 if
     the author opened a PR that week, else 0, always 0 for None). PRs without an author login are
-    grouped under None. No gap-filling; sorted by week, then key case-insensitively, None last.
+    grouped under None. The keys in `group.every` get a row in every week from the first to the last (or
+    the current), quiet ones with zero counts; other keys only where they saw activity. Sorted by week,
+    then key case-insensitively, None last.
 
     `people`: leave out bots' PRs and reviews. `today`: the week containing it is marked
     `complete=False` (in progress) and, without a grouping, the rows run up to it; every other
@@ -399,12 +404,23 @@ def compute_weekly_metrics(
 
     if not buckets:
         return []
-    if group is not None:
-        order = sorted(buckets, key=lambda k: (k[0], k[1] is None, (k[1] or "").casefold(), k[1] or ""))
-        return [_row(week, current, group, key, buckets[(week, key)]) for week, key in order]
     first = min(week for week, _ in buckets)
     # The week in progress is always shown (quiet so far or not) once there is any activity before it.
     last = max(max(week for week, _ in buckets), current if current is not None else first)
+    if group is not None:
+
+        def by_key(key: str | None) -> tuple[bool, str, str]:
+            return (key is None, (key or "").casefold(), key or "")
+
+        if group.every:
+            keys = sorted({*group.every, *(key for _, key in buckets)}, key=by_key)
+            return [
+                _row(week, current, group, key, buckets.get((week, key), _NOTHING))
+                for week in range(first, last + 1)
+                for key in keys
+            ]
+        order = sorted(buckets, key=lambda k: (k[0], *by_key(k[1])))
+        return [_row(week, current, group, key, buckets[(week, key)]) for week, key in order]
     return [_row(week, current, None, None, buckets.get((week, None), _NOTHING)) for week in range(first, last + 1)]
 
 

@@ -260,6 +260,24 @@ def test_by_repo_gives_one_row_per_repository_and_week(tracked_three):
     assert last == [("octo-org/api", 1, 10.0), ("octo-org/web", 2, 40.0)]
 
 
+def test_by_repo_and_by_team_show_quiet_weeks_with_zero_counts_as_the_pooled_view_does(tracked_three, tmp_path):
+    # The week in progress is quiet in this data: every repository and every team still has its row.
+    env = _config(tmp_path, '[teams.backend]\nmembers = ["alice", "bob"]\n[teams.docs]\nmembers = ["nobody"]\n')
+    by_repo, _ = metrics(tracked_three, "--owner", "octo-org", "--by", "repo", "--weeks", "2")
+    quiet = [(r["repository"], r["prs_merged"], r["complete"]) for r in by_repo if r["week"] == week(0)]
+    assert quiet == [("octo-org/api", 0, False), ("octo-org/web", 0, False)]
+    by_team, _ = metrics(tracked_three, "--owner", "octo-org", "--by", "team", "--weeks", "2", env=env)
+    assert [(r["week"], r["team"], r["prs_merged"]) for r in by_team] == [
+        (week(1), "backend", 2),
+        (week(1), "docs", 0),
+        (week(0), "backend", 0),
+        (week(0), "docs", 0),
+    ]
+    # Authors come and go: only those active in a week have its row.
+    by_author, _ = metrics(tracked_three, "--owner", "octo-org", "--by", "author", "--weeks", "2")
+    assert by_author and all(r["week"] == week(1) for r in by_author)
+
+
 def _config(tmp_path, text: str) -> dict[str, str]:
     path = tmp_path / "config.toml"
     path.write_text(text)

@@ -94,7 +94,7 @@ def weekly_metrics(
         updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
         rows = compute_weekly_metrics(
             _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
-            group=_grouping(by, teams.values()),
+            group=_grouping(by, teams.values(), repositories, chosen=chosen),
             people=_people(settings, include_bots=include_bots),
             today=today,
         )
@@ -205,20 +205,28 @@ def _team_prs(prs: Iterable[MetricPullRequest], team: Team | None) -> Iterable[M
     return (pr for pr in prs if _in_team(pr, team, members))
 
 
-def _grouping(by: Breakdown | None, teams: Iterable[Team]) -> Grouping | None:
+def _grouping(
+    by: Breakdown | None, teams: Iterable[Team], repositories: Sequence[Repository], *, chosen: Team | None = None
+) -> Grouping | None:
+    """The breakdown's keys. Repositories and teams in scope (the chosen team, if any) get a row every week, a
+    quiet one too (zero counts say something of a team); authors only where they were active (people come and go)."""
     from ghsync.metrics import Grouping
 
     if by is None:
         return None
     if by == "repo":
-        return Grouping("repository", lambda pr: (pr.repository,))
+        return Grouping("repository", lambda pr: (pr.repository,), every=tuple(r.full_name for r in repositories))
     if by == "author":
         return Grouping("author", lambda pr: (pr.author,))
     known = [(t, _members(t)) for t in teams]
     if not known:
         raise UsageError("--by team: no teams defined; add [teams.NAME] to the config file or run `ghsync team import`")
     # A PR of an author in two teams counts in both team rows (and once in a total).
-    return Grouping("team", lambda pr: [t.name for t, m in known if _in_team(pr, t, m)])
+    return Grouping(
+        "team",
+        lambda pr: [t.name for t, m in known if _in_team(pr, t, m)],
+        every=(chosen.name,) if chosen else tuple(t.name for t, _ in known),
+    )
 
 
 def list_teams(settings: Settings) -> list[Team]:
