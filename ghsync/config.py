@@ -135,7 +135,7 @@ class Settings(BaseModel):
             where = ".".join(str(part) for part in first.get("loc", ())) or "host"
             field = {"default_recipients": "notify_to", "from_addr": "from"}.get(where, where)
             field = field if field == "notify_to" else f"smtp_{field}"
-            message = first.get("msg", "invalid value")
+            message = _said(first)
             if field in Settings.model_fields and not _environment_sets(field) and _file_sets(field):
                 raise ConfigError(f"config file {default_config_path()}: invalid {field}: {message}") from None
             raise ConfigError(f"invalid setting {_VARIABLE_OF.get(field, field).upper()}: {message}") from None
@@ -422,7 +422,7 @@ def _invalid_setting(error: ValidationError, given: Mapping[str, Any]) -> Config
     pydantic echoes the input in its own str(); the message is built from parts to keep secrets out."""
     first = error.errors()[0]
     location = [str(part) for part in first.get("loc", ())]
-    message = first.get("msg", "invalid value")
+    message = _said(first)
     # pydantic-settings names a field by its variable (GHSYNC_TEAMS), a flag by the field's name.
     field_of = {variable: name for name, variable in _VARIABLE_OF.items()}
     field = field_of.get(location[0].lower(), location[0]) if location else "settings"
@@ -440,6 +440,15 @@ def _invalid_setting(error: ValidationError, given: Mapping[str, Any]) -> Config
             close = difflib.get_close_matches(key, list(TeamConfig.model_fields), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else "; known keys: members, repos"
             return ConfigError(f"config file {path}: [teams.{team}] has an unknown key '{key}'{hint}")
+        if first.get("type") == "tuple_type" and key:
+            return ConfigError(
+                f'config file {path}: [teams.{team}] {key} must be a list, e.g. {key} = ["alice", "bob"]'
+            )
         return ConfigError(f"config file {path}: [teams.{team}] {key or 'table'}: {message}")
     key = next((name for name, target in _file_keys().items() if target == field), field)
     return ConfigError(f"config file {path}: invalid {key}: {message}")
+
+
+def _said(error: Any) -> str:
+    """A pydantic error's message as people read it: without the "Value error, " of a validator's ValueError."""
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")

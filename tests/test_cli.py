@@ -491,6 +491,13 @@ def test_a_missing_database_is_bad_usage_as_a_repository_not_tracked_is(args, tm
     assert result.exit_code == 2 and result.stderr.startswith("Error: no database at")
 
 
+def test_a_bad_choice_reads_without_pydantics_value_error_prefix(tmp_path):
+    result = invoke("metrics", "--format", "yaml", "--db", tmp_path / "x.db")
+    assert result.exit_code == 2
+    assert "Invalid value for '--format': 'yaml' is not one of 'table', 'csv', 'json'." in result.stderr
+    assert "Value error" not in result.stderr
+
+
 def test_without_debug_an_error_has_no_traceback(tmp_path):
     result = invoke("metrics", REPO, "--db", tmp_path / "none.db")
     assert result.exit_code == 2

@@ -358,3 +358,19 @@ def test_an_empty_variable_is_unset(monkeypatch, tmp_path, with_config_file):
     assert settings.min_remaining == (7 if with_config_file else 100)
     assert settings.db.name == "ghsync.db"
     assert settings.github_tokens() == ["the-token"]
+
+
+def test_a_team_table_whose_members_are_not_a_list_says_how_to_write_one(monkeypatch, tmp_path):
+    path = _config(monkeypatch, tmp_path, '[teams.web]\nmembers = "alice"\n')
+    with pytest.raises(
+        ConfigError,
+        match=rf'^config file {path}: \[teams.web\] members must be a list, e.g. members = \["alice", "bob"\]$',
+    ):
+        load_settings()
+
+
+def test_a_validators_message_reads_without_pydantics_value_error_prefix(monkeypatch):
+    with pytest.raises(
+        ConfigError, match=r"^invalid setting --notify-on / GHSYNC_NOTIFY_ON: unknown event 'sometimes'"
+    ):
+        load_settings(notify_on="sometimes")

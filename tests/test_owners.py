@@ -262,10 +262,17 @@ def test_a_repository_that_no_longer_matches_is_untracked_with_the_reason(org, d
     assert tracked(db_path)["acme/beta"] == "complete"
 
 
+def test_untracking_an_owner_of_one_repository_says_so_in_the_singular(org, db_path):
+    assert ghsync(org, db_path, "track", "acme", "--match", "api").exit_code == 0
+    result = ghsync(org, db_path, "untrack", "acme")
+    assert "acme: no longer tracked; its repository keeps its data" in result.stderr
+
+
 def test_untrack_owner_keeps_the_data_and_stops_picking_up_new_repositories(org, db_path):
     ghsync(org, db_path, "track", "acme", "--days", "all")
     result = ghsync(org, db_path, "untrack", "acme")
     assert result.exit_code == 0, result.stderr
+    assert "acme: no longer tracked; its 8 repositories keep their data" in result.stderr
     assert set(tracked(db_path).values()) == {"untracked"}
     org.add_repository(generate_repository("acme/newcomer", 2, seed=13))
     nothing = ghsync(org, db_path, "sync")  # nothing is tracked any more: an empty state, not an error

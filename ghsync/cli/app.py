@@ -513,7 +513,8 @@ def untrack(
         if purge:
             raise UsageError("--purge takes one repository; an owner's repositories keep their data")
         login, count = untrack_owner(settings(), login)
-        note(f"{login}: no longer tracked; its {count} repositories keep their data and new ones are not added")
+        kept = "its repository keeps its" if count == 1 else f"its {count} repositories keep their"
+        note(f"{login}: no longer tracked; {kept} data and new ones are not added")
         return
     if purge and not yes:
         if not render.is_interactive(sys.stdin):

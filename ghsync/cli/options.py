@@ -109,7 +109,7 @@ def _declaration(
             "[env GHSYNC_ALLOW_INSECURE_HTTP].",
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and warnings.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """The one declaration of the shared options: typer turns this signature into click options."""
@@ -186,6 +186,14 @@ class Command(TyperCommand):
             if records:
                 with formatter.section(title):
                     formatter.write_dl(records)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as error:
+            # typer checks values with pydantic, whose messages start "Value error, ": people need the rest.
+            error.message = error.message.replace("Value error, ", "")
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         options = _given(ctx)
