@@ -262,6 +262,16 @@ def test_a_repository_that_no_longer_matches_is_untracked_with_the_reason(org, d
     assert tracked(db_path)["acme/beta"] == "complete"
 
 
+def test_a_run_stopped_at_the_threshold_says_so_in_one_line_not_one_per_repository(org, db_path):
+    org.set_remaining("graphql", 102)  # the listing and two requests, then the default threshold of 100
+    result = ghsync(org, db_path, "track", "acme", "--days", "all")
+    assert result.exit_code == 75
+    stops = [line for line in result.stderr.splitlines() if "stopped at the rate-limit threshold" in line]
+    assert len(stops) == 1 and "repositories stopped at the rate-limit threshold" in stops[0]
+    assert "resets at" in stops[0] and "ghsync sync --wait" in stops[0]
+    assert sum(status == "rate_limited" for status in tracked(db_path).values()) >= 2  # each row says so
+
+
 def test_untracking_an_owner_of_one_repository_says_so_in_the_singular(org, db_path):
     assert ghsync(org, db_path, "track", "acme", "--match", "api").exit_code == 0
     result = ghsync(org, db_path, "untrack", "acme")

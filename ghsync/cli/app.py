@@ -233,6 +233,7 @@ def _report_run(run: "SyncRun") -> int:
         note(run.message)
     if not (run.message or run.outcomes or run.unchanged or run.untracked):
         note(NOTHING_TRACKED)  # an empty state for people, not an error: cron stays quiet with exit 0
+    stopped = [o.report for o in run.outcomes if o.report is not None and o.report.outcome == Outcome.RATE_LIMITED]
     for outcome in run.outcomes:
         if outcome.error is not None:
             message = error_text(outcome.error)
@@ -242,8 +243,12 @@ def _report_run(run: "SyncRun") -> int:
                 if message.startswith(outcome.full_name)
                 else f"Error: {outcome.full_name}: {message}"
             )
+        elif outcome.report is not None and outcome.report.outcome == Outcome.RATE_LIMITED:
+            continue  # one line for all: past the threshold, every repository left stops alike
         elif outcome.report is not None and (not quiet or outcome.report.outcome != Outcome.COMPLETE):
             say(render.report_line(outcome.report))
+    if stopped:
+        say(render.rate_limited_line(stopped))
     if run.unchanged:
         note(render.unchanged_line(run.unchanged))
     if run.untracked:  # not errors: `status` keeps the reason

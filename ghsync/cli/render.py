@@ -485,6 +485,20 @@ def teams_table(teams: Sequence[Team]) -> Table:
     return table
 
 
+def rate_limited_line(reports: list[SyncReport]) -> str:
+    """Repositories of one run stopped at the threshold (one budget): one line, whatever their number."""
+    if len(reports) == 1:
+        return report_line(reports[0])
+    names = ", ".join(report.full_name for report in reports[:3])
+    more = f" and {len(reports) - 3} more" if len(reports) > 3 else ""
+    last = reports[-1]
+    return printable(
+        f"{len(reports)} repositories stopped at the rate-limit threshold ({last.rate_limit_remaining} left): "
+        f"{names}{more}; resets at {local_time(last.rate_limit_reset_at)}. Run `ghsync sync` then "
+        "(or `ghsync sync --wait` now) to resume."
+    )
+
+
 def unchanged_line(names: list[str]) -> str:
     """Repositories a cheap check found unchanged: one line, whatever their number."""
     if len(names) == 1:
