@@ -71,6 +71,12 @@ class Settings(BaseModel):
     env_github: SecretStr | None = Field(default=None, validation_alias="GITHUB_TOKEN")
     env_gh_enterprise: SecretStr | None = Field(default=None, validation_alias="GH_ENTERPRISE_TOKEN")
     env_github_enterprise: SecretStr | None = Field(default=None, validation_alias="GITHUB_ENTERPRISE_TOKEN")
+    # The same four from the config file (gh_token …), kept apart: which token wins depends on the source as
+    # well as the name (see github_tokens). No variable sets them.
+    file_gh: SecretStr | None = None
+    file_github: SecretStr | None = None
+    file_gh_enterprise: SecretStr | None = None
+    file_github_enterprise: SecretStr | None = None
     # Several tokens for a pool: a comma-separated list.
     tokens: str | None = Field(default=None, validation_alias="GHSYNC_TOKENS")
     api_url: str = Field(default=DEFAULT_API_URL, validation_alias="GITHUB_API_URL")
@@ -154,12 +160,21 @@ class Settings(BaseModel):
     def github_tokens(self) -> list[str]:
         """Every configured token, de-duplicated, in order of preference."""
         found: list[str] = []
-        # One token from the gh-style variables (several set is one token, not a pool, as in gh):
-        # GH_TOKEN, else GITHUB_TOKEN; for an Enterprise host its own variables first.
-        candidates = [self.env_gh, self.env_github]
+        # One token from the gh-style variables (several set is one token, not a pool, as in gh): GH_TOKEN, else
+        # GITHUB_TOKEN; for an Enterprise host its own variables first, the github.com ones only after. Within
+        # each of those tiers the environment beats the config file; a host's own tier beats the fallback.
+        ordinary = [self.env_gh, self.env_github, self.file_gh, self.file_github]
+        tiers = [ordinary]
         if self.is_enterprise():
-            candidates = [self.env_gh_enterprise, self.env_github_enterprise, *candidates]
-        chosen = next((candidate for candidate in candidates if candidate is not None), None)
+            own = [
+                self.env_gh_enterprise,
+                self.env_github_enterprise,
+                self.file_gh_enterprise,
+                self.file_github_enterprise,
+            ]
+            tiers = [own, ordinary]
+        candidates = [candidate for tier in tiers for candidate in tier]
+        chosen = next((c for c in candidates if c is not None and c.get_secret_value().strip()), None)
         values = [chosen.get_secret_value()] if chosen is not None else []
         if self.tokens:
             values.extend(part for part in self.tokens.split(","))
@@ -219,24 +234,23 @@ def _file_keys() -> dict[str, str]:
     """The config file's keys and the field each sets: a field's name, but the token variables under their
     own lower-case names (gh_token, github_token …), as people know them."""
     return {
-        (str(field.validation_alias).lower() if name.startswith("env_") else name): name
+        (str(field.validation_alias).lower() if name.startswith("env_") else name): (
+            name.replace("env_", "file_", 1) if name.startswith("env_") else name
+        )
         for name, field in Settings.model_fields.items()
+        if not name.startswith("file_")
     }
 
 
-# The config file's token keys: a token from the environment replaces all of them, not one by one (else a
-# file's gh_token would beat the environment's GITHUB_TOKEN, gh's order being applied before the sources').
-_TOKEN_FIELDS = frozenset({"env_gh", "env_github", "env_gh_enterprise", "env_github_enterprise", "tokens"})
+def _set(value: str) -> bool:
+    """An empty variable, or one of spaces only, is unset (`GITHUB_API_URL=` in a crontab), as gh reads GH_TOKEN."""
+    return bool(value.strip())
 
 
-def _environment_sets(field: str, *, blank_counts: bool = True) -> bool:
-    """Whether a documented variable of the environment gives this field a value (any case; an empty variable
-    is unset, as in gh). `blank_counts=False`: spaces alone are no value either (a token of spaces is none)."""
-    variable = _VARIABLE_OF[field]
-    return any(
-        name.lower() == variable and (value.strip() if not blank_counts else value != "")
-        for name, value in os.environ.items()
-    )
+def _environment_sets(field: str) -> bool:
+    """Whether a documented variable of the environment gives this field a value (any case, not blank)."""
+    variable = _VARIABLE_OF.get(field)
+    return variable is not None and any(name.lower() == variable and _set(value) for name, value in os.environ.items())
 
 
 def _file_sets(field: str) -> bool:
@@ -250,12 +264,10 @@ def _file_sets(field: str) -> bool:
 
 def file_values(data: Mapping[str, Any]) -> dict[str, Any]:
     """What the config file contributes, by field name: its known keys only (an unknown key is said to be
-    ignored, so it must be), less what the environment replaces as a whole: the tokens when any token
-    variable is set, and the teams when GHSYNC_TEAMS is (a table would otherwise be merged into it)."""
+    ignored, so it must be), less the teams when GHSYNC_TEAMS is set (a table would otherwise be merged into
+    it). Its token keys set the file_* fields, which github_tokens ranks below the environment's."""
     keys = _file_keys()
     values = {keys[key]: value for key, value in data.items() if key in keys}
-    if any(_environment_sets(field, blank_counts=False) for field in _TOKEN_FIELDS):
-        values = {field: value for field, value in values.items() if field not in _TOKEN_FIELDS}
     if _environment_sets("teams"):
         values.pop("teams", None)
     return values
@@ -289,6 +301,8 @@ def config_file_warnings() -> list[str]:
     return warnings
 
 
+_TOKEN_NAMES = ("gh", "github", "gh_enterprise", "github_enterprise")
+
 _FIELD_NAMES = {
     "db": "--db / GHSYNC_DB",
     "tokens": "--token / GHSYNC_TOKENS",
@@ -318,7 +332,11 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
         in containers and cron, could then send the token elsewhere."""
 
         def _load_env_vars(self) -> Mapping[str, str | None]:
-            return {name: value for name, value in super()._load_env_vars().items() if name in _VARIABLES}
+            return {
+                name: value
+                for name, value in super()._load_env_vars().items()
+                if name in _VARIABLES and value is not None and _set(value)
+            }
 
     class ConfigFile(TomlConfigSettingsSource):
         """The config file, below the environment: its known keys only, less what the environment replaces."""
@@ -327,8 +345,7 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
             return file_values(super()._read_file(file_path))
 
     class LoadedSettings(BaseSettings, Settings):
-        # An empty variable is unset (`GITHUB_API_URL=` in a crontab or a compose file), as gh reads GH_TOKEN.
-        model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True, env_ignore_empty=True)
+        model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
         @classmethod
         def settings_customise_sources(
@@ -369,7 +386,7 @@ def _loaded_directly(given: dict[str, Any]) -> Settings | None:
         return None
     # As pydantic-settings (case-insensitive): variables by lower-cased name, the last of equal ones winning;
     # a field is read from its documented variable only (see DocumentedVariablesOnly).
-    environment = {name.lower(): value for name, value in os.environ.items() if value != ""}
+    environment = {name.lower(): value for name, value in os.environ.items() if _set(value)}
     values: dict[str, Any] = {}
     for name, variable in _VARIABLE_OF.items():
         if variable not in environment:
@@ -391,7 +408,7 @@ def load_settings(**overrides: Any) -> Settings:
         if tokens:
             # --token replaces every token variable.
             given["tokens"] = ",".join(tokens)
-            given.update(env_gh=None, env_github=None, env_gh_enterprise=None, env_github_enterprise=None)
+            given.update({f"{source}_{name}": None for source in ("env", "file") for name in _TOKEN_NAMES})
     direct = _loaded_directly(given)
     if direct is not None:
         return direct

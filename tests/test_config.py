@@ -279,11 +279,35 @@ def _config(monkeypatch, tmp_path, text: str):
     return path
 
 
-def test_a_token_in_the_environment_replaces_the_config_files_tokens(monkeypatch, tmp_path):
-    # gh's order (GH_TOKEN before GITHUB_TOKEN) is among the variables of one source, never across sources.
+def test_a_token_in_the_environment_beats_the_config_files_token_of_the_same_tier(monkeypatch, tmp_path):
+    # gh's order (GH_TOKEN before GITHUB_TOKEN) is among the variables of one source, never across sources;
+    # the file's pool (tokens) is still the pool.
     _config(monkeypatch, tmp_path, 'gh_token = "from-file"\ntokens = "file-a,file-b"\n')
     monkeypatch.setenv("GITHUB_TOKEN", "from-environment")
-    assert load_settings().github_tokens() == ["from-environment"]
+    assert load_settings().github_tokens() == ["from-environment", "file-a", "file-b"]
+    monkeypatch.setenv("GHSYNC_TOKENS", "env-a")
+    assert load_settings().github_tokens() == ["from-environment", "env-a"]
+
+
+def test_an_enterprise_hosts_own_token_in_the_file_beats_a_github_com_token_in_the_environment(monkeypatch, tmp_path):
+    # The github.com token must not be sent to the Enterprise server because it came from the environment.
+    _config(monkeypatch, tmp_path, 'api_url = "https://ghe.example.com/api/v3"\ngh_enterprise_token = "ghe-file"\n')
+    monkeypatch.setenv("GITHUB_TOKEN", "dotcom-environment")
+    assert load_settings().github_tokens() == ["ghe-file"]
+
+
+def test_an_enterprise_variable_does_not_hide_the_files_github_com_token(monkeypatch, tmp_path):
+    _config(monkeypatch, tmp_path, 'gh_token = "dotcom-file"\n')
+    monkeypatch.setenv("GITHUB_ENTERPRISE_TOKEN", "ghe-environment")
+    assert load_settings().github_tokens() == ["dotcom-file"]
+
+
+def test_a_variable_of_spaces_is_unset_like_an_empty_one(monkeypatch, tmp_path):
+    _config(monkeypatch, tmp_path, 'tokens = "file-a"\n')
+    monkeypatch.setenv("GH_TOKEN", "   ")
+    monkeypatch.setenv("GITHUB_TOKEN", "the-token")
+    monkeypatch.setenv("GHSYNC_TOKENS", "  ")
+    assert load_settings().github_tokens() == ["the-token", "file-a"]
 
 
 def test_the_config_files_tokens_serve_when_the_environment_has_none(monkeypatch, tmp_path):
