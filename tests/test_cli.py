@@ -325,8 +325,26 @@ def test_syncing_an_untracked_repository_by_name_is_bad_usage_saying_how_to_trac
     fake.reset_stats()
     result = invoke("sync", REPO, *cli_flags(fake, db_path))
     assert result.exit_code == 2
-    assert f"{REPO} is untracked" in result.stderr and f"ghsync track {REPO}" in result.stderr
+    assert f"{REPO} is untracked (by hand, with `ghsync untrack`)" in result.stderr
+    assert f"ghsync track {REPO}" in result.stderr
     assert fake.stats["graphql_requests"] == 0
+
+
+def test_syncing_named_repositories_one_of_them_untracked_syncs_the_others(small_repository, db_path):
+    import copy
+
+    from ghsync_testing import FakeGitHub
+
+    other = copy.deepcopy(small_repository)
+    other.name, other.database_id = "second", other.database_id + 1
+    with FakeGitHub([copy.deepcopy(small_repository), other]) as fake:
+        for name in (REPO, other.full_name):
+            assert invoke("track", name, *cli_flags(fake, db_path)).exit_code == 0
+        assert invoke("untrack", other.full_name, "--db", db_path).exit_code == 0
+        fake.touch_pull_request(REPO, 1, title="changed")
+        result = invoke("sync", REPO, other.full_name, *cli_flags(fake, db_path))
+    assert result.exit_code == 2 and f"{other.full_name} is untracked" in result.stderr
+    assert f"{REPO}: updated 1 PR" in result.stderr
 
 
 def test_rate_limit_shows_accounts_never_tokens(fake):

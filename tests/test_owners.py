@@ -546,7 +546,9 @@ def test_status_all_shows_the_untracked_repositories_an_owners_run_points_to(org
     listed = invoke("status", "--all", "--json", "--db", db_path)
     rows = {row["full_name"]: row for row in __import__("json").loads(listed.stdout)}
     assert rows["acme/cli"]["sync_status"] == "untracked" and "archived" in rows["acme/cli"]["last_error"]
-    assert "acme/cli" in invoke("status", "--all", "--db", db_path).stdout
+    table = invoke("status", "--all", "--db", db_path, env={"COLUMNS": "200"}).stdout
+    assert "Repositories, untracked ones too" in table
+    assert "acme/cli: untracked: archived on GitHub (owner acme)" in table
 
 
 # --- one progress bar for a run ----------------------------------------------------------------------

@@ -117,7 +117,15 @@ def test_sync_wait_of_an_owner_waits_at_its_listing(small_repository, db_path):
     assert "rate limit reached: waiting" in result.stderr and "rate limit reached: waiting" in tracked_again.stderr
 
 
-def test_without_wait_a_stop_before_any_page_says_when_the_budget_resets(small_repository, db_path):
+def _statuses(db_path):
+    from ghsync_testing import database
+
+    return {row["full_name"]: row["sync_status"] for row in database(db_path)["repositories"].rows}
+
+
+def test_without_wait_a_stop_at_an_owners_listing_says_when_the_budget_resets_and_starts_no_job(
+    small_repository, db_path
+):
     owner = small_repository.owner
     with FakeGitHub(_two_repositories(small_repository)) as fake:
         assert invoke("track", owner, "--days", "all", *flags(fake, db_path)).exit_code == 0
@@ -127,3 +135,16 @@ def test_without_wait_a_stop_before_any_page_says_when_the_budget_resets(small_r
     for result in (synced, tracked_again):
         assert result.exit_code == 75
         assert "resets at" in result.stderr and "--wait" in result.stderr, result.stderr
+    # Nothing was asked of them: they are as the last sync left them, not `rate_limited`.
+    assert set(_statuses(db_path).values()) == {"complete"}
+
+
+def test_without_wait_a_stop_at_the_heads_check_starts_no_job(small_repository, db_path):
+    with FakeGitHub(_two_repositories(small_repository)) as fake:
+        for repository in fake.repositories:
+            assert invoke("track", repository.full_name, "--days", "all", *flags(fake, db_path)).exit_code == 0
+        fake.set_remaining("graphql", 50)
+        result = invoke("sync", *flags(fake, db_path))
+    assert result.exit_code == 75
+    assert "2 repositories tracked by hand" in result.stderr and "resets at" in result.stderr
+    assert set(_statuses(db_path).values()) == {"complete"}

@@ -293,15 +293,16 @@ STATUS_KEY_COLUMNS = 4
 _COLUMN_ORDER = ("Repository", "Status", "Progress", "%", "PRs", "Window", "Started", "Last synced", "Rate limit")
 
 
-def _status_grid(cells: list[dict[str, str]], columns: list[str]) -> Table:
+def _status_grid(cells: list[dict[str, str]], columns: list[str], title: str = "Tracked repositories") -> Table:
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     # Title and headers as Text, styled as rich styles a str: a str goes through markup and emoji codes,
     # whose table rich imports at first use (~2.5 ms of every `status`).
-    title = Text("Tracked repositories", style="table.title")
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
+    table = Table(
+        title=Text(title, style="table.title"), title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True
+    )
     shown = [name for name in _COLUMN_ORDER if name in columns]
     for header in shown:
         table.add_column(Text(header), justify="right" if header in ("PRs", "%") else "left", no_wrap=True)
@@ -317,19 +318,19 @@ def _natural_width(renderable: RenderableType) -> int:
     return console.measure(renderable).maximum
 
 
-def _widest_grid_that_fits(cells: list[dict[str, str]], width: int) -> Table | None:
+def _widest_grid_that_fits(cells: list[dict[str, str]], width: int, title: str) -> Table | None:
     """The table with the most columns (from the front of STATUS_COLUMNS) that fits in `width`, or None.
 
     Each column only widens the table, so a bisection finds it: a piped status (80 columns) measured
     every candidate table from all nine columns down, each measurement a full layout."""
-    table = _status_grid(cells, list(STATUS_COLUMNS))
+    table = _status_grid(cells, list(STATUS_COLUMNS), title)
     if _natural_width(table) <= width:
         return table  # a wide terminal: one measurement
     best = None
     low, high = STATUS_KEY_COLUMNS, len(STATUS_COLUMNS) - 1
     while low <= high:
         count = (low + high) // 2
-        candidate = _status_grid(cells, list(STATUS_COLUMNS[:count]))
+        candidate = _status_grid(cells, list(STATUS_COLUMNS[:count]), title)
         if _natural_width(candidate) <= width:
             best, low = candidate, count + 1
         else:
@@ -347,12 +348,21 @@ def status_table(rows: list[RepositoryStatus], *, now: float, width: int = 120) 
     if not rows:
         return "No repositories tracked yet. Start with: ghsync track OWNER/REPO"
     cells = [_status_cells(row, now) for row in rows]
+    untracked = {row.repository.full_name for row in rows if row.repository.sync_status == SyncStatus.UNTRACKED}
     errors: list[RenderableType] = [
-        Text(printable(f"{cell['Repository']}: last error: {cell['Last error']}"), overflow="fold")
+        Text(
+            # An untracked repository's last_error is why it is untracked (archived, filtered out, by hand).
+            printable(
+                f"{cell['Repository']}: {'untracked' if cell['Repository'] in untracked else 'last error'}: "
+                f"{cell['Last error']}"
+            ),
+            overflow="fold",
+        )
         for cell in cells
         if cell["Last error"]
     ]
-    table = _widest_grid_that_fits(cells, width)
+    title = "Repositories, untracked ones too" if untracked else "Tracked repositories"
+    table = _widest_grid_that_fits(cells, width, title)
     if table is not None:
         return Group(table, *errors) if errors else table
     blocks: list[RenderableType] = []

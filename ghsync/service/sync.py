@@ -368,26 +368,25 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
     if store is None:
         return SyncRun()  # nothing tracked, and no database created by asking
     with store:
+        run = SyncRun()
         if names:
             repositories = [store.get_repository(name) for name in names]
             owners: list[Owner] = []
-            for repository in repositories:
-                if repository.sync_status == SyncStatus.UNTRACKED:
-                    # Named, it is not "nothing to do": cron would never sync it, without a word.
-                    reason = f" ({repository.last_error})" if repository.last_error else ""
-                    raise NotTracked(
-                        f"{repository.full_name} is untracked{reason}: `ghsync track {repository.full_name}` "
-                        "tracks it again"
-                    )
+            # Named, an untracked one is not "nothing to do" (cron would never sync it, without a word): its
+            # own usage error, the others synced all the same.
+            run.outcomes += [
+                SyncOutcome(r.full_name, None, _untracked_error(r))
+                for r in repositories
+                if r.sync_status == SyncStatus.UNTRACKED
+            ]
         else:
             repositories = store.list_repositories()
             owners = store.list_owners()
         repositories = [r for r in repositories if r.sync_status != SyncStatus.UNTRACKED]
         if not repositories and not owners:
             # Nothing to do is not a failure: cron must not mail on every run before the first `track`.
-            return SyncRun()
+            return run
         source = _open_source(settings, hooks)
-        run = SyncRun()
         candidates: list[_Candidate] = []
         owner_ids = {owner.id for owner in owners}
         for owner in owners:
@@ -395,6 +394,11 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
                 login, listed = _waiting_out(
                     hooks, partial(source.list_owner, owner.login, include_forks=owner.filters.include_forks)
                 )
+            except RateLimited as error:
+                # Past the threshold (without --wait) nothing else can be asked either: the run stops here,
+                # before any job starts (they would all stop at once, and say `rate_limited` of unchanged ones).
+                run.outcomes.append(SyncOutcome(owner.login, None, error))
+                return run
             except GhsyncError as error:
                 run.outcomes.append(SyncOutcome(owner.login, None, error))
                 owner_ids.discard(owner.id)  # its repositories are still synced, unchecked
@@ -410,8 +414,19 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
         # Read before the owners were re-listed: one an owner adopted just now is its candidate already.
         owned = {candidate.repository.id for candidate in candidates}
         by_hand = [r for r in repositories if r.owner_id not in owner_ids and r.id not in owned]
-        candidates += _check_heads(source, by_hand, hooks)
+        try:
+            candidates += _check_heads(source, by_hand, hooks)
+        except RateLimited as error:
+            run.outcomes.append(SyncOutcome(f"{len(by_hand)} repositories tracked by hand", None, error))
+            return run
         return _run(settings, store, source, candidates, hooks, run)
+
+
+def _untracked_error(repository: Repository) -> NotTracked:
+    reason = f" ({repository.last_error})" if repository.last_error else ""
+    return NotTracked(
+        f"{repository.full_name} is untracked{reason}: `ghsync track {repository.full_name}` tracks it again"
+    )
 
 
 def _waiting_out(hooks: SyncHooks, call: Callable[[], T]) -> T:
@@ -429,14 +444,11 @@ def _waiting_out(hooks: SyncHooks, call: Callable[[], T]) -> T:
 
 def _check_heads(source: PullRequestSource, repositories: list[Repository], hooks: SyncHooks) -> list[_Candidate]:
     """Repositories tracked one by one: one aliased 1-point request reads 100 heads. For a single
-    repository the check does not pay (its incremental page reads the head too). At the threshold without
-    --wait, they go unchecked: each one's sync then stops there and says when the budget resets."""
+    repository the check does not pay (its incremental page reads the head too). RateLimited at the
+    threshold without --wait."""
     if len(repositories) < 2:
         return [_Candidate(r) for r in repositories]
-    try:
-        heads = _waiting_out(hooks, lambda: source.repository_heads([r.full_name for r in repositories]))
-    except RateLimited:
-        heads = None
+    heads = _waiting_out(hooks, lambda: source.repository_heads([r.full_name for r in repositories]))
     if heads is None:
         return [_Candidate(r) for r in repositories]
     return [

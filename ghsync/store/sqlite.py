@@ -275,6 +275,10 @@ def sync_progress_percent(completed: int, total: int, *, finished: bool) -> int:
     return min(99, completed * 100 // total)
 
 
+# The reason an untracked repository's last_error gives when it was untracked with `ghsync untrack`.
+UNTRACKED_BY_HAND = "by hand, with `ghsync untrack`"
+
+
 def _repository(row: dict[str, Any]) -> Repository:
     return Repository(
         id=row["id"],
@@ -552,8 +556,10 @@ class SqliteStore:
     def untrack(self, repository: Repository, *, purge: bool) -> None:
         with transaction(self.db):
             if not purge:
+                # last_error of an untracked repository says why (as an owner's reasons do), not an old fault.
                 self.db.table("repositories").update(
-                    repository.id, {"sync_status": SyncStatus.UNTRACKED, "owner_id": None}
+                    repository.id,
+                    {"sync_status": SyncStatus.UNTRACKED, "owner_id": None, "last_error": UNTRACKED_BY_HAND},
                 )
                 return
             for sql in (
