@@ -357,6 +357,7 @@ def compute_weekly_metrics(
     group: Grouping | None = None,
     people: PeopleFilter | None = None,
     today: date | None = None,
+    shown_from: date | None = None,
 ) -> list[WeeklyMetrics]:
     """Weekly metrics of these pull requests, pooled (definitions in the module docstring).
 
@@ -376,6 +377,9 @@ def compute_weekly_metrics(
     the current), quiet ones with zero counts; other keys only where they saw activity. Sorted by week,
     then key case-insensitively, None last.
 
+    `shown_from`: the first day the caller shows; the quiet weeks of `group.every` are filled from its week
+    on only (an old PR in the window would otherwise make keys × years of rows, to be thrown away).
+
     `people`: leave out bots' PRs and reviews. `today`: the week containing it is marked
     `complete=False` (in progress) and, without a grouping, the rows run up to it; every other
     week is complete.
@@ -384,9 +388,7 @@ def compute_weekly_metrics(
     """
     if by_author and group is None:
         group = _BY_AUTHOR
-    current = (
-        None if today is None else _week_index(datetime(today.year, today.month, today.day, tzinfo=UTC).timestamp())
-    )
+    current = None if today is None else _week_index(_midnight(today))
     buckets: dict[tuple[int, str | None], _Week] = {}
     keys_of = group.keys if group is not None else None
     is_bot = people.is_bot if people is not None else None
@@ -413,6 +415,8 @@ def compute_weekly_metrics(
             return (key is None, (key or "").casefold(), key or "")
 
         if group.every:
+            if shown_from is not None:
+                first = max(first, _week_index(_midnight(shown_from)))
             keys = sorted({*group.every, *(key for _, key in buckets)}, key=by_key)
             return [
                 _row(week, current, group, key, buckets.get((week, key), _NOTHING))
@@ -422,6 +426,10 @@ def compute_weekly_metrics(
         order = sorted(buckets, key=lambda k: (k[0], *by_key(k[1])))
         return [_row(week, current, group, key, buckets[(week, key)]) for week, key in order]
     return [_row(week, current, None, None, buckets.get((week, None), _NOTHING)) for week in range(first, last + 1)]
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 def _optional_seconds(text: str | None, number: int, field: str) -> float | None:

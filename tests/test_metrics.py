@@ -1027,6 +1027,23 @@ def test_a_pr_counted_under_two_keys_counts_in_both_rows():
     assert compute_weekly_metrics(prs)[0].prs_merged == 2
 
 
+def test_keys_shown_every_week_get_zero_rows_in_quiet_weeks_from_the_first_shown_week_only():
+    from ghsync.metrics import Grouping
+
+    by_repo = Grouping("repository", lambda p: (p.repository,), every=("acme/api", "acme/web"))
+    # Created ten years back, merged in W0: its creation week must not make keys × 520 weeks of rows.
+    prs = [pr("2016-03-01T00:00:00Z", merged=at(1), repository="acme/api")]
+    rows = compute_weekly_metrics(prs, group=by_repo, today=date(2026, 3, 18), shown_from=date(2026, 3, 2))
+    assert [(r.week, r.repository, r.prs_merged) for r in rows] == [
+        (W0, "acme/api", 1),
+        (W0, "acme/web", 0),
+        (W1, "acme/api", 0),
+        (W1, "acme/web", 0),
+        (W2, "acme/api", 0),
+        (W2, "acme/web", 0),
+    ]
+
+
 def test_the_week_containing_today_is_in_progress_and_shown_even_when_quiet():
     today = date(2026, 3, 18)  # a Wednesday in W2
     rows = compute_weekly_metrics([pr(at(0))], today=today)

@@ -97,6 +97,7 @@ def weekly_metrics(
             group=_grouping(by, teams.values(), repositories, chosen=chosen),
             people=_people(settings, include_bots=include_bots),
             today=today,
+            shown_from=first_day,
         )
         window = weekly_metrics_window(rows, weeks=weeks, since=since, until=until, today=today)
         # A repository whose whole history is stored bounds nothing: no PR of it can be missing from any
