@@ -330,6 +330,25 @@ def test_the_first_log_line_does_not_say_0_of_0():
     assert "counting PRs" in out.getvalue()
 
 
+@pytest.mark.parametrize("with_a_bar", [False, True])
+def test_a_wait_on_a_terminal_shows_its_countdown_before_any_bar_and_on_the_run_bar(with_a_bar):
+    # sync --wait meets the threshold at an owner's listing, before any repository has a bar.
+    import io
+
+    from rich.console import Console
+
+    from ghsync.cli.render import SyncProgressDisplay
+    from ghsync.models import RunPlan
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=True, color_system=None)
+    with SyncProgressDisplay(console, interactive=True) as display:
+        if with_a_bar:
+            display.start_run(RunPlan({"acme/api": 3, "acme/web": 4}))
+        display.wait(1.2, "2026-12-01T10:00:00Z")
+    assert "waiting for rate-limit reset" in out.getvalue()
+
+
 def _bar(row, width=200) -> str:
     import io
 

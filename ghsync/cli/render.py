@@ -227,11 +227,16 @@ class SyncProgressDisplay:
                 self._log(message)
             time.sleep(seconds)
             return
+        tasks = [*self._tasks.values(), *([self._run_task] if self._run_task is not None else [])]
+        # Before any bar (an owner's listing, the heads check): a line of its own, or the wait would be silent.
+        own = None if tasks else self._progress.add_task("GitHub", total=None, note="", percent=0)
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            for task in self._tasks.values():
+            for task in tasks or [own]:
                 self._progress.update(task, note=f"waiting for rate-limit reset: {duration(left)}")
             time.sleep(min(1.0, left))
+        if own is not None:
+            self._progress.remove_task(own)
 
     def _log(self, line: str) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
