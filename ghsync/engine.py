@@ -24,6 +24,7 @@ from ghsync.models import (
     Phase,
     RateLimitBudget,
     Repository,
+    RepositoryIdentity,
     Spend,
     SyncJob,
     SyncKind,
@@ -314,11 +315,7 @@ def sync_repository(
             raise
 
         identity = page.identity
-        if (
-            identity is not None
-            and None not in (identity.node_id, repository.node_id)
-            and identity.node_id != repository.node_id
-        ):
+        if identity is not None and _another_repository(identity, repository):
             # Another repository took the name: its PRs would be stored as this one's (numbers over the old ones).
             replaced = RepositoryNotFound.replaced(repository.full_name)
             run.stop(Outcome.ERROR, budget, replaced)
@@ -372,6 +369,14 @@ def sync_repository(
             run.job = store.begin_catchup(job, pass_since=job.head_updated_at)
             continue
         return run.finish()
+
+
+def _another_repository(identity: RepositoryIdentity, repository: Repository) -> bool:
+    """Whether the page came from another repository than the one stored under this name. By GitHub's number
+    when both are known: a node id can change format for the same repository (the legacy `MDEw…` ids)."""
+    if identity.database_id is not None and repository.database_id is not None:
+        return identity.database_id != repository.database_id
+    return None not in (identity.node_id, repository.node_id) and identity.node_id != repository.node_id
 
 
 def _waited(hooks: EngineHooks, budget: RateLimitBudget) -> bool:

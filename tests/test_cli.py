@@ -110,7 +110,7 @@ def test_tracking_at_the_rate_limit_threshold_records_the_repository_and_exits_7
     stopped = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert stopped.exit_code == 75 and fake.stats["graphql_requests"] == 0
     # There are PRs; none was fetched yet: not "no PRs to fetch".
-    assert f"{REPO}: rate_limited before its first page" in stopped.stderr
+    assert f"{REPO}: rate_limited, no PRs stored yet" in stopped.stderr
     assert repository_row(db_path)["sync_status"] == "rate_limited"
     fake.set_remaining("graphql", 5000)
     assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
@@ -160,6 +160,14 @@ def test_a_name_reused_by_another_repository_stops_the_sync_and_stores_nothing_o
     assert result.exit_code == 1 and f"{REPO} now names another repository on GitHub" in result.stderr
     assert stored_records(db_path) == before
     assert repository_row(db_path)["sync_status"] == "error"
+
+
+def test_the_same_repository_under_a_node_id_of_another_format_is_not_taken_for_another(fake, db_path):
+    # GitHub moved node ids from the legacy MDEw… format: the number (databaseId) is what stays.
+    assert invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
+    database(db_path)["repositories"].update(repository_row(db_path)["id"], {"node_id": "MDEwOlJlcG9zaXRvcnkxMjM="})
+    fake.touch_pull_request(REPO, 1, title="changed")
+    assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
 
 
 def test_a_renamed_repository_goes_on_syncing_under_the_name_it_was_tracked_by(fake, db_path):

@@ -300,8 +300,9 @@ class Repository:
 
     # The remembered owner (organisation or user) that tracks it; None when tracked by hand.
     owner_id: int | None = None
-    # GitHub's node id of the repository synced under this name (None until a page or the check read it).
+    # GitHub's ids of the repository synced under this name (None until a page or the check read them).
     node_id: str | None = None
+    database_id: int | None = None
 
     @property
     def whole_history_stored(self) -> bool:

@@ -304,6 +304,7 @@ def _repository(row: dict[str, Any]) -> Repository:
         coverage_start=row.get("coverage_start"),
         owner_id=row.get("owner_id"),
         node_id=row.get("node_id"),
+        database_id=row.get("database_id"),
     )
 
 
