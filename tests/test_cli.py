@@ -270,6 +270,7 @@ def test_database_in_a_missing_directory_is_a_one_line_error(fake, tmp_path):
     result = invoke("track", REPO, *cli_flags(fake, tmp_path / "no" / "such" / "dir" / "g.db"))
     assert result.exit_code == 1
     assert "does not exist" in result.stderr and result.stderr.count("\n") == 1
+    assert fake.stats["graphql_requests"] == 0  # the path is checked before the repository is
 
 
 def test_status_without_a_database_says_how_to_start(tmp_path):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ghsync.config import Settings, default_db_path
 from ghsync.errors import UsageError
 from ghsync.models import Team
-from ghsync.store import SqliteStore, open_store
+from ghsync.store import SqliteStore, check_creatable, open_store
 
 if TYPE_CHECKING:
     from ghsync.metrics import PeopleFilter
@@ -25,6 +25,11 @@ def _require_tokens(settings: Settings) -> list[str]:
 
 def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
     return open_store(settings.db, create=create, create_parent=create and settings.db == default_db_path())
+
+
+def _check_creatable(settings: Settings) -> None:
+    """Raise now what creating the database would raise later (a mistyped --db directory)."""
+    check_creatable(settings.db, create_parent=settings.db == default_db_path())
 
 
 def _existing_store(settings: Settings) -> SqliteStore | None:

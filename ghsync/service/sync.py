@@ -48,7 +48,14 @@ from ghsync.models import (
     SyncReport,
     SyncStatus,
 )
-from ghsync.service.common import EMAIL_NOT_CONFIGURED, _existing_store, _open_store, _people, _require_tokens
+from ghsync.service.common import (
+    EMAIL_NOT_CONFIGURED,
+    _check_creatable,
+    _existing_store,
+    _open_store,
+    _people,
+    _require_tokens,
+)
 from ghsync.store import SqliteStore
 from ghsync.store.lock import owner_lock, repository_lock
 from ghsync.timefmt import iso
@@ -176,7 +183,10 @@ def track_repository(
         hooks.on_warning(f"--notify {', '.join(recipients)} is kept, but {EMAIL_NOT_CONFIGURED}")
     # Without a database the repository is new for sure: it is checked before the file is created, so that
     # a mistyped name leaves nothing behind. (With one, the check waits for the lock and the lookup.)
-    check = _check_new(settings, full_name, days_back, hooks) if not _database_exists(settings) else None
+    check = None
+    if not _database_exists(settings):
+        _check_creatable(settings)  # a path that cannot be created fails before a request is spent
+        check = _check_new(settings, full_name, days_back, hooks)
     # Everything happens under the repository's lock: a running sync's window and job must not
     # change under it, and a second `track` (even of a new repository) hears that one is running.
     with _open_store(settings, create=True) as store, repository_lock(settings.db, full_name):

@@ -100,6 +100,19 @@ def tracked_names(path: Path | str, prefix: str = "") -> list[str]:
     return [row[0] for row in rows if isinstance(row[0], str)]
 
 
+def check_creatable(path: Path | str, *, create_parent: bool = False) -> None:
+    """The StoreError open_store(create=True) would raise for a database that does not exist yet, without
+    creating anything: a command can check the path before it spends a request (and creates the file after)."""
+    path = Path(path)
+    if str(path) == ":memory:" or path.exists():
+        return
+    parent = next((p for p in path.parents if p.exists()), None) if create_parent else path.parent
+    if parent is None or not parent.is_dir():
+        raise StoreError(f"cannot create database {path}: directory {path.parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot create database {path}: directory {parent} is not writable")
+
+
 def open_store(path: Path | str, *, create: bool = True, create_parent: bool = False) -> SqliteStore:
     """Open (and if needed create and migrate) the database; every failure becomes a StoreError.
 
