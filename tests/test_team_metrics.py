@@ -278,6 +278,15 @@ def test_by_repo_and_by_team_show_quiet_weeks_with_zero_counts_as_the_pooled_vie
     assert by_author and all(r["week"] == week(1) for r in by_author)
 
 
+def test_since_on_a_day_other_than_monday_counts_that_whole_week(tracked_three):
+    # The week shown is the one containing --since: its PRs of Monday to Wednesday count as well.
+    thursday = (THIS_MONDAY - timedelta(weeks=1) + timedelta(days=3)).date().isoformat()
+    default, _ = metrics(tracked_three)
+    since, _ = metrics(tracked_three, "--since", thursday)
+    assert row_of(since, week(1)) == row_of(default, week(1))
+    assert row_of(since, week(1))["prs_merged"] > 0
+
+
 def _config(tmp_path, text: str) -> dict[str, str]:
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -433,13 +442,18 @@ def test_a_config_team_and_an_imported_team_of_the_same_name_is_an_error_naming_
             == 0
         )
         assert invoke("track", "octo-org/api", "--days", "all", *cli_flags(fake, db_path)).exit_code == 0
-    env = _config(tmp_path, '[teams.platform]\nmembers = ["alice"]\n')
+    env = _config(tmp_path, '[teams.platform]\nmembers = ["alice"]\n[teams.web]\nmembers = ["bob"]\n')
     result = invoke("metrics", "--team", "platform", "--db", db_path, env=env)
     assert result.exit_code == 2
     assert "config file" in result.stderr and "octo-org/platform-team" in result.stderr
+    assert invoke("metrics", "--by", "team", "--db", db_path, env=env).exit_code == 2  # counts by every team
+    # Another team is not held up by the clash: its metrics and its Monday digest go on.
+    assert invoke("metrics", "--team", "web", "--db", db_path, env=env).exit_code == 0
+    digest = invoke("digest", "--team", "web", "--dry-run", "--db", db_path, env=env)
+    assert digest.exit_code == 0, digest.stderr
     # Only where a team is used: listing shows both, and metrics without a team are not held up by it.
     listed = invoke("team", "list", "--json", "--db", db_path, env=env)
-    assert listed.exit_code == 0 and [t["name"] for t in json.loads(listed.stdout)] == ["platform", "platform"]
+    assert listed.exit_code == 0 and [t["name"] for t in json.loads(listed.stdout)] == ["platform", "platform", "web"]
     assert invoke("metrics", "--db", db_path, "--json", env=env).exit_code == 0
 
 

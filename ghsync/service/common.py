@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from ghsync.config import Settings, default_db_path
@@ -57,16 +58,21 @@ def _members(team: Team) -> frozenset[str] | None:
     return None if team.members is None else frozenset(login.lower() for login in team.members)
 
 
-def _all_teams(settings: Settings, store: SqliteStore | None, *, strict: bool = True) -> list[Team]:
-    """Config-file teams and imported ones. The same name in both is an error naming both when a team is to be
-    used (`strict`); listing them (`team list`) shows both, their sources telling them apart."""
+def _all_teams(settings: Settings, store: SqliteStore | None, *, using: Collection[str] | None = None) -> list[Team]:
+    """Config-file teams and imported ones. The same name in both is an error naming both where that name is
+    used (`using`: the names a command counts by; None for everyone, as `--by team` does); listing them
+    (`team list`, `using=()`) shows both, their sources telling them apart."""
     configured = [
         Team(name=name, source="config", members=team.members, repos=team.repos)
         for name, team in sorted(settings.teams.items())
     ]
     imported = store.imported_teams() if store is not None else []
-    clash = sorted({t.name for t in configured} & {t.name for t in imported})
-    if clash and strict:
+    clash = sorted(
+        {t.name for t in configured}
+        & {t.name for t in imported}
+        & (set(using) if using is not None else {t.name for t in configured})
+    )
+    if clash:
         source = next(t.source for t in imported if t.name == clash[0])
         raise UsageError(
             f"team {clash[0]!r} is defined twice: in the config file ({default_config_path_text()}) and imported "

@@ -72,7 +72,7 @@ def digest_scope(
     chosen_team: Team | None = None
     left_out: tuple[LeftOutRepository, ...] = ()
     if team is not None:
-        teams = {t.name: t for t in _all_teams(settings, store)}
+        teams = {t.name: t for t in _all_teams(settings, store, using=[team])}
         chosen_team = teams.get(team)
         if chosen_team is None:
             known = ", ".join(sorted(teams)) or "none"

@@ -78,7 +78,8 @@ def weekly_metrics(
     with _open_store(settings) as store:
         # Teams only when a team is asked for: a clash of names must not keep anyone from other metrics.
         wanted_teams = team is not None or by == "team"
-        teams = {t.name: t for t in _all_teams(settings, store)} if wanted_teams else {}
+        using = None if by == "team" else ([team] if team is not None else [])
+        teams = {t.name: t for t in _all_teams(settings, store, using=using)} if wanted_teams else {}
         chosen = None
         if team is not None:
             chosen = teams.get(team)
@@ -90,8 +91,10 @@ def weekly_metrics(
             weeks = 12
         first_day = since if since is not None else week_start(today) - timedelta(weeks=(weeks or 12) - 1)
         # A week's numbers come only from PRs with an event in it, and every event moves updated_at: the
-        # PRs updated since the window began are enough (a day early: stored times may carry an offset).
-        updated_since = iso(datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp() - 86400)
+        # PRs updated since the window's first week began are enough (its Monday, whatever day --since names;
+        # a day early: stored times may carry an offset).
+        monday = week_start(first_day)
+        updated_since = iso(datetime(monday.year, monday.month, monday.day, tzinfo=UTC).timestamp() - 86400)
         rows = compute_weekly_metrics(
             _team_prs(store.metric_pull_requests([r.id for r in repositories], updated_since=updated_since), chosen),
             group=_grouping(by, teams.values(), repositories, chosen=chosen),
@@ -233,9 +236,9 @@ def _grouping(
 def list_teams(settings: Settings) -> list[Team]:
     """Every team: from the config file and imported into the database."""
     if not settings.db.exists():
-        return _all_teams(settings, None, strict=False)
+        return _all_teams(settings, None, using=())
     with _open_store(settings) as store:
-        return _all_teams(settings, store, strict=False)
+        return _all_teams(settings, store, using=())
 
 
 def import_team(
