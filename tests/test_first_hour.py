@@ -617,6 +617,17 @@ def test_github_ids_are_stored_for_repositories_prs_and_reviews(fake, db_path, s
     assert db["reviews"].count > 0
 
 
+def test_the_views_show_every_column_of_their_tables_and_owner_id_is_a_foreign_key(fake, db_path):
+    # For the analyst: a column added to a table (author_type, first_commit_at …) is in its view too.
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    db = database(db_path)
+    renamed = {"id": "pull_request_id"}
+    assert {renamed.get(c, c) for c in db["pull_requests"].columns_dict} <= set(db["pull_requests_view"].columns_dict)
+    renamed = {"id": "review_id"}
+    assert {renamed.get(c, c) for c in db["reviews"].columns_dict} <= set(db["reviews_view"].columns_dict)
+    assert ("owner_id", "owners") in {(fk.column, fk.other_table) for fk in db["repositories"].foreign_keys}
+
+
 def test_purge_still_works_with_the_foreign_key_on_current_sync_id(fake, db_path):
     assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
     assert invoke("untrack", REPO, "--purge", "--yes", *cli_flags(fake, db_path)).exit_code == 0

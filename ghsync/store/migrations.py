@@ -324,6 +324,39 @@ def m013_rewrite_from(db: sqlite_utils.Database) -> None:
     db.table("syncs").add_column("rewrite_from", str)
 
 
+def m014_views_with_every_column_and_the_owner_key(db: sqlite_utils.Database) -> None:
+    """The views again, with the columns added since m004 (who counts as a bot, the first commit, the job that
+    wrote a PR), and repositories.owner_id a foreign key to owners, as every other reference is."""
+    db.execute("DROP VIEW IF EXISTS pull_requests_view")
+    db.execute("DROP VIEW IF EXISTS reviews_view")
+    # An owner_id whose owner is gone would fail the new constraint: it is tracked by no one.
+    db.execute(
+        "UPDATE repositories SET owner_id = NULL WHERE owner_id IS NOT NULL AND owner_id NOT IN (SELECT id FROM owners)"
+    )
+    db.table("repositories").transform(add_foreign_keys=[("owner_id", "owners", "id")])
+    db.execute(
+        """
+        CREATE VIEW pull_requests_view AS
+        SELECT r.full_name AS repository, p.number, p.title, p.state, p.is_draft, p.author, p.author_type,
+               p.created_at, p.updated_at, p.closed_at, p.merged_at, p.merged_by, p.first_commit_at,
+               p.additions, p.deletions, p.changed_files, p.commits, p.base_ref, p.head_ref,
+               p.labels, p.url, p.node_id, p.database_id, p.id AS pull_request_id, p.repository_id, p.sync_id
+        FROM pull_requests p JOIN repositories r ON r.id = p.repository_id
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW reviews_view AS
+        SELECT r.full_name AS repository, p.number AS pr_number, p.title AS pr_title, p.author AS pr_author,
+               v.author, v.author_type, v.state, v.submitted_at, v.node_id, v.database_id,
+               v.id AS review_id, v.pull_request_id, p.repository_id
+        FROM reviews v
+        JOIN pull_requests p ON p.id = v.pull_request_id
+        JOIN repositories r ON r.id = p.repository_id
+        """
+    )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -341,6 +374,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m011_window_jobs,
     m012_window_jobs_started_before_m011,
     m013_rewrite_from,
+    m014_views_with_every_column_and_the_owner_key,
 )
 
 
