@@ -332,10 +332,9 @@ def _loaded_by_pydantic_settings() -> type[Settings]:
         in containers and cron, could then send the token elsewhere."""
 
         def _load_env_vars(self) -> Mapping[str, str | None]:
+            # As _loaded_directly reads them: a blank variable is unset before names of other case are merged.
             return {
-                name: value
-                for name, value in super()._load_env_vars().items()
-                if name in _VARIABLES and value is not None and _set(value)
+                name.lower(): value for name, value in os.environ.items() if name.lower() in _VARIABLES and _set(value)
             }
 
     class ConfigFile(TomlConfigSettingsSource):

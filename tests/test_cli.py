@@ -110,7 +110,7 @@ def test_tracking_at_the_rate_limit_threshold_records_the_repository_and_exits_7
     stopped = invoke("track", REPO, "--days", "all", *cli_flags(fake, db_path))
     assert stopped.exit_code == 75 and fake.stats["graphql_requests"] == 0
     # There are PRs; none was fetched yet: not "no PRs to fetch".
-    assert f"{REPO}: rate_limited, no PRs stored yet" in stopped.stderr
+    assert f"{REPO}: rate_limited, no PRs written by this sync" in stopped.stderr
     assert repository_row(db_path)["sync_status"] == "rate_limited"
     fake.set_remaining("graphql", 5000)
     assert invoke("sync", *cli_flags(fake, db_path)).exit_code == 0
@@ -267,10 +267,18 @@ def test_database_from_a_newer_ghsync_is_refused_untouched(fake, db_path):
 
 
 def test_database_in_a_missing_directory_is_a_one_line_error(fake, tmp_path):
-    result = invoke("track", REPO, *cli_flags(fake, tmp_path / "no" / "such" / "dir" / "g.db"))
-    assert result.exit_code == 1
-    assert "does not exist" in result.stderr and result.stderr.count("\n") == 1
-    assert fake.stats["graphql_requests"] == 0  # the path is checked before the repository is
+    for target in (REPO, "acme"):  # a repository, an owner
+        result = invoke("track", target, *cli_flags(fake, tmp_path / "no" / "such" / "dir" / "g.db"))
+        assert result.exit_code == 1
+        assert "does not exist" in result.stderr and result.stderr.count("\n") == 1
+    assert fake.stats["graphql_requests"] == 0  # the path is checked before GitHub is asked
+
+
+def test_database_under_a_file_says_that_file_is_not_a_directory(fake, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = invoke("track", REPO, *cli_flags(fake, tmp_path / "afile" / "g.db"))
+    assert result.exit_code == 1 and "afile is not a directory" in result.stderr
+    assert fake.stats["graphql_requests"] == 0
 
 
 def test_status_without_a_database_says_how_to_start(tmp_path):
@@ -353,6 +361,15 @@ def test_syncing_named_repositories_one_of_them_untracked_syncs_the_others(small
         fake.touch_pull_request(REPO, 1, title="changed")
         result = invoke("sync", REPO, other.full_name, *cli_flags(fake, db_path))
     assert result.exit_code == 2 and f"{other.full_name} is untracked" in result.stderr
+    assert f"{REPO}: updated 1 PR" in result.stderr
+
+
+def test_syncing_named_repositories_one_of_them_never_tracked_syncs_the_others(fake, db_path):
+    # A crontab that names a repository since purged must not stop the others.
+    assert invoke("track", REPO, *cli_flags(fake, db_path)).exit_code == 0
+    fake.touch_pull_request(REPO, 1, title="changed")
+    result = invoke("sync", REPO, "nobody/gone", *cli_flags(fake, db_path))
+    assert result.exit_code == 2 and "nobody/gone is not tracked in this database" in result.stderr
     assert f"{REPO}: updated 1 PR" in result.stderr
 
 

@@ -398,3 +398,15 @@ def test_a_validators_message_reads_without_pydantics_value_error_prefix(monkeyp
         ConfigError, match=r"^invalid setting --notify-on / GHSYNC_NOTIFY_ON: unknown event 'sometimes'"
     ):
         load_settings(notify_on="sometimes")
+
+
+@pytest.mark.parametrize("with_config_file", [False, True])
+def test_a_blank_variable_does_not_hide_the_same_variable_in_another_case(monkeypatch, tmp_path, with_config_file):
+    # Both ways of loading settings read the environment alike (one runs when a config file exists).
+    if with_config_file:
+        _config(monkeypatch, tmp_path, "min_remaining = 7\n")
+    else:
+        monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("GH_TOKEN", "tok")
+    monkeypatch.setenv("gh_token", " ")
+    assert load_settings().github_tokens() == ["tok"]

@@ -272,6 +272,17 @@ def test_a_run_stopped_at_the_threshold_says_so_in_one_line_not_one_per_reposito
     assert sum(status == "rate_limited" for status in tracked(db_path).values()) >= 2  # each row says so
 
 
+def test_an_owner_untracked_while_a_sync_lists_it_is_skipped_not_a_failed_run(org, db_path):
+    # `untrack acme` finishes between the sync's listing and its taking the owner's lock.
+    assert ghsync(org, db_path, "track", "acme", "--days", "all").exit_code == 0
+    org.add_repository(generate_repository("acme/newcomer", 2, seed=13))
+    GraphQLRequests(org).at(1, lambda: invoke("untrack", "acme", "--db", db_path))  # the owner's listing
+    result = ghsync(org, db_path, "sync")
+    assert result.exit_code == 0, result.stderr
+    assert "acme/newcomer" not in tracked(db_path)
+    assert set(tracked(db_path).values()) == {"untracked"}
+
+
 def test_untracking_an_owner_of_one_repository_says_so_in_the_singular(org, db_path):
     assert ghsync(org, db_path, "track", "acme", "--match", "api").exit_code == 0
     result = ghsync(org, db_path, "untrack", "acme")

@@ -117,6 +117,20 @@ def test_metrics_after_a_30_day_sync_show_only_weeks_starting_after_coverage_and
     assert (row_of(rows, week(1))["prs_opened"], row_of(rows, week(1))["prs_merged"]) == (1, 2)
 
 
+def test_the_widening_hint_for_since_on_a_weekday_covers_that_whole_week(ten_weeks, db_path):
+    import re
+
+    with FakeGitHub([ten_weeks]) as fake:
+        track(fake, db_path, "acme/rockets", days="10")
+        thursday = (THIS_MONDAY - timedelta(weeks=4) + timedelta(days=3)).date()
+        _, stderr = metrics(db_path, "acme/rockets", "--since", thursday.isoformat())
+        days = int(re.search(r"ghsync track acme/rockets --days (\d+)", stderr).group(1))
+        # Following the hint covers the Monday of --since's week: the same metrics then leave nothing out.
+        track(fake, db_path, "acme/rockets", days=str(days))
+    _, after = metrics(db_path, "acme/rockets", "--since", thursday.isoformat())
+    assert "left out" not in after
+
+
 def test_the_week_in_progress_is_complete_false_and_every_earlier_week_true(ten_weeks, db_path):
     with FakeGitHub([ten_weeks]) as fake:
         track(fake, db_path, "acme/rockets")
@@ -401,6 +415,14 @@ def test_importing_another_organizations_team_under_a_taken_name_is_refused_befo
     assert "already imported from octo-org/platform-team" in result.stderr and "--as" in result.stderr
     listed = json.loads(invoke("team", "list", "--db", db_path, "--json").stdout)
     assert [t["source"] for t in listed] == ["github octo-org/platform-team"]
+
+
+def test_team_import_into_a_database_that_cannot_be_created_asks_github_nothing(org_with_team, tmp_path):
+    repos, team = org_with_team
+    with FakeGitHub(repos, teams=[team]) as fake:
+        result = invoke("team", "import", "octo-org/platform-team", *cli_flags(fake, tmp_path / "no" / "dir" / "x.db"))
+        assert fake.stats["graphql_requests"] == 0
+    assert result.exit_code == 1 and "does not exist" in result.stderr
 
 
 def test_team_remove_forgets_an_imported_team(org_with_team, db_path):

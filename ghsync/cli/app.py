@@ -16,7 +16,7 @@ from ghsync import __version__
 from ghsync.cli.errors import error_text, exit_code, say, stop_cleanly_on_sigterm
 from ghsync.cli.options import Command, Group, SyncCommand, settings, shared
 from ghsync.cli.text import json_text, printable, printable_lines
-from ghsync.errors import GhsyncError, UsageError
+from ghsync.errors import GhsyncError, RateLimited, UsageError
 
 if TYPE_CHECKING:
     from ghsync.cli import render
@@ -237,11 +237,13 @@ def _report_run(run: "SyncRun") -> int:
     for outcome in run.outcomes:
         if outcome.error is not None:
             message = error_text(outcome.error)
-            # Name the repository once (the lock's message already starts with it).
+            # Name the repository once (the lock's message already starts with it); a stop at the threshold is
+            # not an error (exit 75), and says so as the repositories' stops do.
+            prefix = "" if isinstance(outcome.error, RateLimited) else "Error: "
             say(
-                f"Error: {message}"
+                f"{prefix}{message}"
                 if message.startswith(outcome.full_name)
-                else f"Error: {outcome.full_name}: {message}"
+                else f"{prefix}{outcome.full_name}: {message}"
             )
         elif outcome.report is not None and outcome.report.outcome == Outcome.RATE_LIMITED:
             continue  # one line for all: past the threshold, every repository left stops alike

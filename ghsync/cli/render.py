@@ -84,8 +84,8 @@ def progress_words(row: Repository) -> str:
             return "syncing: started, counting PRs"
         if row.sync_status == SyncStatus.COMPLETE:
             return "complete, no PRs to fetch"
-        # A stop before any page was stored (the threshold, a fault): how many PRs there are is not known yet.
-        return f"{row.sync_status}, no PRs stored yet"
+        # A stop before this sync wrote a page (the threshold, a fault): how many PRs it has is not known yet.
+        return f"{row.sync_status}, no PRs written by this sync"
     return f"{row.sync_status} {row.sync_progress}% ({row.sync_prs_completed}/{row.sync_prs_total} PRs)"
 
 

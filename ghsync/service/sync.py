@@ -380,14 +380,15 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
     with store:
         run = SyncRun()
         if names:
-            repositories = [store.get_repository(name) for name in names]
+            named = {name: store.find_repository(name) for name in names}
+            repositories = [r for r in named.values() if r is not None]
             owners: list[Owner] = []
-            # Named, an untracked one is not "nothing to do" (cron would never sync it, without a word): its
-            # own usage error, the others synced all the same.
+            # Named, one not tracked (never, untracked, purged) is not "nothing to do" (cron would never sync it,
+            # without a word): its own usage error, the others synced all the same.
             run.outcomes += [
-                SyncOutcome(r.full_name, None, _untracked_error(r))
-                for r in repositories
-                if r.sync_status == SyncStatus.UNTRACKED
+                SyncOutcome(name, None, _not_tracked_error(name) if r is None else _untracked_error(r))
+                for name, r in named.items()
+                if r is None or r.sync_status == SyncStatus.UNTRACKED
             ]
         else:
             repositories = store.list_repositories()
@@ -427,9 +428,13 @@ def sync_tracked(settings: Settings, slugs: Sequence[str] = (), *, hooks: SyncHo
         try:
             candidates += _check_heads(source, by_hand, hooks)
         except RateLimited as error:
-            run.outcomes.append(SyncOutcome(f"{len(by_hand)} repositories tracked by hand", None, error))
+            run.outcomes.append(SyncOutcome(f"the check of {len(by_hand)} repositories", None, error))
             return run
         return _run(settings, store, source, candidates, hooks, run)
+
+
+def _not_tracked_error(name: str) -> NotTracked:
+    return NotTracked(f"{name} is not tracked in this database: run `ghsync track {name}`")
 
 
 def _untracked_error(repository: Repository) -> NotTracked:
@@ -497,6 +502,10 @@ def _refresh_owner(
     """Bring the owner's tracked repositories in line with its listing: new ones tracked with its window,
     those gone or filtered out untracked with the reason (data kept). Under the owner's lock."""
     with owner_lock(settings.db, owner.login):
+        current = store.find_owner(owner.login)
+        if current is None or current.id != owner.id:
+            # `untrack OWNER` finished while it was being listed: nothing of it is to be tracked any more.
+            return [], []
         now = iso(hooks.clock())
         stored = {r.full_name.lower(): r for r in store.owner_repositories(owner)}
         listed_names = set()
@@ -664,6 +673,8 @@ def track_owner(
     if remembered is not None:
         days_back = remembered.days_back if days is None else days_back
         filters = filters if filters != OwnerFilters() else remembered.filters
+    if not _database_exists(settings):
+        _check_creatable(settings)  # a path that cannot be created fails before a request is spent
     source = _open_source(settings, hooks)
     # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
     login, listed = _waiting_out(hooks, partial(source.list_owner, login, include_forks=filters.include_forks))

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Literal
 from ghsync.config import Settings
 from ghsync.errors import UsageError
 from ghsync.models import LeftOutRepository, Repository, SyncStatus, Team, WeeklyMetrics
-from ghsync.service.common import _all_teams, _members, _open_store, _people, default_config_path_text
+from ghsync.service.common import (
+    _all_teams,
+    _check_creatable,
+    _members,
+    _open_store,
+    _people,
+    default_config_path_text,
+)
 from ghsync.store import SqliteStore
 from ghsync.timefmt import iso
 from ghsync.validate import parse_repository_slug
@@ -118,7 +125,8 @@ def weekly_metrics(
             mondays = (week_start(first_day) + timedelta(weeks=n) for n in asked)
             left_out = sum(1 for monday in mondays if _instant(f"{monday.isoformat()}T00:00:00Z") < _instant(coverage))
         if left_out and latest is not None and latest.days_back is not None:
-            days = (today - first_day).days + 1
+            # From the Monday of --since's week, whatever day it names: that whole week is shown.
+            days = (today - week_start(first_day)).days + 1
             hint = f"ghsync track {latest.full_name} --days {days}"
         # What happened after a repository's last sync is not stored: a week that ended after the oldest
         # last sync in scope can still grow, however long ago it was.
@@ -266,6 +274,9 @@ def import_team(
             )
     from ghsync.github.teams import team_members
     from ghsync.service.sync import SyncHooks, _open_source  # the engine and GitHub: only `team import` needs them
+
+    if not settings.db.exists():
+        _check_creatable(settings)  # a path that cannot be created fails before a request is spent
 
     hooks = hooks or SyncHooks()
     source = _open_source(settings, hooks)

@@ -107,6 +107,8 @@ def check_creatable(path: Path | str, *, create_parent: bool = False) -> None:
     if str(path) == ":memory:" or path.exists():
         return
     parent = next((p for p in path.parents if p.exists()), None) if create_parent else path.parent
+    if parent is not None and parent.exists() and not parent.is_dir():
+        raise StoreError(f"cannot create database {path}: {parent} is not a directory")
     if parent is None or not parent.is_dir():
         raise StoreError(f"cannot create database {path}: directory {path.parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
