@@ -279,6 +279,14 @@ def _config(monkeypatch, tmp_path, text: str):
     return path
 
 
+def _config_or_none(monkeypatch, tmp_path, with_config_file: bool) -> None:
+    """A config file (setting min_remaining = 7), or none: settings are loaded one of two ways, one for each."""
+    if with_config_file:
+        _config(monkeypatch, tmp_path, "min_remaining = 7\n")
+    else:
+        monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "absent.toml"))
+
+
 def test_a_token_in_the_environment_beats_the_config_files_token_of_the_same_tier(monkeypatch, tmp_path):
     # gh's order (GH_TOKEN before GITHUB_TOKEN) is among the variables of one source, never across sources;
     # the file's pool (tokens) is still the pool.
@@ -370,10 +378,7 @@ def test_a_bad_mail_setting_in_the_config_file_names_the_file_and_its_key(monkey
 @pytest.mark.parametrize("with_config_file", [False, True])
 def test_an_empty_variable_is_unset(monkeypatch, tmp_path, with_config_file):
     # `GITHUB_API_URL=` in a crontab or a compose file; gh reads an empty GH_TOKEN the same way.
-    if with_config_file:
-        _config(monkeypatch, tmp_path, "min_remaining = 7\n")
-    else:
-        monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "absent.toml"))
+    _config_or_none(monkeypatch, tmp_path, with_config_file)
     for name in ("GITHUB_API_URL", "GHSYNC_MIN_REMAINING", "GHSYNC_DB", "GH_TOKEN"):
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("GITHUB_TOKEN", "the-token")
@@ -403,10 +408,7 @@ def test_a_validators_message_reads_without_pydantics_value_error_prefix(monkeyp
 @pytest.mark.parametrize("with_config_file", [False, True])
 def test_a_blank_variable_does_not_hide_the_same_variable_in_another_case(monkeypatch, tmp_path, with_config_file):
     # Both ways of loading settings read the environment alike (one runs when a config file exists).
-    if with_config_file:
-        _config(monkeypatch, tmp_path, "min_remaining = 7\n")
-    else:
-        monkeypatch.setenv("GHSYNC_CONFIG", str(tmp_path / "absent.toml"))
+    _config_or_none(monkeypatch, tmp_path, with_config_file)
     monkeypatch.setenv("GH_TOKEN", "tok")
     monkeypatch.setenv("gh_token", " ")
     assert load_settings().github_tokens() == ["tok"]
