@@ -283,6 +283,36 @@ def test_an_owner_untracked_while_a_sync_lists_it_is_skipped_not_a_failed_run(or
     assert set(tracked(db_path).values()) == {"untracked"}
 
 
+def test_untrack_of_an_owner_of_a_thousand_repositories_holds_few_files_open(db_path):
+    # One repository at a time under the owner's lock: a first version held every lock at once and ran out
+    # of file descriptors at about 1,000 repositories. Here the process may open 64 files in all.
+    import resource
+
+    from ghsync.models import OwnerFilters
+    from ghsync.store import open_store
+
+    with open_store(db_path) as store:
+        owner = store.save_owner("acme", days_back=None, filters=OwnerFilters(), now="2026-01-01T00:00:00Z")
+        for n in range(1000):
+            store.add_repository(f"acme/r{n:04d}", days_back=None, now="2026-01-01T00:00:00Z", owner_id=owner.id)
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    code = "from ghsync.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "untrack", "acme", "--db", str(db_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=few_files,
+        env={**os.environ, "GHSYNC_CONFIG": str(db_path.with_name("none.toml"))},
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(tracked(db_path).values()) == {"untracked"} and len(tracked(db_path)) == 1000
+
+
 def test_untracking_an_owner_of_one_repository_says_so_in_the_singular(org, db_path):
     assert ghsync(org, db_path, "track", "acme", "--match", "api").exit_code == 0
     result = ghsync(org, db_path, "untrack", "acme")
