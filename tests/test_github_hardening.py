@@ -542,3 +542,16 @@ def test_no_proxy_in_the_environment_is_honoured(repository, tmp_path, proxy_env
         # Not sent to the (closed) proxy, which would be "connection refused": straight to a host that does not resolve.
         track_repository(config, REPO, days="all", hooks=SyncHooks(sleep=lambda seconds: None))
     assert "refused" not in str(raised.value)
+
+
+@pytest.mark.parametrize("reset", ["99999999999999999999", "-5"])
+def test_a_rate_limit_header_no_date_can_hold_is_no_reading_not_a_crash(reset, repository, tmp_path):
+    # Headers are checked where they enter, as bodies are: a reset past any date crashed whatever printed it.
+    body = {"message": "API rate limit exceeded for user ID 583231."}
+    with serve(repository) as fake:
+        fake.inject(403, body=body, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}, path="/graphql")
+        result = invoke(
+            "track", REPO, "--days", "all", "--db", tmp_path / "g.db", "--api-url", fake.url, "--token", TOKEN
+        )
+    assert result.exit_code in (1, 75) and "unexpected" not in result.stderr, result.stderr
+    assert result.stderr.count("Error") <= 1

@@ -28,7 +28,7 @@ from ghsync.errors import (
     TransientGitHubError,
     UsageError,
 )
-from ghsync.github.graphql import parse_rest_bucket
+from ghsync.github.graphql import MAX_EPOCH, parse_rest_bucket
 from ghsync.github.pool import MAX_RETRY_AFTER_SECONDS
 from ghsync.models import RateLimitState
 
@@ -79,7 +79,7 @@ def rate_limit_from_headers(headers: dict[str, Any]) -> RateLimitState | None:
     """GitHub sends x-ratelimit-* on every answer; Enterprise with limits off sends none."""
     lowered = {key.lower(): value for key, value in headers.items()}
     try:
-        return RateLimitState(
+        state = RateLimitState(
             resource=lowered.get("x-ratelimit-resource", "core"),
             limit=int(lowered["x-ratelimit-limit"]),
             remaining=int(lowered["x-ratelimit-remaining"]),
@@ -88,6 +88,11 @@ def rate_limit_from_headers(headers: dict[str, Any]) -> RateLimitState | None:
         )
     except (KeyError, ValueError):
         return None
+    # Headers are validated where they enter, as the bodies are: a reset past any date would crash whatever
+    # prints it (and a negative count means nothing).
+    if not 0 <= state.reset_at <= MAX_EPOCH or min(state.limit, state.remaining, state.used) < 0:
+        return None
+    return state
 
 
 def retry_after_seconds(value: str | None, *, now: float) -> float | None:
