@@ -213,6 +213,30 @@ def test_a_failed_channel_is_sent_by_the_next_run_and_the_delivered_one_is_not(d
     assert len(smtp.messages) == 1 and len(slack.requests) == 1
 
 
+def test_a_database_too_busy_to_record_the_attempt_sends_nothing_so_the_retry_sends_once(db_path, monkeypatch):
+    import sqlite3
+
+    from ghsync.store import sqlite as store_module
+
+    store_week(db_path)
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with SmtpTestServer(security="none") as smtp:
+        env = env_for(db_path, smtp.env(), {"GHSYNC_NOTIFY_TO": "lead@example.com"})
+        writer = sqlite3.connect(db_path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another program holds the write lock past the busy timeout
+        try:
+            busy = invoke("digest", env=env)
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert busy.exit_code == 75 and smtp.messages == []
+        retried = invoke("digest", env=env)
+        smtp.wait_for_messages(1)
+    assert retried.exit_code == 0, retried.stderr
+    assert len(smtp.messages) == 1
+    assert [row["status"] for row in digests(db_path)] == ["sent"]
+
+
 def test_another_scope_is_another_digest(db_path):
     store_week(db_path)
     with SlackTestServer() as slack:

@@ -486,6 +486,9 @@ class DeliveryStatus(StrEnum):
 
     SENT = "sent"
     FAILED = "failed"
+    # Recorded before the send, settled after: a database too busy to record the attempt stops the run before
+    # anything is sent (a retried cron job then sends once). Left `sending`, it counts as not sent.
+    SENDING = "sending"
 
 
 @dataclass(frozen=True)

@@ -303,6 +303,12 @@ def _deliver(
             outcomes.append(ChannelOutcome(channel, ChannelStatus.SKIPPED))
             continue
         shown: ChannelStatus | None = None
+        # Recorded before the send: a database that cannot record the attempt stops here, nothing sent.
+        attempt = store.record_digest(
+            DigestDelivery(
+                scope=scope_key, week=week, channel=channel, sent_at=iso(now.timestamp()), status=DeliveryStatus.SENDING
+            )
+        )
         try:
             detail = send()
             status = DeliveryStatus.SENT
@@ -317,16 +323,16 @@ def _deliver(
         except Exception as error:  # noqa: BLE001 - one channel's surprise must not keep the other from its digest
             detail = _without_secrets(f"unexpected {type(error).__name__}: {error}", secrets)
             status = DeliveryStatus.FAILED
-        store.record_digest(
-            DigestDelivery(
-                scope=scope_key,
-                week=week,
-                channel=channel,
-                sent_at=iso(now.timestamp()),
-                status=status,
-                detail=detail or None,
-            )
-        )
+        try:
+            store.settle_digest(attempt, status, detail or None)
+        except StoreError as error:
+            if status != DeliveryStatus.SENT:
+                raise
+            # It went out: a rerun would send it again. Said as it is, not as "try again later".
+            raise StoreError(
+                f"the digest was sent by {channel}, but the database could not record it ({error}): "
+                "a rerun sends it again"
+            ) from None
         outcomes.append(
             ChannelOutcome(
                 channel,

@@ -1016,9 +1016,10 @@ class SqliteStore:
         sql = "SELECT 1 FROM digests WHERE scope = ? AND week = ? AND channel = ? AND status = ? LIMIT 1"
         return self.db.execute(sql, [scope, week, channel, DeliveryStatus.SENT]).fetchone() is not None
 
-    def record_digest(self, delivery: DigestDelivery) -> None:
+    def record_digest(self, delivery: DigestDelivery) -> int:
+        """Record a delivery attempt; its row id, for settle_digest."""
         with transaction(self.db):
-            self.db.execute(
+            cursor = self.db.execute(
                 "INSERT INTO digests (scope, week, channel, sent_at, status, detail) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     delivery.scope,
@@ -1029,6 +1030,12 @@ class SqliteStore:
                     delivery.detail,
                 ],
             )
+            return int(cursor.lastrowid or 0)
+
+    def settle_digest(self, attempt: int, status: DeliveryStatus, detail: str | None) -> None:
+        """How an attempt recorded as `sending` ended."""
+        with transaction(self.db):
+            self.db.execute("UPDATE digests SET status = ?, detail = ? WHERE id = ?", [str(status), detail, attempt])
 
     def digest_deliveries(self, scope: str | None = None) -> list[DigestDelivery]:
         """Every recorded delivery (of one scope), oldest first."""
