@@ -101,6 +101,14 @@ def test_a_change_from_zero_has_no_percentage_and_a_change_without_data_no_value
     assert "Time to first review p50          —            —  —\n" in digest_text(digest)
 
 
+def test_a_rise_from_a_quiet_week_leads_the_biggest_changes_rather_than_no_change_at_all():
+    # After a holiday week: 3 merged against 0 is the biggest change there is, not "no metric changed".
+    digest = digest_of(TWO_WEEKS[:3])
+    assert [c.metric.name for c in digest.top_changes] == ["prs_opened", "authors_active", "prs_merged"]
+    assert "No metric changed" not in digest_text(digest)
+    assert "  PRs merged: 3, ▲3 from 0" in digest_text(digest).split("Biggest changes\n")[1]
+
+
 def test_the_subject_gives_the_scope_the_week_merged_prs_and_median_cycle_time_with_their_changes():
     assert digest_subject(digest_of(TWO_WEEKS, scope="platform")) == (
         "ghsync weekly — platform — week of 2026-11-23: 3 merged (▲50%), cycle p50 20.0 h (▼20%)"

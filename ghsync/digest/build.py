@@ -9,6 +9,7 @@ pull requests pooled together, so a median is the median of every PR in the scop
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -171,9 +172,15 @@ class _WaitingCollector:
 
 
 def _top_changes(changes: Sequence[MetricChange]) -> tuple[MetricChange, ...]:
-    moved = [c for c in changes if c.relative]  # None and 0 are not changes worth leading with
+    """The metrics that moved most, relatively; one that rose from 0 (no ratio) moved more than any other.
+    A metric without data in either week, or unchanged, did not move."""
+    moved = [c for c in changes if c.delta]
+
+    def size(change: MetricChange) -> float:
+        return math.inf if change.relative is None else abs(change.relative)
+
     # sorted() is stable: equal changes keep the registry's order.
-    return tuple(sorted(moved, key=lambda c: -abs(c.relative or 0.0))[:TOP_CHANGES])
+    return tuple(sorted(moved, key=lambda c: -size(c))[:TOP_CHANGES])
 
 
 def _day(moment: datetime) -> str:
