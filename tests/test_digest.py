@@ -318,6 +318,22 @@ def test_stale_and_coverage_lines_reach_html_and_slack_too():
     )
 
 
+def test_slack_gets_every_notice_in_sections_within_its_limits():
+    # A scope of 40 repositories with two notices each: cut at 3,000 characters, Slack had 22 of 81.
+    many = [synced(f"acme/r{n:02d}", "2026-11-29T09:00:00Z") for n in range(40)]
+    digest = digest_of([], many)
+    blocks = digest_blocks(digest)["blocks"]
+    notices = [b["text"]["text"] for b in blocks if b["type"] == "section" and ":warning:" in b["text"]["text"]]
+    assert all(len(text) <= 3000 for text in notices) and len(blocks) <= 50
+    assert sum(text.count(":warning:") for text in notices) == len(digest.notices)
+
+
+def test_slack_code_blocks_keep_their_columns():
+    table = next(b["text"]["text"] for b in digest_blocks(digest_of(TWO_WEEKS))["blocks"] if "All metrics" in str(b))
+    # As in the plain text: the numbers stand in columns, not "PRs merged 3 2".
+    assert "PRs merged                        3            2" in table
+
+
 # -- foreign text ----------------------------------------------------------------------------------------
 
 

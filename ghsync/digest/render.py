@@ -18,6 +18,7 @@ from typing import Any
 from ghsync.digest.build import ChartWeek, Digest, MetricChange, Value, WaitingPullRequest
 from ghsync.metrics import Metric
 from ghsync.notify.message import one_line
+from ghsync.notify.settings import CONTROL_CHARS
 
 __all__ = ["digest_blocks", "digest_email", "digest_html", "digest_subject", "digest_text", "metric_label"]
 
@@ -317,12 +318,42 @@ def slack_escape(text: str) -> str:
     return one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack refuses a section's text over 3,000 characters, and a message of over 50 blocks; the notices may
+# take this many sections, leaving room for the rest of the digest.
+SLACK_SECTION_LIMIT = 3000
+SLACK_NOTICE_SECTIONS = 40
+
+
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_SECTION_LIMIT]}}
+
+
+def _mrkdwn_lines(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Sections of whole lines, each within Slack's limit: many notices (a scope of 40 repositories) are all
+    posted, not cut at the 3,000th character."""
+    sections: list[dict[str, Any]] = []
+    current: list[str] = []
+    for line in lines:
+        if current and len("\n".join([*current, line])) > SLACK_SECTION_LIMIT:
+            sections.append(_mrkdwn("\n".join(current)))
+            current = []
+        current.append(line)
+    if current:
+        sections.append(_mrkdwn("\n".join(current)))
+    if len(sections) > SLACK_NOTICE_SECTIONS:  # Slack takes 50 blocks in all: the rest is said, not dropped
+        left = sum(len(section["text"]["text"].split("\n")) for section in sections[SLACK_NOTICE_SECTIONS - 1 :])
+        sections[SLACK_NOTICE_SECTIONS - 1 :] = [
+            _mrkdwn(f"… and {left} more (all of them in the email and in `ghsync digest --dry-run`)")
+        ]
+    return sections
 
 
 def _code(lines: Sequence[str]) -> str:
-    return "```\n" + "\n".join(slack_escape(line) for line in lines) + "\n```"
+    # A code block keeps its columns: control characters go, runs of spaces stay; then Slack's escaping.
+    kept = (
+        CONTROL_CHARS.sub(" ", line).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for line in lines
+    )
+    return "```\n" + "\n".join(kept) + "\n```"
 
 
 def _slack_waiting(pr: WaitingPullRequest, rank: int) -> str:
@@ -351,7 +382,7 @@ def digest_blocks(digest: Digest) -> dict[str, Any]:
         },
     ]
     if digest.notices:
-        blocks.append(_mrkdwn("\n".join(f":warning: {slack_escape(notice)}" for notice in digest.notices)))
+        blocks += _mrkdwn_lines([f":warning: {slack_escape(notice)}" for notice in digest.notices])
     blocks.append(_mrkdwn("*Biggest changes*\n" + "\n".join(f"• {slack_escape(line)}" for line in _top_lines(digest))))
     blocks.append(_mrkdwn("*All metrics*\n" + _code(_metric_table_lines(digest.changes))))
     if digest.chart:
