@@ -234,6 +234,16 @@ def test_data_starting_after_the_week_before_began_is_said_instead_of_comparing_
     assert "! acme/new: the stored data starts on 2026-11-18" in digest_text(digest)
 
 
+def test_data_starting_inside_the_digests_own_week_says_that_week_is_incomplete():
+    # `track --days 5` on a Friday: the week of 2026-11-23 holds three days of data, not a quiet week.
+    partial = ScopeRepository("acme/new", coverage_start=at("2026-11-27T09:00:00Z"), last_synced_at=NOW)
+    digest = digest_of(TWO_WEEKS, [partial])
+    assert digest.notices[0] == (
+        "acme/new: the stored data starts on 2026-11-27, after the week of 2026-11-23 began: its numbers for that "
+        "week are incomplete, and the week before has none (`ghsync track acme/new --days 16` covers both)."
+    )
+
+
 def test_a_repository_whose_first_sync_has_not_completed_is_said_to_be_incomplete_once():
     empty = ScopeRepository("acme/empty", coverage_start=None, last_synced_at=None)
     assert digest_of([], [empty]).notices == (

@@ -224,7 +224,14 @@ def _notices(
             if start is None:
                 lines.append(f"{name}: its first sync has not completed, so its numbers are incomplete.")
                 continue  # which says that it was never synced to the end, too
-            if start > needed_from:
+            if start > _midnight(week):
+                # The digest's own week is partial: its numbers are not the week's, whatever the comparison.
+                lines.append(
+                    f"{name}: the stored data starts on {_day(start)}, after the week of {week.isoformat()} began: "
+                    "its numbers for that week are incomplete, and the week before has none "
+                    f"(`ghsync track {name} --days {(now.date() - previous_week).days + 1}` covers both)."
+                )
+            elif start > needed_from:
                 lines.append(
                     f"{name}: the stored data starts on {_day(start)}, after the start of the "
                     f"week of {previous_week.isoformat()}: the comparison is incomplete."
