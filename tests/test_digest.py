@@ -376,6 +376,15 @@ def test_foreign_text_cannot_break_a_header_or_a_line():
     assert "\nBcc:" not in text and "\r" not in text
 
 
+def test_bidirectional_overrides_and_c1_controls_leave_titles_in_every_form():
+    # U+202E would turn "— mallory, waiting 3 days" around on its line; 0x9b is a one-byte terminal escape.
+    tricky = pull_request(21, created_at="2026-11-20T09:00:00Z", title="fix \u202eevil\u2066 \x9b31m done")
+    digest = digest_of([tricky])
+    forms = digest_text(digest) + digest_html(digest) + json.dumps(digest_blocks(digest), ensure_ascii=False)
+    assert not any(ch in forms for ch in "\u202e\u2066\x9b")
+    assert "fix evil 31m done" in digest_text(digest)
+
+
 def test_slack_text_escapes_what_would_make_a_mention_or_a_link():
     blocks = json.dumps(digest_blocks(digest_of([HOSTILE])), ensure_ascii=False)
     assert "<!channel>" not in blocks and "&lt;!channel&gt;" in blocks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import shlex
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
@@ -126,9 +127,14 @@ def _message(
     return message
 
 
+# C1 controls (0x9b is a one-byte CSI) and the bidirectional overrides and isolates, which can reorder what
+# follows a hostile title on its line ("— alice, waiting 3 days"): neither belongs in a line for people.
+_INVISIBLE = re.compile("[\x80-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def one_line(text: str) -> str:
-    """Make untrusted text safe for a header: no CR/LF or other control characters."""
-    return " ".join(CONTROL_CHARS.sub(" ", text).split())
+    """Make untrusted text safe for a header or a line of a digest: no CR/LF or other control characters."""
+    return " ".join(_INVISIBLE.sub(" ", CONTROL_CHARS.sub(" ", text)).split())
 
 
 # -- wording -------------------------------------------------------------------------------------
