@@ -394,6 +394,10 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
+# What to do after a stop at the rate-limit threshold, said once for one repository or many.
+RESUME_ADVICE = "Run `ghsync sync` then (or `ghsync sync --wait` now) to resume."
+
+
 def report_line(report: SyncReport) -> str:
     """One line for people saying what a sync did, printable as it is."""
     return printable(_report_text(report))
@@ -412,8 +416,7 @@ def _report_text(report: SyncReport) -> str:
     if report.outcome == "rate_limited":
         return (
             f"{report.full_name}: stopped at the rate-limit threshold ({report.rate_limit_remaining} left) "
-            f"after {report.prs_synced} PRs; resets at {local_time(report.rate_limit_reset_at)}. "
-            "Run `ghsync sync` then (or `ghsync sync --wait` now) to resume."
+            f"after {report.prs_synced} PRs; resets at {local_time(report.rate_limit_reset_at)}. {RESUME_ADVICE}"
         )
     return f"{report.full_name}: {report.outcome}"
 
@@ -509,8 +512,7 @@ def rate_limited_line(reports: list[SyncReport]) -> str:
     last = reports[-1]
     return printable(
         f"{len(reports)} repositories stopped at the rate-limit threshold ({last.rate_limit_remaining} left): "
-        f"{names}{more}; resets at {local_time(last.rate_limit_reset_at)}. Run `ghsync sync` then "
-        "(or `ghsync sync --wait` now) to resume."
+        f"{names}{more}; resets at {local_time(last.rate_limit_reset_at)}. {RESUME_ADVICE}"
     )
 
 

@@ -29,17 +29,20 @@ def _open_store(settings: Settings, *, create: bool = False) -> SqliteStore:
 
 
 def _check_creatable(settings: Settings) -> None:
-    """Raise now what creating the database would raise later (a mistyped --db directory)."""
+    """Raise now what creating the database would raise later (a mistyped --db directory); nothing for one
+    that exists. Commands that create it call this before they spend a request."""
     check_creatable(settings.db, create_parent=settings.db == default_db_path())
+
+
+def _database_exists(settings: Settings) -> bool:
+    return str(settings.db) == ":memory:" or settings.db.exists()
 
 
 def _existing_store(settings: Settings) -> SqliteStore | None:
     """The database for a command that only reads (or has nothing to do without one): None if absent.
 
     Nothing tracked yet is an empty state, not an error, and a read must not create the file."""
-    if str(settings.db) != ":memory:" and not settings.db.exists():
-        return None
-    return _open_store(settings)
+    return _open_store(settings) if _database_exists(settings) else None
 
 
 EMAIL_NOT_CONFIGURED = (

@@ -51,6 +51,7 @@ from ghsync.models import (
 from ghsync.service.common import (
     EMAIL_NOT_CONFIGURED,
     _check_creatable,
+    _database_exists,
     _existing_store,
     _open_store,
     _people,
@@ -260,10 +261,6 @@ def _check_new(settings: Settings, full_name: str, days_back: int | None, hooks:
     except TransientGitHubError as error:
         return _NewRepositoryCheck(source, planned_at, source.spent() - before, None, put_off=error)
     return _NewRepositoryCheck(source, planned_at, source.spent() - before, identity)
-
-
-def _database_exists(settings: Settings) -> bool:
-    return str(settings.db) == ":memory:" or settings.db.exists()
 
 
 def _change_window(
@@ -673,8 +670,7 @@ def track_owner(
     if remembered is not None:
         days_back = remembered.days_back if days is None else days_back
         filters = filters if filters != OwnerFilters() else remembered.filters
-    if not _database_exists(settings):
-        _check_creatable(settings)  # a path that cannot be created fails before a request is spent
+    _check_creatable(settings)  # a path that cannot be created fails before a request is spent
     source = _open_source(settings, hooks)
     # Listed before the database is even opened: an unknown owner leaves it as it was (or absent).
     login, listed = _waiting_out(hooks, partial(source.list_owner, login, include_forks=filters.include_forks))

@@ -275,8 +275,7 @@ def import_team(
     from ghsync.github.teams import team_members
     from ghsync.service.sync import SyncHooks, _open_source  # the engine and GitHub: only `team import` needs them
 
-    if not settings.db.exists():
-        _check_creatable(settings)  # a path that cannot be created fails before a request is spent
+    _check_creatable(settings)  # a path that cannot be created fails before a request is spent
 
     hooks = hooks or SyncHooks()
     source = _open_source(settings, hooks)
